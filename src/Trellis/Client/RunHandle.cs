@@ -1,0 +1,76 @@
+namespace Trellis;
+
+/// <summary>A reference to one run, for reading it, awaiting it and cancelling it.</summary>
+public class RunHandle
+{
+    internal RunHandle(TrellisClient client, string runId)
+    {
+        Client = client;
+        RunId = runId;
+    }
+
+    public TrellisClient Client { get; }
+    public string RunId { get; }
+
+    /// <summary>The run as stored now.</summary>
+    public async Task<RunInfo> GetAsync(CancellationToken cancellationToken = default) =>
+        await Client.GetRunAsync(RunId, cancellationToken).ConfigureAwait(false) ?? throw new RunNotFoundException(RunId);
+
+    public Task<IReadOnlyList<StepInfo>> GetStepsAsync(CancellationToken cancellationToken = default) =>
+        Client.GetStepsAsync(RunId, cancellationToken);
+
+    public Task<RunInfo> CancelAsync(CancellationToken cancellationToken = default) =>
+        Client.CancelAsync(RunId, cancellationToken);
+
+    /// <summary>Waits until the run has finished, however it ended.</summary>
+    public Task<RunOutcome> WaitAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
+        Client.WaitForOutcomeAsync(RunId, timeout, cancellationToken);
+
+    /// <summary>
+    /// Waits for the run and returns its output. Throws <see cref="RunFailedException"/> or
+    /// <see cref="RunCancelledException"/> when it did not complete, and <see cref="TimeoutException"/> when
+    /// <paramref name="timeout"/> passes first.
+    /// </summary>
+    public async Task<T> GetResultAsync<T>(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        var outcome = await WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+        return outcome.Status switch
+        {
+            RunStatus.Completed => Client.Serializer.Deserialize<T>(outcome.OutputJson),
+            RunStatus.Cancelled => throw new RunCancelledException(RunId),
+            _ => throw new RunFailedException(RunId, outcome.Error),
+        };
+    }
+}
+
+/// <summary>A run of a known workflow type, whose result is typed (see <see cref="RunHandleExtensions"/>).</summary>
+public sealed class RunHandle<TWorkflow> : RunHandle, IRunHandle<TWorkflow>
+    where TWorkflow : IWorkflow
+{
+    internal RunHandle(TrellisClient client, string runId) : base(client, runId) { }
+
+    RunHandle IRunHandle<TWorkflow>.Handle => this;
+}
+
+/// <summary>Lets the compiler find a workflow's output type from the handle's workflow type.</summary>
+public interface IRunHandle<out TWorkflow>
+{
+    RunHandle Handle { get; }
+}
+
+public static class RunHandleExtensions
+{
+    /// <summary>Waits for the run and returns its output, typed as the workflow's output.</summary>
+    public static Task<TOutput> GetResultAsync<TInput, TOutput>(this IRunHandle<Workflow<TInput, TOutput>> run, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        return run.Handle.GetResultAsync<TOutput>(null, cancellationToken);
+    }
+
+    /// <summary>Waits at most <paramref name="timeout"/> for the run and returns its output.</summary>
+    public static Task<TOutput> GetResultAsync<TInput, TOutput>(this IRunHandle<Workflow<TInput, TOutput>> run, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        return run.Handle.GetResultAsync<TOutput>(timeout, cancellationToken);
+    }
+}

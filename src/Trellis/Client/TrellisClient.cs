@@ -1,0 +1,219 @@
+using System.Text;
+using System.Text.Json;
+using Trellis.Client;
+using Trellis.Diagnostics;
+using Trellis.Storage;
+
+namespace Trellis;
+
+/// <summary>Starts runs, reads them, awaits their results and cancels them.</summary>
+public sealed class TrellisClient
+{
+    private const int MaxRunIdLength = 255;
+
+    private readonly IRunStore _store;
+    private readonly WorkflowRegistry _registry;
+    private readonly TrellisOptions _options;
+    private readonly TrellisSerializer _serializer;
+    private readonly ResultWaiter _waiter;
+
+    internal TrellisClient(IRunStore store, WorkflowRegistry registry, TrellisOptions options, TrellisSerializer serializer, ResultWaiter waiter)
+    {
+        _store = store;
+        _registry = registry;
+        _options = options;
+        _serializer = serializer;
+        _waiter = waiter;
+    }
+
+    public TrellisSerializer Serializer => _serializer;
+
+    /// <summary>
+    /// Starts a run of <typeparamref name="TWorkflow"/>. <paramref name="input"/> must be the workflow's
+    /// input type. With <see cref="StartOptions.RunId"/> set, starting the same id again returns the
+    /// existing run and creates nothing.
+    /// </summary>
+    public async Task<RunHandle<TWorkflow>> StartAsync<TWorkflow>(object? input, StartOptions? options = null, CancellationToken cancellationToken = default)
+        where TWorkflow : IWorkflow
+    {
+        var definition = _registry.Get(typeof(TWorkflow));
+        if (input is null ? definition.InputType.IsValueType && Nullable.GetUnderlyingType(definition.InputType) is null : !definition.InputType.IsInstanceOfType(input))
+        {
+            throw new InvalidRunInputException(
+                $"Workflow '{definition.Name}' takes a {definition.InputType.Name} as input, not {(input is null ? "null" : $"a {input.GetType().Name}")}.");
+        }
+
+        var json = _serializer.Serialize(input, definition.InputType);
+        var run = await CreateAsync(definition.Name, json, options, definition, cancellationToken).ConfigureAwait(false);
+        return new RunHandle<TWorkflow>(this, run.Id);
+    }
+
+    /// <summary>
+    /// Starts a run of the workflow registered under <paramref name="workflowName"/>, here or by any worker
+    /// of the store. The input is serialized and, when the workflow is registered here, checked against its input type.
+    /// </summary>
+    public Task<RunHandle> StartAsync(string workflowName, object? input, StartOptions? options = null, CancellationToken cancellationToken = default) =>
+        StartJsonAsync(workflowName, _serializer.Serialize(input, input?.GetType() ?? typeof(object)), options, cancellationToken);
+
+    /// <summary>Starts a run with its input given as JSON text (for tools: the CLI, the HTTP API).</summary>
+    public async Task<RunHandle> StartJsonAsync(string workflowName, string inputJson, StartOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(workflowName);
+        ArgumentNullException.ThrowIfNull(inputJson);
+        CheckJsonSyntax(inputJson);
+        var run = await CreateAsync(workflowName, inputJson, options, null, cancellationToken).ConfigureAwait(false);
+        return new RunHandle(this, run.Id);
+    }
+
+    public Task<RunInfo?> GetRunAsync(string runId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(runId);
+        return _store.GetRunAsync(runId, cancellationToken);
+    }
+
+    /// <summary>Runs matching the filters, newest first, one page at a time.</summary>
+    public Task<RunPage> ListRunsAsync(RunQuery? query = null, CancellationToken cancellationToken = default)
+    {
+        query ??= new RunQuery();
+        if (query.Limit is < 1 or > 1000)
+        {
+            throw new ArgumentOutOfRangeException(nameof(query), query.Limit, "RunQuery.Limit must be between 1 and 1000.");
+        }
+
+        return _store.ListRunsAsync(query, cancellationToken);
+    }
+
+    /// <summary>A run's steps in order: by position, then item index.</summary>
+    public Task<IReadOnlyList<StepInfo>> GetStepsAsync(string runId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(runId);
+        return _store.GetStepsAsync(runId, cancellationToken);
+    }
+
+    /// <summary>
+    /// Cancels a run. A pending run is cancelled at once; a running one stops at its next step boundary,
+    /// then its status becomes cancelled. A finished run is left as it is. Returns the run after the request.
+    /// </summary>
+    public async Task<RunInfo> CancelAsync(string runId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(runId);
+        return await _store.RequestCancelAsync(runId, cancellationToken).ConfigureAwait(false) ?? throw new RunNotFoundException(runId);
+    }
+
+    /// <summary>Waits until the run has finished and returns how it ended. Woken by notifications, not a tight poll.</summary>
+    public Task<RunOutcome> WaitForOutcomeAsync(string runId, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(runId);
+        return _waiter.WaitAsync(runId, timeout, cancellationToken);
+    }
+
+    public RunHandle GetHandle(string runId) => new(this, runId);
+
+    public RunHandle<TWorkflow> GetHandle<TWorkflow>(string runId)
+        where TWorkflow : IWorkflow => new(this, runId);
+
+    private async Task<RunInfo> CreateAsync(string workflowName, string inputJson, StartOptions? options, WorkflowDefinition? definition, CancellationToken cancellationToken)
+    {
+        options ??= new StartOptions();
+        ValidateOptions(options);
+        var inputBytes = Encoding.UTF8.GetByteCount(inputJson);
+        if (inputBytes > _options.MaxInputBytes)
+        {
+            throw new InvalidRunInputException(
+                $"The input of workflow '{workflowName}' is {inputBytes:N0} bytes of JSON; the limit is {_options.MaxInputBytes:N0} (TrellisOptions.MaxInputBytes).");
+        }
+
+        var version = options.WorkflowVersion;
+        if (definition is null || (version is { } v && v != definition.Version))
+        {
+            if (_registry.TryGet(workflowName, version, out var local))
+            {
+                definition = local;
+            }
+            else
+            {
+                definition = null;
+                version = await ResolveRemoteVersionAsync(workflowName, version, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        definition?.ValidateInput(inputJson, _serializer);
+        var run = new NewRun(
+            options.RunId ?? Guid.CreateVersion7().ToString(),
+            workflowName,
+            definition?.Version ?? version!.Value,
+            options.Queue ?? _options.DefaultQueue,
+            options.Priority,
+            inputJson,
+            options.CorrelationId,
+            options.Tags ?? RunInfo.EmptyTags,
+            options.MaxAttempts ?? _options.RunRetry.MaxAttempts,
+            options.ScheduledAt ?? (options.Delay is { } delay ? DateTimeOffset.UtcNow + delay : null));
+
+        var result = await _store.CreateRunAsync(run, cancellationToken).ConfigureAwait(false);
+        if (!result.Created && result.Run.WorkflowName != workflowName)
+        {
+            throw new RunConflictException(run.Id, result.Run.WorkflowName, workflowName);
+        }
+
+        if (result.Created)
+        {
+            TrellisDiagnostics.RunsStarted.Add(1, new KeyValuePair<string, object?>("workflow", workflowName));
+        }
+
+        return result.Run;
+    }
+
+    private async Task<int> ResolveRemoteVersionAsync(string workflowName, int? version, CancellationToken cancellationToken)
+    {
+        var known = await _store.GetDefinitionsAsync(workflowName, cancellationToken).ConfigureAwait(false);
+        var match = version is { } v ? known.FirstOrDefault(d => d.Version == v) : (known.Count > 0 ? known[0] : null);
+        if (match is null)
+        {
+            var names = _registry.Names().Concat(known.Select(d => $"{d.Name} v{d.Version}")).Distinct();
+            throw new UnknownWorkflowException(workflowName, version, names);
+        }
+
+        return match.Version;
+    }
+
+    private static void ValidateOptions(StartOptions options)
+    {
+        if (options.RunId is { } id && (id.Length == 0 || id.Length > MaxRunIdLength || id.Any(char.IsControl) || id.Trim() != id))
+        {
+            throw new ArgumentException($"A run id must be 1–{MaxRunIdLength} characters, without control characters or surrounding spaces.", nameof(options));
+        }
+
+        if (options.Queue is { } queue && (string.IsNullOrWhiteSpace(queue) || queue.Length > 128))
+        {
+            throw new ArgumentException("A queue name must be 1–128 characters and not blank.", nameof(options));
+        }
+
+        if (options.MaxAttempts is < 1)
+        {
+            throw new ArgumentException("StartOptions.MaxAttempts must be at least 1.", nameof(options));
+        }
+
+        if (options.Tags?.Keys.Any(string.IsNullOrEmpty) == true)
+        {
+            throw new ArgumentException("Tag keys must not be empty.", nameof(options));
+        }
+
+        if (options.WorkflowVersion is < 1)
+        {
+            throw new ArgumentException("StartOptions.WorkflowVersion starts at 1.", nameof(options));
+        }
+    }
+
+    private static void CheckJsonSyntax(string json)
+    {
+        try
+        {
+            using var _ = JsonDocument.Parse(json);
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidRunInputException($"The input is not valid JSON: {ex.Message}", ex);
+        }
+    }
+}

@@ -1,0 +1,76 @@
+using Microsoft.Extensions.Logging;
+
+namespace Trellis.Diagnostics;
+
+/// <summary>Every log line of the engine, source-generated, with stable event ids.</summary>
+internal static partial class LogMessages
+{
+    [LoggerMessage(1000, LogLevel.Information, "Worker {WorkerId} started: queues {Queues}, {Slots} slots, lease {Lease}")]
+    public static partial void WorkerStarted(this ILogger logger, string workerId, string queues, int slots, TimeSpan lease);
+
+    [LoggerMessage(1001, LogLevel.Information, "Worker {WorkerId} stopping: {InFlight} run(s) in flight")]
+    public static partial void WorkerStopping(this ILogger logger, string workerId, int inFlight);
+
+    [LoggerMessage(1002, LogLevel.Information, "Worker {WorkerId} stopped")]
+    public static partial void WorkerStopped(this ILogger logger, string workerId);
+
+    [LoggerMessage(1003, LogLevel.Warning, "Worker {WorkerId}: shutdown timeout reached; releasing {Count} run(s) back to the queue")]
+    public static partial void ReleasingOnShutdown(this ILogger logger, string workerId, int count);
+
+    [LoggerMessage(1010, LogLevel.Warning, "Claiming runs failed; retrying in {Delay}")]
+    public static partial void ClaimFailed(this ILogger logger, Exception exception, TimeSpan delay);
+
+    [LoggerMessage(1011, LogLevel.Warning, "Renewing leases failed ({Consecutive} in a row)")]
+    public static partial void HeartbeatFailed(this ILogger logger, Exception exception, int consecutive);
+
+    [LoggerMessage(1012, LogLevel.Warning, "Could not renew leases for longer than the lease duration; abandoning {Count} run(s)")]
+    public static partial void LeasesPresumedLost(this ILogger logger, int count);
+
+    [LoggerMessage(1013, LogLevel.Information, "Recovered {Count} run(s) whose lease had expired")]
+    public static partial void LeasesRecovered(this ILogger logger, int count);
+
+    [LoggerMessage(1014, LogLevel.Warning, "Looking for expired leases failed")]
+    public static partial void LeaseRecoveryFailed(this ILogger logger, Exception exception);
+
+    [LoggerMessage(1020, LogLevel.Debug, "Run {RunId} ({Workflow} v{Version}) claimed, epoch {Epoch}, attempt {Attempt}")]
+    public static partial void RunClaimed(this ILogger logger, string runId, string workflow, int version, long epoch, int attempt);
+
+    [LoggerMessage(1021, LogLevel.Debug, "Run {RunId} completed")]
+    public static partial void RunCompleted(this ILogger logger, string runId);
+
+    [LoggerMessage(1022, LogLevel.Warning, "Run {RunId} attempt {Attempt} failed; retrying in {Delay}")]
+    public static partial void RunAttemptFailed(this ILogger logger, Exception exception, string runId, int attempt, TimeSpan delay);
+
+    [LoggerMessage(1023, LogLevel.Error, "Run {RunId} failed after {Attempt} attempt(s)")]
+    public static partial void RunFailed(this ILogger logger, Exception exception, string runId, int attempt);
+
+    [LoggerMessage(1024, LogLevel.Information, "Run {RunId} cancelled")]
+    public static partial void RunCancelled(this ILogger logger, string runId);
+
+    [LoggerMessage(1025, LogLevel.Warning, "Run {RunId}: lease lost (epoch {Epoch}); another worker owns it now, abandoning")]
+    public static partial void RunLeaseLost(this ILogger logger, string runId, long epoch);
+
+    [LoggerMessage(1026, LogLevel.Information, "Run {RunId} released back to the queue")]
+    public static partial void RunReleased(this ILogger logger, string runId);
+
+    [LoggerMessage(1027, LogLevel.Error, "Run {RunId} could not be finished in the store")]
+    public static partial void RunFinishFailed(this ILogger logger, Exception exception, string runId);
+
+    [LoggerMessage(1030, LogLevel.Warning, "Step '{Step}' of run {RunId} attempt {Attempt} failed; retrying in {Delay}")]
+    public static partial void StepAttemptFailed(this ILogger logger, Exception exception, string runId, string step, int attempt, TimeSpan delay);
+
+    [LoggerMessage(1040, LogLevel.Warning, "Writing {Count} checkpoint(s) failed with a transient error; retrying in {Delay}")]
+    public static partial void CheckpointRetry(this ILogger logger, Exception exception, int count, TimeSpan delay);
+
+    [LoggerMessage(1041, LogLevel.Error, "Writing checkpoints of run {RunId} failed")]
+    public static partial void CheckpointFailed(this ILogger logger, Exception exception, string runId);
+
+    [LoggerMessage(1050, LogLevel.Information, "Listening for notifications")]
+    public static partial void Listening(this ILogger logger);
+
+    [LoggerMessage(1051, LogLevel.Warning, "Notification listener lost its connection; polling covers the gap until it is back")]
+    public static partial void ListenerLost(this ILogger logger, Exception exception);
+
+    [LoggerMessage(1052, LogLevel.Warning, "Checking awaited runs failed")]
+    public static partial void ResultPollFailed(this ILogger logger, Exception exception);
+}

@@ -1,0 +1,21 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace Trellis.Diagnostics;
+
+/// <summary>The engine's one <see cref="ActivitySource"/> and one <see cref="Meter"/>, both named "Trellis".</summary>
+public static class TrellisDiagnostics
+{
+    public const string Name = "Trellis";
+
+    public static readonly ActivitySource ActivitySource = new(Name, typeof(TrellisDiagnostics).Assembly.GetName().Version?.ToString());
+
+    public static readonly Meter Meter = new(Name, typeof(TrellisDiagnostics).Assembly.GetName().Version?.ToString());
+
+    internal static readonly Counter<long> RunsStarted = Meter.CreateCounter<long>("trellis.runs.started", description: "Runs created by clients.");
+    internal static readonly Counter<long> RunsFinished = Meter.CreateCounter<long>("trellis.runs.finished", description: "Runs finished by workers, by outcome.");
+    internal static readonly Counter<long> StepsExecuted = Meter.CreateCounter<long>("trellis.steps.executed", description: "Step attempts executed, by outcome.");
+    internal static readonly Counter<long> StepsReplayed = Meter.CreateCounter<long>("trellis.steps.replayed", description: "Steps answered from their checkpoint.");
+    internal static readonly Histogram<int> CheckpointBatchSize = Meter.CreateHistogram<int>("trellis.checkpoint.batch_size", description: "Writes per checkpoint round trip.");
+    internal static readonly Histogram<double> CheckpointCommitMs = Meter.CreateHistogram<double>("trellis.checkpoint.commit_ms", "ms", "Duration of one checkpoint round trip.");
+}

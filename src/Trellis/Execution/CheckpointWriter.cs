@@ -1,0 +1,289 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Trellis.Diagnostics;
+using Trellis.Storage;
+
+namespace Trellis.Execution;
+
+/// <summary>
+/// Group commit for checkpoints. Step results, progress and run outcomes from every run in flight on
+/// this worker go through one queue; a single loop takes whatever has gathered while the previous
+/// round trip was in flight and writes it as one batch (one round trip, one transaction). Under load,
+/// batches grow by themselves; when idle, a write goes out at once, so no delay is ever added.
+/// </summary>
+/// <remarks>
+/// One loop keeps writes to the same row in order. Writes to the same step row or the same run's
+/// progress that meet in one batch are merged (the later wins; failed-attempt errors accumulate).
+/// </remarks>
+internal sealed class CheckpointWriter : IAsyncDisposable
+{
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
+
+    private readonly Channel<PendingWrite> _queue = Channel.CreateUnbounded<PendingWrite>(
+        new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
+
+    private readonly ICheckpointStore _store;
+    private readonly Func<Exception, bool> _isTransient;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly int _maxBatch;
+    private readonly CancellationTokenSource _abandon = new();
+    private readonly Task _loop;
+
+    public CheckpointWriter(ICheckpointStore store, Func<Exception, bool> isTransient, int maxBatch, ILogger logger, TimeProvider time)
+    {
+        _store = store;
+        _isTransient = isTransient;
+        _maxBatch = maxBatch;
+        _logger = logger;
+        _time = time;
+        _loop = Task.Run(RunAsync);
+    }
+
+    /// <summary>Called after each commit with the run outcomes it applied.</summary>
+    public Action<IReadOnlyList<RunFinish>>? RunsFinished { get; set; }
+
+    /// <summary>Queues a write; the task completes when it is durable: true if applied, false if fenced off.</summary>
+    public Task<bool> WriteAsync(CheckpointWrite write)
+    {
+        var pending = new PendingWrite(write);
+        if (!_queue.Writer.TryWrite(pending))
+        {
+            pending.Completion.TrySetException(new ObjectDisposedException(nameof(CheckpointWriter), "The checkpoint writer has stopped."));
+        }
+
+        return pending.Completion.Task;
+    }
+
+    /// <summary>Writes everything queued so far, then stops. After <paramref name="cancellationToken"/> fires, gives up retrying.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _queue.Writer.TryComplete();
+        using var registration = cancellationToken.Register(() => _abandon.Cancel());
+        await _loop.ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _abandon.CancelAsync().ConfigureAwait(false);
+        await _loop.ConfigureAwait(false);
+        _abandon.Dispose();
+    }
+
+    private async Task RunAsync()
+    {
+        var reader = _queue.Reader;
+        var drained = new List<PendingWrite>(_maxBatch);
+        try
+        {
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            {
+                drained.Clear();
+                while (drained.Count < _maxBatch && reader.TryRead(out var pending))
+                {
+                    drained.Add(pending);
+                }
+
+                await FlushAsync(drained).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex)
+        {
+            // Never leave a writer waiting forever: fail whatever is still queued.
+            foreach (var pending in drained)
+            {
+                pending.Completion.TrySetException(ex);
+            }
+
+            while (reader.TryRead(out var pending))
+            {
+                pending.Completion.TrySetException(ex);
+            }
+        }
+    }
+
+    private async Task FlushAsync(List<PendingWrite> drained)
+    {
+        var batch = Coalesce(drained, out var waiters);
+        TrellisDiagnostics.CheckpointBatchSize.Record(batch.Count);
+        await CommitAsync(batch, waiters).ConfigureAwait(false);
+    }
+
+    private async Task CommitAsync(CheckpointBatch batch, Dictionary<CheckpointWrite, List<PendingWrite>> waiters)
+    {
+        var delay = TimeSpan.FromMilliseconds(50);
+        while (true)
+        {
+            try
+            {
+                var started = Stopwatch.GetTimestamp();
+                await _store.CommitAsync(batch, _abandon.Token).ConfigureAwait(false);
+                TrellisDiagnostics.CheckpointCommitMs.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                Complete(batch, waiters);
+                return;
+            }
+            catch (Exception ex) when (_isTransient(ex) && !_abandon.IsCancellationRequested)
+            {
+                // The commit may or may not have happened; writes are idempotent, so write it again.
+                ResetApplied(batch);
+                _logger.CheckpointRetry(ex, batch.Count, delay);
+                try
+                {
+                    await Task.Delay(delay, _time, _abandon.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    Fail(batch, waiters, ex);
+                    return;
+                }
+
+                delay = delay * 2 < MaxRetryDelay ? delay * 2 : MaxRetryDelay;
+            }
+            catch (Exception ex)
+            {
+                ResetApplied(batch);
+                var runs = batch.All().Select(w => w.RunId).Distinct().ToList();
+                if (runs.Count > 1 && !_abandon.IsCancellationRequested)
+                {
+                    // One run's bad data must not sink the others: write run by run to isolate it.
+                    foreach (var runId in runs)
+                    {
+                        await CommitAsync(Subset(batch, runId), waiters).ConfigureAwait(false);
+                    }
+
+                    return;
+                }
+
+                _logger.CheckpointFailed(ex, runs.FirstOrDefault() ?? "?");
+                Fail(batch, waiters, ex);
+                return;
+            }
+        }
+    }
+
+    private void Complete(CheckpointBatch batch, Dictionary<CheckpointWrite, List<PendingWrite>> waiters)
+    {
+        List<RunFinish>? finished = null;
+        foreach (var write in batch.All())
+        {
+            if (write is RunFinish { Applied: true } finish)
+            {
+                (finished ??= []).Add(finish);
+            }
+
+            foreach (var pending in waiters[write])
+            {
+                pending.Completion.TrySetResult(write.Applied);
+            }
+        }
+
+        if (finished is not null)
+        {
+            RunsFinished?.Invoke(finished);
+        }
+    }
+
+    private static void Fail(CheckpointBatch batch, Dictionary<CheckpointWrite, List<PendingWrite>> waiters, Exception error)
+    {
+        foreach (var write in batch.All())
+        {
+            foreach (var pending in waiters[write])
+            {
+                pending.Completion.TrySetException(error);
+            }
+        }
+    }
+
+    private static void ResetApplied(CheckpointBatch batch)
+    {
+        foreach (var write in batch.All())
+        {
+            write.Applied = false;
+        }
+    }
+
+    private static CheckpointBatch Subset(CheckpointBatch batch, string runId)
+    {
+        var subset = new CheckpointBatch();
+        subset.Steps.AddRange(batch.Steps.Where(w => w.RunId == runId));
+        subset.Progress.AddRange(batch.Progress.Where(w => w.RunId == runId));
+        subset.Finishes.AddRange(batch.Finishes.Where(w => w.RunId == runId));
+        return subset;
+    }
+
+    /// <summary>Builds the batch, merging writes to the same row so each row appears once.</summary>
+    internal static CheckpointBatch Coalesce(List<PendingWrite> drained, out Dictionary<CheckpointWrite, List<PendingWrite>> waiters)
+    {
+        var batch = new CheckpointBatch();
+        waiters = new Dictionary<CheckpointWrite, List<PendingWrite>>(drained.Count, ReferenceEqualityComparer.Instance);
+        var stepIndex = new Dictionary<(string, int, int), int>();
+        var progressIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+        var finishIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+
+        foreach (var pending in drained)
+        {
+            switch (pending.Write)
+            {
+                case StepWrite step when stepIndex.TryGetValue(step.Key, out var at):
+                    var earlier = batch.Steps[at];
+                    var merged = Merge(earlier, step);
+                    batch.Steps[at] = merged;
+                    Rekey(waiters, earlier, merged, pending);
+                    break;
+                case StepWrite step:
+                    stepIndex[step.Key] = batch.Steps.Count;
+                    batch.Steps.Add(step);
+                    waiters[step] = [pending];
+                    break;
+                case ProgressWrite progress when progressIndex.TryGetValue(progress.RunId, out var at):
+                    var replaced = batch.Progress[at];
+                    batch.Progress[at] = progress;
+                    Rekey(waiters, replaced, progress, pending);
+                    break;
+                case ProgressWrite progress:
+                    progressIndex[progress.RunId] = batch.Progress.Count;
+                    batch.Progress.Add(progress);
+                    waiters[progress] = [pending];
+                    break;
+                case RunFinish finish when finishIndex.TryGetValue(finish.RunId, out var at):
+                    var superseded = batch.Finishes[at];
+                    batch.Finishes[at] = finish;
+                    Rekey(waiters, superseded, finish, pending);
+                    break;
+                case RunFinish finish:
+                    finishIndex[finish.RunId] = batch.Finishes.Count;
+                    batch.Finishes.Add(finish);
+                    waiters[finish] = [pending];
+                    break;
+            }
+        }
+
+        return batch;
+    }
+
+    private static void Rekey(Dictionary<CheckpointWrite, List<PendingWrite>> waiters, CheckpointWrite old, CheckpointWrite replacement, PendingWrite pending)
+    {
+        var list = waiters[old];
+        waiters.Remove(old);
+        list.Add(pending);
+        waiters[replacement] = list;
+    }
+
+    private static StepWrite Merge(StepWrite earlier, StepWrite later) =>
+        earlier.NewErrorsJson.Count == 0 && earlier.StartedAt >= later.StartedAt
+            ? later
+            : later with
+            {
+                ErrorJson = later.ErrorJson ?? earlier.ErrorJson,
+                NewErrorsJson = [.. earlier.NewErrorsJson, .. later.NewErrorsJson],
+                StartedAt = earlier.StartedAt < later.StartedAt ? earlier.StartedAt : later.StartedAt,
+            };
+
+    internal sealed class PendingWrite(CheckpointWrite write)
+    {
+        public CheckpointWrite Write { get; } = write;
+        public TaskCompletionSource<bool> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

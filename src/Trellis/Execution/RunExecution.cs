@@ -1,0 +1,133 @@
+using Microsoft.Extensions.Logging;
+using Trellis.Storage;
+
+namespace Trellis.Execution;
+
+/// <summary>Why a worker stopped executing a run before the workflow returned.</summary>
+internal enum AbortReason
+{
+    /// <summary>Another worker took the run over; nothing more may be written.</summary>
+    LeaseLost,
+
+    /// <summary>The worker is shutting down and gives the run back to the queue.</summary>
+    Shutdown,
+}
+
+/// <summary>The state of one claimed run while a worker executes it.</summary>
+internal sealed class RunExecution : IDisposable
+{
+    private readonly CancellationTokenSource _abort = new();
+    private Dictionary<int, StoredPosition> _stored = [];
+    private int _lastSequence = -1;
+    private int _abortReason = -1;
+    private volatile bool _cancelRequested;
+
+    public RunExecution(ClaimedRun claim, WorkflowDefinition definition, ExecutionServices services)
+    {
+        Claim = claim;
+        Definition = definition;
+        Services = services;
+        _cancelRequested = claim.CancelRequested;
+    }
+
+    public ClaimedRun Claim { get; }
+    public WorkflowDefinition Definition { get; }
+    public ExecutionServices Services { get; }
+    public string RunId => Claim.Id;
+    public long Epoch => Claim.Epoch;
+
+    /// <summary>Fires when the worker stops executing this run (lease lost, or shutdown timeout reached).</summary>
+    public CancellationToken AbortToken => _abort.Token;
+
+    public AbortReason? Aborted => _abortReason < 0 ? null : (AbortReason)_abortReason;
+
+    /// <summary>A caller asked to cancel the run; it stops at its next step boundary.</summary>
+    public bool CancelRequested => _cancelRequested;
+
+    public RunLease Lease => new(Claim.Id, Claim.Epoch);
+
+    public void RequestCancel() => _cancelRequested = true;
+
+    /// <summary>Loads the checkpoints of earlier executions; called once, before the workflow starts.</summary>
+    public void SetStoredSteps(IReadOnlyList<StepInfo> steps) => _stored = StoredPosition.Index(steps);
+
+    public void Abort(AbortReason reason)
+    {
+        if (Interlocked.CompareExchange(ref _abortReason, (int)reason, -1) == -1)
+        {
+            try
+            {
+                _abort.Cancel();
+            }
+            catch (AggregateException)
+            {
+                // A step's cancellation callback threw; the run is being abandoned anyway.
+            }
+            catch (ObjectDisposedException)
+            {
+                // The execution already ended.
+            }
+        }
+    }
+
+    /// <summary>Takes the next step position. Called synchronously, before any await, so positions follow call order.</summary>
+    public int NextSequence() => Interlocked.Increment(ref _lastSequence);
+
+    public StoredPosition? GetStored(int sequence) => _stored.GetValueOrDefault(sequence);
+
+    /// <summary>Throws if the run must not go on: aborted, or cancelled by a caller.</summary>
+    public void ThrowIfStopped()
+    {
+        _abort.Token.ThrowIfCancellationRequested();
+        if (_cancelRequested)
+        {
+            throw new RunCancelledException(RunId);
+        }
+    }
+
+    /// <summary>Awaits a write and abandons the run when it was fenced off.</summary>
+    public async Task EnsureAppliedAsync(Task<bool> write)
+    {
+        if (!await write.ConfigureAwait(false))
+        {
+            Abort(AbortReason.LeaseLost);
+            throw new LeaseLostException(RunId, Epoch);
+        }
+    }
+
+    public void Dispose() => _abort.Dispose();
+}
+
+/// <summary>What the store holds at one step position: a single step, or the items of a per-item step.</summary>
+internal sealed class StoredPosition
+{
+    public required string Name { get; init; }
+    public StepInfo? Step { get; init; }
+    public Dictionary<int, StepInfo>? Items { get; init; }
+
+    public bool IsPerItem => Items is not null;
+
+    public static Dictionary<int, StoredPosition> Index(IReadOnlyList<StepInfo> steps)
+    {
+        var index = new Dictionary<int, StoredPosition>();
+        foreach (var group in steps.GroupBy(s => s.Sequence))
+        {
+            var first = group.First();
+            index[group.Key] = first.ItemIndex is null
+                ? new StoredPosition { Name = first.Name, Step = first }
+                : new StoredPosition { Name = first.Name, Items = group.Where(s => s.ItemIndex is not null).ToDictionary(s => s.ItemIndex!.Value) };
+        }
+
+        return index;
+    }
+}
+
+/// <summary>What a run execution needs from the worker.</summary>
+internal sealed record ExecutionServices(
+    CheckpointWriter Writer,
+    InFlightSteps InFlight,
+    TrellisSerializer Serializer,
+    TrellisOptions Options,
+    TimeProvider Time,
+    ILogger Logger,
+    IServiceProvider? Services);

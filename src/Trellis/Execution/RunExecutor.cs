@@ -1,0 +1,184 @@
+using Microsoft.Extensions.Logging;
+using Trellis.Diagnostics;
+using Trellis.Storage;
+
+namespace Trellis.Execution;
+
+/// <summary>Executes one claimed run from its stored checkpoints to an outcome, and records the outcome.</summary>
+internal static class RunExecutor
+{
+    public static async Task ExecuteAsync(RunExecution run, IRunStore store)
+    {
+        using var activity = TrellisWorker.StartRunActivity(run.Claim);
+        var services = run.Services;
+        var logger = services.Logger;
+
+        if (run.Claim.Epoch > 1)
+        {
+            // Only a run claimed before can have checkpoints; a first claim skips the read.
+            try
+            {
+                run.SetStoredSteps(await store.GetStepsAsync(run.RunId, run.AbortToken).ConfigureAwait(false));
+            }
+            catch (Exception)
+            {
+                // The store is unreachable; give the run back without charging the attempt.
+                await FinishAsync(run, new RunFinish { RunId = run.RunId, Epoch = run.Epoch, Kind = RunFinishKind.Release }).ConfigureAwait(false);
+                return;
+            }
+        }
+
+        if (run.CancelRequested)
+        {
+            await FinishCancelledAsync(run).ConfigureAwait(false);
+            return;
+        }
+
+        var context = new WorkflowContext(run);
+        string outputJson;
+        try
+        {
+            outputJson = await run.Definition.ExecuteAsync(context, run.Claim.InputJson, services.Services, services.Serializer).ConfigureAwait(false);
+            if (context.NonDeterminism is { } swallowed)
+            {
+                throw swallowed; // the workflow caught it, but the run cannot be trusted
+            }
+        }
+        catch (Exception ex)
+        {
+            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, ex.Message);
+            await HandleFailureAsync(run, context, ex).ConfigureAwait(false);
+            return;
+        }
+
+        if (run.Aborted is { } reason)
+        {
+            await HandleAbortAsync(run, reason).ConfigureAwait(false);
+            return;
+        }
+
+        var completed = new RunFinish { RunId = run.RunId, Epoch = run.Epoch, Kind = RunFinishKind.Completed, OutputJson = outputJson };
+        if (await FinishAsync(run, completed).ConfigureAwait(false))
+        {
+            logger.RunCompleted(run.RunId);
+        }
+    }
+
+    private static async Task HandleFailureAsync(RunExecution run, WorkflowContext context, Exception exception)
+    {
+        var services = run.Services;
+        if (run.Aborted is { } reason)
+        {
+            await HandleAbortAsync(run, reason).ConfigureAwait(false);
+            return;
+        }
+
+        if (exception is LeaseLostException)
+        {
+            services.Logger.RunLeaseLost(run.RunId, run.Epoch);
+            return;
+        }
+
+        if (context.NonDeterminism is null && run.CancelRequested)
+        {
+            await FinishCancelledAsync(run).ConfigureAwait(false);
+            return;
+        }
+
+        var failure = context.NonDeterminism ?? exception;
+        var policy = services.Options.RunRetry;
+        var permanent = ErrorClassifier.Classify(failure, policy) == ErrorKind.Permanent;
+        var attempt = run.Claim.Attempt;
+        var error = ErrorInfo.FromException(failure, attempt, permanent);
+        var errorJson = services.Serializer.Serialize(error);
+
+        if (!permanent && attempt < run.Claim.MaxAttempts)
+        {
+            var delay = policy.DelayBefore(attempt + 1);
+            var retry = new RunFinish
+            {
+                RunId = run.RunId,
+                Epoch = run.Epoch,
+                Kind = RunFinishKind.Retry,
+                ErrorJson = errorJson,
+                RetryDelay = delay,
+                ResetStepSequence = FindFailedStep(failure)?.Sequence,
+            };
+            if (await FinishAsync(run, retry).ConfigureAwait(false))
+            {
+                services.Logger.RunAttemptFailed(failure, run.RunId, attempt, delay);
+            }
+
+            return;
+        }
+
+        var failed = new RunFinish { RunId = run.RunId, Epoch = run.Epoch, Kind = RunFinishKind.Failed, ErrorJson = errorJson };
+        if (await FinishAsync(run, failed).ConfigureAwait(false))
+        {
+            services.Logger.RunFailed(failure, run.RunId, attempt);
+        }
+    }
+
+    private static async Task HandleAbortAsync(RunExecution run, AbortReason reason)
+    {
+        if (reason == AbortReason.LeaseLost)
+        {
+            run.Services.Logger.RunLeaseLost(run.RunId, run.Epoch);
+            return;
+        }
+
+        if (await FinishAsync(run, new RunFinish { RunId = run.RunId, Epoch = run.Epoch, Kind = RunFinishKind.Release }).ConfigureAwait(false))
+        {
+            run.Services.Logger.RunReleased(run.RunId);
+        }
+    }
+
+    private static async Task FinishCancelledAsync(RunExecution run)
+    {
+        if (await FinishAsync(run, new RunFinish { RunId = run.RunId, Epoch = run.Epoch, Kind = RunFinishKind.Cancelled }).ConfigureAwait(false))
+        {
+            run.Services.Logger.RunCancelled(run.RunId);
+        }
+    }
+
+    /// <summary>Writes the outcome; false when it was fenced off or could not be written.</summary>
+    private static async Task<bool> FinishAsync(RunExecution run, RunFinish finish)
+    {
+        try
+        {
+            var applied = await run.Services.Writer.WriteAsync(finish).ConfigureAwait(false);
+            if (!applied)
+            {
+                run.Services.Logger.RunLeaseLost(run.RunId, run.Epoch);
+            }
+            else
+            {
+                TrellisDiagnostics.RunsFinished.Add(1, new KeyValuePair<string, object?>("outcome", finish.Kind.ToString().ToLowerInvariant()));
+            }
+
+            return applied;
+        }
+        catch (Exception ex)
+        {
+            // The lease will expire and another claim will finish the run.
+            run.Services.Logger.RunFinishFailed(ex, run.RunId);
+            return false;
+        }
+    }
+
+    private static StepFailedException? FindFailedStep(Exception exception)
+    {
+        for (var current = exception; current is not null; current = current.InnerException)
+        {
+            switch (current)
+            {
+                case StepFailedException failed:
+                    return failed;
+                case AggregateException aggregate:
+                    return aggregate.InnerExceptions.Select(FindFailedStep).FirstOrDefault(f => f is not null);
+            }
+        }
+
+        return null;
+    }
+}

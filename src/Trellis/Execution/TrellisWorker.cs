@@ -1,0 +1,369 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Trellis.Diagnostics;
+using Trellis.Storage;
+
+namespace Trellis.Execution;
+
+/// <summary>
+/// Claims runs from the store's queue and executes them: up to <see cref="WorkerOptions.MaxConcurrentRuns"/>
+/// at once, holding each under a lease renewed by a heartbeat, and putting back runs whose lease expired
+/// anywhere (a crashed worker's runs).
+/// </summary>
+public sealed class TrellisWorker : IAsyncDisposable
+{
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
+
+    private readonly IWorkflowStore _store;
+    private readonly WorkflowRegistry _registry;
+    private readonly TrellisOptions _options;
+    private readonly WorkerOptions _worker;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly ExecutionServices _services;
+    private readonly string[] _queues;
+    private readonly AsyncSignal _wake;
+    private readonly ConcurrentDictionary<string, RunExecution> _active = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<Task, byte> _runTasks = new();
+    private readonly CancellationTokenSource _stopClaiming = new();
+    private readonly CancellationTokenSource _stopBackground = new();
+    private Task? _claimLoop;
+    private Task? _heartbeatLoop;
+    private Task? _sweepLoop;
+    private int _state; // 0 new, 1 started, 2 stopped
+
+    internal TrellisWorker(
+        IWorkflowStore store,
+        Func<Exception, bool> isTransient,
+        WorkflowRegistry registry,
+        TrellisOptions options,
+        TrellisSerializer serializer,
+        ILoggerFactory loggerFactory,
+        TimeProvider time,
+        IServiceProvider? services)
+    {
+        _store = store;
+        _registry = registry;
+        _options = options;
+        _worker = options.Worker;
+        _logger = loggerFactory.CreateLogger("Trellis.Worker");
+        _time = time;
+        _wake = new AsyncSignal(time);
+        _queues = _worker.Queues.Count > 0 ? [.. _worker.Queues.Distinct()] : [options.DefaultQueue];
+        var writer = new CheckpointWriter(store, isTransient, _worker.MaxCheckpointBatch, loggerFactory.CreateLogger("Trellis.Checkpoints"), time);
+        _services = new ExecutionServices(writer, new InFlightSteps(), serializer, options, time, loggerFactory.CreateLogger("Trellis.Workflow"), services);
+    }
+
+    public string WorkerId => _worker.WorkerId;
+
+    /// <summary>Runs this worker is executing now.</summary>
+    public int InFlightCount => _active.Count;
+
+    /// <summary>Ids of the runs this worker is executing now.</summary>
+    public IReadOnlyCollection<string> InFlightRunIds => [.. _active.Keys];
+
+    /// <summary>Called with the run outcomes each checkpoint commit applied (for in-process result waiters).</summary>
+    internal Action<IReadOnlyList<RunFinish>>? RunsFinished
+    {
+        get => _services.Writer.RunsFinished;
+        set => _services.Writer.RunsFinished = value;
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
+        {
+            throw new InvalidOperationException("The worker has already been started.");
+        }
+
+        _logger.WorkerStarted(WorkerId, string.Join(",", _queues), _worker.MaxConcurrentRuns, _worker.LeaseDuration);
+        _claimLoop = Task.Run(ClaimLoopAsync, CancellationToken.None);
+        _heartbeatLoop = Task.Run(HeartbeatLoopAsync, CancellationToken.None);
+        _sweepLoop = Task.Run(SweepLoopAsync, CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Stops claiming, lets in-flight runs finish for up to <see cref="WorkerOptions.ShutdownTimeout"/>,
+    /// then releases the rest back to the queue (their completed steps stay).
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref _state, 2) != 1)
+        {
+            return;
+        }
+
+        _logger.WorkerStopping(WorkerId, _active.Count);
+        await _stopClaiming.CancelAsync().ConfigureAwait(false);
+        await (_claimLoop ?? Task.CompletedTask).ConfigureAwait(false);
+
+        var drained = Task.WhenAll(_runTasks.Keys);
+        var finished = await WaitAsync(drained, _worker.ShutdownTimeout, cancellationToken).ConfigureAwait(false);
+        if (!finished)
+        {
+            _logger.ReleasingOnShutdown(WorkerId, _active.Count);
+            foreach (var run in _active.Values)
+            {
+                run.Abort(AbortReason.Shutdown);
+            }
+
+            await WaitAsync(Task.WhenAll(_runTasks.Keys), _worker.ShutdownTimeout, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        using var writerDeadline = new CancellationTokenSource(_worker.ShutdownTimeout, _time);
+        await _services.Writer.StopAsync(writerDeadline.Token).ConfigureAwait(false);
+        await _stopBackground.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(_heartbeatLoop ?? Task.CompletedTask, _sweepLoop ?? Task.CompletedTask).ConfigureAwait(false);
+        _logger.WorkerStopped(WorkerId);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        await _services.Writer.DisposeAsync().ConfigureAwait(false);
+        _stopClaiming.Dispose();
+        _stopBackground.Dispose();
+    }
+
+    /// <summary>New work may be waiting in <paramref name="queue"/>.</summary>
+    internal void OnWorkAvailable(string queue)
+    {
+        if (Array.IndexOf(_queues, queue) >= 0)
+        {
+            _wake.Set();
+        }
+    }
+
+    /// <summary>Wakes the claim loop, e.g. after the notification connection came back.</summary>
+    internal void Poll() => _wake.Set();
+
+    internal void OnCancelRequested(string runId)
+    {
+        if (_active.TryGetValue(runId, out var run))
+        {
+            run.RequestCancel();
+        }
+    }
+
+    private async Task ClaimLoopAsync()
+    {
+        var token = _stopClaiming.Token;
+        var workflows = _registry.Definitions.Select(d => new WorkflowKey(d.Name, d.Version)).ToArray();
+        var backoff = TimeSpan.FromMilliseconds(100);
+        var nextRecovery = _time.GetUtcNow();
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                if (_time.GetUtcNow() >= nextRecovery)
+                {
+                    nextRecovery = _time.GetUtcNow() + _worker.EffectiveLeaseRecoveryInterval;
+                    await RecoverExpiredLeasesAsync(token).ConfigureAwait(false);
+                }
+
+                var free = _worker.MaxConcurrentRuns - _active.Count;
+                var requested = Math.Min(free, _worker.ClaimBatchSize);
+                if (requested > 0 && workflows.Length > 0)
+                {
+                    var claimed = await _store.ClaimAsync(
+                        new ClaimRequest(WorkerId, _queues, workflows, requested, _worker.LeaseDuration), token).ConfigureAwait(false);
+                    foreach (var run in claimed)
+                    {
+                        Start(run);
+                    }
+
+                    backoff = TimeSpan.FromMilliseconds(100);
+                    if (claimed.Count == requested)
+                    {
+                        continue; // a full claim: more is probably waiting
+                    }
+                }
+
+                var untilRecovery = nextRecovery - _time.GetUtcNow();
+                var wait = untilRecovery < _worker.PollInterval ? untilRecovery : _worker.PollInterval;
+                await _wake.WaitAsync(wait > TimeSpan.Zero ? wait : TimeSpan.FromMilliseconds(1), token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                _logger.ClaimFailed(ex, backoff);
+                try
+                {
+                    await Task.Delay(backoff, _time, token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+
+                backoff = backoff * 2 < MaxBackoff ? backoff * 2 : MaxBackoff;
+            }
+        }
+    }
+
+    private async Task RecoverExpiredLeasesAsync(CancellationToken token)
+    {
+        try
+        {
+            var recovered = await _store.RecoverExpiredLeasesAsync(100, token).ConfigureAwait(false);
+            if (recovered > 0)
+            {
+                _logger.LeasesRecovered(recovered);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            _logger.LeaseRecoveryFailed(ex);
+        }
+    }
+
+    private void Start(ClaimedRun claim)
+    {
+        if (!_registry.TryGet(claim.WorkflowName, claim.WorkflowVersion, out var definition))
+        {
+            // The claim only hands out registered workflows; this guards against a registry change.
+            throw new UnknownWorkflowException(claim.WorkflowName, claim.WorkflowVersion, _registry.Names());
+        }
+
+        var run = new RunExecution(claim, definition, _services);
+        _active[claim.Id] = run;
+        _logger.RunClaimed(claim.Id, claim.WorkflowName, claim.WorkflowVersion, claim.Epoch, claim.Attempt);
+        var task = Task.Run(() => RunExecutor.ExecuteAsync(run, _store));
+        _runTasks[task] = 0;
+        task.ContinueWith(
+            (t, state) =>
+            {
+                var (worker, execution) = ((TrellisWorker, RunExecution))state!;
+                worker._active.TryRemove(execution.RunId, out _);
+                worker._runTasks.TryRemove(t, out _);
+                execution.Dispose();
+                worker._wake.Set();
+            },
+            (this, run),
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    private async Task HeartbeatLoopAsync()
+    {
+        var token = _stopBackground.Token;
+        var interval = _worker.EffectiveHeartbeatInterval;
+        var lastSuccess = _time.GetUtcNow();
+        var failures = 0;
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(failures == 0 ? interval : TimeSpan.FromMilliseconds(Math.Min(interval.TotalMilliseconds, 500)), _time, token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            var runs = _active.Values.ToArray();
+            if (runs.Length == 0)
+            {
+                lastSuccess = _time.GetUtcNow();
+                failures = 0;
+                continue;
+            }
+
+            try
+            {
+                var held = await _store.RenewLeasesAsync(WorkerId, [.. runs.Select(r => r.Lease)], _worker.LeaseDuration, token).ConfigureAwait(false);
+                lastSuccess = _time.GetUtcNow();
+                failures = 0;
+                foreach (var run in runs)
+                {
+                    if (!held.TryGetValue(run.RunId, out var cancelRequested))
+                    {
+                        _logger.RunLeaseLost(run.RunId, run.Epoch);
+                        run.Abort(AbortReason.LeaseLost);
+                    }
+                    else if (cancelRequested)
+                    {
+                        run.RequestCancel();
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                _logger.HeartbeatFailed(ex, ++failures);
+                if (_time.GetUtcNow() - lastSuccess > _worker.LeaseDuration)
+                {
+                    // Our leases have run out on the store's clock by now; others may own these runs.
+                    _logger.LeasesPresumedLost(runs.Length);
+                    foreach (var run in runs)
+                    {
+                        run.Abort(AbortReason.LeaseLost);
+                    }
+                }
+            }
+        }
+    }
+
+    private async Task SweepLoopAsync()
+    {
+        var token = _stopBackground.Token;
+        var delay = _worker.StepStartRecordDelay;
+        using var timer = new PeriodicTimer(delay > TimeSpan.FromMilliseconds(10) ? delay / 2 : TimeSpan.FromMilliseconds(5), _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(token).ConfigureAwait(false))
+            {
+                _services.InFlight.RecordOlderThan(_time.GetUtcNow() - delay);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // stopping
+        }
+    }
+
+    private static async Task<bool> WaitAsync(Task task, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await task.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+        catch (Exception)
+        {
+            return true; // run tasks handle their own errors; a fault still means "done"
+        }
+    }
+
+    internal static Activity? StartRunActivity(ClaimedRun claim)
+    {
+        var activity = TrellisDiagnostics.ActivitySource.StartActivity($"run {claim.WorkflowName}");
+        if (activity is not null)
+        {
+            activity.SetTag("trellis.run_id", claim.Id);
+            activity.SetTag("trellis.workflow", claim.WorkflowName);
+            activity.SetTag("trellis.workflow.version", claim.WorkflowVersion);
+            activity.SetTag("trellis.run.attempt", claim.Attempt);
+            activity.SetTag("trellis.run.epoch", claim.Epoch);
+        }
+
+        return activity;
+    }
+}

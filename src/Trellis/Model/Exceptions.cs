@@ -1,0 +1,149 @@
+namespace Trellis;
+
+/// <summary>The base of every exception Trellis throws, so callers can catch them as one family.</summary>
+public class TrellisException : Exception
+{
+    public TrellisException(string message) : base(message) { }
+    public TrellisException(string message, Exception? innerException) : base(message, innerException) { }
+}
+
+/// <summary>No run has the given id.</summary>
+public sealed class RunNotFoundException(string runId)
+    : TrellisException($"No run with id '{runId}' exists.")
+{
+    public string RunId { get; } = runId;
+}
+
+/// <summary>No workflow of the given name (and version) is registered.</summary>
+public sealed class UnknownWorkflowException : TrellisException
+{
+    public UnknownWorkflowException(string workflowName, int? version, IEnumerable<string> known)
+        : base(version is null
+            ? $"No workflow named '{workflowName}' is registered. Registered workflows: {Describe(known)}."
+            : $"Workflow '{workflowName}' has no registered version {version}. Registered: {Describe(known)}.")
+    {
+        WorkflowName = workflowName;
+        Version = version;
+    }
+
+    public string WorkflowName { get; }
+    public int? Version { get; }
+
+    private static string Describe(IEnumerable<string> known)
+    {
+        var list = string.Join(", ", known);
+        return list.Length == 0 ? "(none)" : list;
+    }
+}
+
+/// <summary>A run's input was rejected before anything was stored: it does not fit the workflow's input type, or it is too large.</summary>
+public sealed class InvalidRunInputException(string message, Exception? innerException = null)
+    : TrellisException(message, innerException);
+
+/// <summary>A run id is already taken by a run of a different workflow.</summary>
+public sealed class RunConflictException(string runId, string existingWorkflow, string requestedWorkflow)
+    : TrellisException($"Run id '{runId}' already belongs to a run of workflow '{existingWorkflow}', not '{requestedWorkflow}'.")
+{
+    public string RunId { get; } = runId;
+    public string ExistingWorkflow { get; } = existingWorkflow;
+}
+
+/// <summary>
+/// A replayed workflow asked for a different step than the one stored at the same position. The
+/// workflow code changed in a way that is not compatible with runs already in flight, or it is not
+/// deterministic. The run fails; stored results are never mixed.
+/// </summary>
+public sealed class NonDeterminismException : TrellisException
+{
+    public NonDeterminismException(string runId, int sequence, string expected, string actual)
+        : base($"Non-determinism in run '{runId}': position {sequence} holds step '{expected}' from an earlier execution, "
+            + $"but the workflow now asks for '{actual}' there. The workflow code changed or does not call its steps in a deterministic order. "
+            + "Register the changed code as a new workflow version instead.")
+    {
+        RunId = runId;
+        Sequence = sequence;
+        ExpectedStep = expected;
+        ActualStep = actual;
+    }
+
+    public string RunId { get; }
+    public int Sequence { get; }
+    public string ExpectedStep { get; }
+    public string ActualStep { get; }
+}
+
+/// <summary>
+/// Throw this (or a subclass) from a step or workflow to fail at once, without retries.
+/// Any exception can also be made permanent with <see cref="RetryPolicy.IsPermanent"/>.
+/// </summary>
+public class NonRetryableException : TrellisException
+{
+    public NonRetryableException(string message) : base(message) { }
+    public NonRetryableException(string message, Exception? innerException) : base(message, innerException) { }
+}
+
+/// <summary>A step attempt ran longer than its timeout; its cancellation token was cancelled.</summary>
+public sealed class StepTimeoutException(string stepName, TimeSpan timeout)
+    : TrellisException($"Step '{stepName}' did not finish within its timeout of {timeout.TotalMilliseconds:0} ms.")
+{
+    public string StepName { get; } = stepName;
+    public TimeSpan Timeout { get; } = timeout;
+}
+
+/// <summary>
+/// A step failed for good: a permanent error, or every attempt failed. Thrown into the workflow by
+/// <c>StepAsync</c> / <c>ForEachAsync</c>; when the workflow does not catch it, the run attempt fails.
+/// </summary>
+public sealed class StepFailedException : TrellisException
+{
+    public StepFailedException(string stepName, int sequence, int? itemIndex, ErrorInfo error, bool permanent, Exception? innerException)
+        : base(Describe(stepName, itemIndex, error), innerException)
+    {
+        StepName = stepName;
+        Sequence = sequence;
+        ItemIndex = itemIndex;
+        Error = error;
+        Permanent = permanent;
+    }
+
+    public string StepName { get; }
+    public int Sequence { get; }
+    public int? ItemIndex { get; }
+
+    /// <summary>The error of the last attempt.</summary>
+    public ErrorInfo Error { get; }
+
+    /// <summary>True when the error was classified as permanent (the run is not retried either).</summary>
+    public bool Permanent { get; }
+
+    private static string Describe(string stepName, int? itemIndex, ErrorInfo error) =>
+        itemIndex is null
+            ? $"Step '{stepName}' failed after {error.Attempt} attempt(s): {error.Type}: {error.Message}"
+            : $"Step '{stepName}' failed on item {itemIndex} after {error.Attempt} attempt(s): {error.Type}: {error.Message}";
+}
+
+/// <summary>The awaited run failed.</summary>
+public sealed class RunFailedException(string runId, ErrorInfo? error)
+    : TrellisException($"Run '{runId}' failed: {error?.Type}: {error?.Message}")
+{
+    public string RunId { get; } = runId;
+    public ErrorInfo? Error { get; } = error;
+}
+
+/// <summary>The awaited run was cancelled.</summary>
+public sealed class RunCancelledException(string runId)
+    : TrellisException($"Run '{runId}' was cancelled.")
+{
+    public string RunId { get; } = runId;
+}
+
+/// <summary>
+/// The worker lost its claim on a run: its lease expired and another worker took the run over, so
+/// every write it attempts is fenced off. The workflow code should let this propagate.
+/// </summary>
+public sealed class LeaseLostException(string runId, long epoch)
+    : TrellisException($"This worker no longer holds run '{runId}' (epoch {epoch}); another worker has taken it over.")
+{
+    public string RunId { get; } = runId;
+    public long Epoch { get; } = epoch;
+}

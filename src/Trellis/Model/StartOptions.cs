@@ -1,0 +1,35 @@
+namespace Trellis;
+
+/// <summary>Optional settings for starting a run.</summary>
+public sealed class StartOptions
+{
+    /// <summary>
+    /// The run id, chosen by the caller. It is an idempotency key: starting a run with an id that
+    /// exists returns the existing run and creates nothing. When null, a new id is generated.
+    /// </summary>
+    public string? RunId { get; init; }
+
+    /// <summary>The queue the run waits in; workers serve the queues they are configured for. Default "default".</summary>
+    public string? Queue { get; init; }
+
+    /// <summary>Higher runs first among ready runs of a queue. Default 0.</summary>
+    public int Priority { get; init; }
+
+    /// <summary>Do not start before this time (the database's clock decides when it has come).</summary>
+    public DateTimeOffset? ScheduledAt { get; init; }
+
+    /// <summary>Do not start before this delay has passed. Ignored when <see cref="ScheduledAt"/> is set.</summary>
+    public TimeSpan? Delay { get; init; }
+
+    /// <summary>A caller's id that ties related runs together (an order id, a crawl batch). Indexed.</summary>
+    public string? CorrelationId { get; init; }
+
+    /// <summary>String key/value pairs stored with the run; runs can be listed by tag.</summary>
+    public IReadOnlyDictionary<string, string>? Tags { get; init; }
+
+    /// <summary>Attempts of the whole run before it is failed. Default: the worker options' run retry policy.</summary>
+    public int? MaxAttempts { get; init; }
+
+    /// <summary>The workflow version to run. Default: the highest registered version of the workflow.</summary>
+    public int? WorkflowVersion { get; init; }
+}

@@ -1,0 +1,33 @@
+namespace Trellis;
+
+/// <summary>A snapshot of one row of <c>steps</c>: one step, or one item of a per-item step.</summary>
+public sealed record StepInfo
+{
+    public required string RunId { get; init; }
+
+    /// <summary>The step's position in the workflow: the n-th step call of the run, from 0.</summary>
+    public required int Sequence { get; init; }
+
+    /// <summary>For a per-item step (<c>ForEachAsync</c>), the item's index; otherwise null.</summary>
+    public int? ItemIndex { get; init; }
+
+    public required string Name { get; init; }
+    public required StepStatus Status { get; init; }
+
+    /// <summary>The step's result (JSON) once completed.</summary>
+    public string? ResultJson { get; init; }
+
+    /// <summary>The error of the latest failed attempt.</summary>
+    public ErrorInfo? Error { get; init; }
+
+    /// <summary>The error of every failed attempt, oldest first.</summary>
+    public IReadOnlyList<ErrorInfo> AttemptErrors { get; init; } = [];
+
+    public int Attempts { get; init; }
+
+    /// <summary>The run epoch (claim) under which the row was last written.</summary>
+    public long Epoch { get; init; }
+
+    public DateTimeOffset? StartedAt { get; init; }
+    public DateTimeOffset? CompletedAt { get; init; }
+}

@@ -1,0 +1,101 @@
+namespace Trellis.Storage;
+
+/// <summary>
+/// Everything Trellis keeps, in one store. The roles are split so that each part of the engine
+/// depends only on what it uses: the client on <see cref="IRunStore"/>, the worker on
+/// <see cref="IRunQueue"/> and <see cref="ICheckpointStore"/>, wake-ups on <see cref="IStoreListener"/>.
+/// </summary>
+public interface IWorkflowStore : IRunStore, IRunQueue, ICheckpointStore, IStoreListener, IAsyncDisposable
+{
+    /// <summary>Where the data lives, for logs and error messages (never includes a password).</summary>
+    string Description { get; }
+
+    /// <summary>Brings the store's schema up to date. Safe to call from many processes at once.</summary>
+    Task MigrateAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Throws when the store cannot be reached or is not migrated.</summary>
+    Task CheckHealthAsync(CancellationToken cancellationToken = default);
+}
+
+/// <summary>Runs as a client sees them: start, read, list, cancel.</summary>
+public interface IRunStore
+{
+    /// <summary>Creates the run unless a run with the same id exists; either way returns the stored run.</summary>
+    Task<CreateRunResult> CreateRunAsync(NewRun run, CancellationToken cancellationToken = default);
+
+    Task<RunInfo?> GetRunAsync(string runId, CancellationToken cancellationToken = default);
+
+    /// <summary>Of the given runs, those that have finished (completed, failed or cancelled).</summary>
+    Task<IReadOnlyList<RunInfo>> GetFinishedRunsAsync(IReadOnlyCollection<string> runIds, CancellationToken cancellationToken = default);
+
+    Task<RunPage> ListRunsAsync(RunQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>A run's steps ordered by sequence, then item index.</summary>
+    Task<IReadOnlyList<StepInfo>> GetStepsAsync(string runId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Cancels a pending run at once; marks a running run so that it stops at its next step boundary.
+    /// Returns the run after the change, or null when it does not exist.
+    /// </summary>
+    Task<RunInfo?> RequestCancelAsync(string runId, CancellationToken cancellationToken = default);
+
+    /// <summary>Records the workflow definitions a worker can run, so that other processes can start them by name.</summary>
+    Task RegisterDefinitionsAsync(IReadOnlyCollection<DefinitionRecord> definitions, CancellationToken cancellationToken = default);
+
+    /// <summary>The versions of a workflow that some worker has registered, highest first.</summary>
+    Task<IReadOnlyList<DefinitionRecord>> GetDefinitionsAsync(string workflowName, CancellationToken cancellationToken = default);
+}
+
+/// <summary>The queue as a worker sees it: claim, hold, recover.</summary>
+public interface IRunQueue
+{
+    /// <summary>
+    /// Claims up to <see cref="ClaimRequest.Limit"/> ready runs in one statement, highest priority first,
+    /// then oldest; raises each claimed run's epoch and gives it a lease from the store's clock.
+    /// </summary>
+    Task<IReadOnlyList<ClaimedRun>> ClaimAsync(ClaimRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Extends the leases the worker still holds. Returns, for each run still held, whether a cancel
+    /// was requested. Runs missing from the result have been taken over.
+    /// </summary>
+    Task<IReadOnlyDictionary<string, bool>> RenewLeasesAsync(string workerId, IReadOnlyCollection<RunLease> leases, TimeSpan leaseDuration, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Puts runs whose lease has expired back in the queue (or fails them when their attempts are used up,
+    /// or cancels them when a cancel was requested). Returns how many runs were recovered.
+    /// </summary>
+    Task<int> RecoverExpiredLeasesAsync(int limit, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Checkpoints: step results, progress and run outcomes, written in batches.</summary>
+public interface ICheckpointStore
+{
+    /// <summary>
+    /// Writes the whole batch in one round trip and one transaction. Every write is fenced by its run's
+    /// epoch; the store sets <see cref="CheckpointWrite.Applied"/> on those that took effect. Writing
+    /// the same batch twice has the same effect as writing it once, so a batch whose commit outcome is
+    /// unknown (the connection broke) can be written again.
+    /// </summary>
+    Task CommitAsync(CheckpointBatch batch, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Wake-ups from the store (PostgreSQL LISTEN/NOTIFY).</summary>
+public interface IStoreListener
+{
+    /// <summary>
+    /// Listens until cancelled, reconnecting after failures, and reports to <paramref name="sink"/>.
+    /// Returns at once when the store has no notifications (workers then rely on polling).
+    /// </summary>
+    Task ListenAsync(IStoreNotificationSink sink, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Receives store notifications. Implementations must be quick and must not throw.</summary>
+public interface IStoreNotificationSink
+{
+    void OnWorkAvailable(string queue);
+    void OnCancelRequested(string runId);
+    void OnRunsFinished(IReadOnlyList<string> runIds);
+    void OnListening();
+    void OnListenerLost(Exception exception);
+}

@@ -1,0 +1,99 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Trellis.Storage;
+
+namespace Trellis;
+
+/// <summary>What a store factory gets from the engine.</summary>
+public sealed record StoreContext(TrellisOptions Options, ILoggerFactory LoggerFactory, TimeProvider TimeProvider);
+
+/// <summary>
+/// Configures a <see cref="TrellisEngine"/>: the store, the workflows and the options. Used directly
+/// by scripts and tests, and by <c>services.AddTrellis(...)</c> under dependency injection.
+/// </summary>
+public sealed class TrellisBuilder
+{
+    private Func<StoreContext, IWorkflowStore>? _storeFactory;
+    private Func<Exception, bool>? _isTransient;
+
+    public WorkflowRegistry Workflows { get; } = new();
+    public TrellisOptions Options { get; } = new();
+    public ILoggerFactory LoggerFactory { get; private set; } = NullLoggerFactory.Instance;
+    public TimeProvider TimeProvider { get; private set; } = TimeProvider.System;
+
+    /// <summary>Registers a workflow under its name and version (see <see cref="WorkflowAttribute"/>).</summary>
+    public TrellisBuilder AddWorkflow<TWorkflow>(Func<IServiceProvider?, TWorkflow>? factory = null)
+        where TWorkflow : class, IWorkflow
+    {
+        Workflows.Add(factory);
+        return this;
+    }
+
+    /// <summary>
+    /// Sets the store. <paramref name="isTransient"/> tells which of the store's errors are worth retrying
+    /// (a dropped connection) and which are not (a rejected value).
+    /// </summary>
+    public TrellisBuilder UseStore(Func<StoreContext, IWorkflowStore> factory, Func<Exception, bool>? isTransient = null)
+    {
+        _storeFactory = factory ?? throw new ArgumentNullException(nameof(factory));
+        _isTransient = isTransient;
+        return this;
+    }
+
+    public TrellisBuilder Configure(Action<TrellisOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        configure(Options);
+        return this;
+    }
+
+    public TrellisBuilder ConfigureWorker(Action<WorkerOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        configure(Options.Worker);
+        return this;
+    }
+
+    public TrellisBuilder UseLoggerFactory(ILoggerFactory loggerFactory)
+    {
+        LoggerFactory = loggerFactory ?? throw new ArgumentNullException(nameof(loggerFactory));
+        return this;
+    }
+
+    public TrellisBuilder UseTimeProvider(TimeProvider timeProvider)
+    {
+        TimeProvider = timeProvider ?? throw new ArgumentNullException(nameof(timeProvider));
+        return this;
+    }
+
+    /// <summary>Builds the engine without starting it. <paramref name="services"/> is used to create workflows.</summary>
+    public TrellisEngine Build(IServiceProvider? services = null)
+    {
+        Options.Validate();
+        if (_storeFactory is null)
+        {
+            throw new InvalidOperationException("No store is configured. Call UsePostgres(...) (package Trellis.Postgres) or UseStore(...).");
+        }
+
+        var store = _storeFactory(new StoreContext(Options, LoggerFactory, TimeProvider));
+        return new TrellisEngine(store, _isTransient ?? DefaultIsTransient, Workflows, Options, LoggerFactory, TimeProvider, services);
+    }
+
+    /// <summary>Builds the engine and starts it: migrations, notifications and, if enabled, the worker.</summary>
+    public async Task<TrellisEngine> StartAsync(CancellationToken cancellationToken = default)
+    {
+        var engine = Build();
+        try
+        {
+            await engine.StartAsync(cancellationToken).ConfigureAwait(false);
+            return engine;
+        }
+        catch
+        {
+            await engine.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static bool DefaultIsTransient(Exception exception) => ErrorClassifier.Classify(exception) == ErrorKind.Transient;
+}

@@ -1,0 +1,154 @@
+using Microsoft.Extensions.Logging;
+using Trellis.Client;
+using Trellis.Diagnostics;
+using Trellis.Execution;
+using Trellis.Storage;
+
+namespace Trellis;
+
+/// <summary>
+/// One Trellis instance: the store, the client, the worker (when enabled) and the notification
+/// listener they share. Create it with <see cref="Create"/> or <c>services.AddTrellis(...)</c>.
+/// </summary>
+/// <example>
+/// <code>
+/// await using var trellis = await TrellisEngine.Create()
+///     .UsePostgres(connectionString)
+///     .AddWorkflow&lt;MangaToVideo&gt;()
+///     .StartAsync();
+/// var run = await trellis.Client.StartAsync&lt;MangaToVideo&gt;(job);
+/// var video = await run.GetResultAsync();
+/// </code>
+/// </example>
+public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
+{
+    private readonly ILogger _logger;
+    private readonly ResultWaiter _waiter;
+    private readonly CancellationTokenSource _stopListening = new();
+    private Task? _listener;
+    private int _state; // 0 new, 1 started, 2 stopped
+
+    internal TrellisEngine(
+        IWorkflowStore store,
+        Func<Exception, bool> isTransient,
+        WorkflowRegistry registry,
+        TrellisOptions options,
+        ILoggerFactory loggerFactory,
+        TimeProvider time,
+        IServiceProvider? services)
+    {
+        Store = store;
+        Registry = registry;
+        Options = options;
+        _logger = loggerFactory.CreateLogger("Trellis");
+        var serializer = new TrellisSerializer(options.JsonSerializerOptions);
+        _waiter = new ResultWaiter(store, serializer, options.ResultPollInterval, time, _logger);
+        Client = new TrellisClient(store, registry, options, serializer, _waiter);
+        if (options.Worker.Enabled)
+        {
+            Worker = new TrellisWorker(store, isTransient, registry, options, serializer, loggerFactory, time, services);
+            Worker.RunsFinished = _waiter.OnFinishedLocally;
+        }
+    }
+
+    /// <summary>Starts a fluent configuration: <c>TrellisEngine.Create().UsePostgres(...).AddWorkflow&lt;T&gt;().StartAsync()</c>.</summary>
+    public static TrellisBuilder Create() => new();
+
+    public TrellisClient Client { get; }
+    public TrellisWorker? Worker { get; }
+    public IWorkflowStore Store { get; }
+    public WorkflowRegistry Registry { get; }
+    public TrellisOptions Options { get; }
+
+    /// <summary>Migrates the store (unless disabled), registers the workflows, starts listening and starts the worker.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
+        {
+            throw new InvalidOperationException("The engine has already been started.");
+        }
+
+        if (Options.MigrateOnStart)
+        {
+            await Store.MigrateAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (Worker is not null)
+        {
+            var definitions = Registry.Definitions
+                .Select(d => new DefinitionRecord(d.Name, d.Version, d.InputType.FullName ?? d.InputType.Name, d.OutputType.FullName ?? d.OutputType.Name))
+                .ToArray();
+            if (definitions.Length > 0)
+            {
+                await Store.RegisterDefinitionsAsync(definitions, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        _listener = Task.Run(() => Store.ListenAsync(this, _stopListening.Token), CancellationToken.None);
+        if (Worker is not null)
+        {
+            await Worker.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Stops the worker gracefully (see <see cref="TrellisWorker.StopAsync"/>) and the listener.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref _state, 2) != 1)
+        {
+            return;
+        }
+
+        if (Worker is not null)
+        {
+            await Worker.StopAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await _stopListening.CancelAsync().ConfigureAwait(false);
+        if (_listener is not null)
+        {
+            try
+            {
+                await _listener.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // stopped
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        if (Worker is not null)
+        {
+            await Worker.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await _waiter.DisposeAsync().ConfigureAwait(false);
+        await Store.DisposeAsync().ConfigureAwait(false);
+        _stopListening.Dispose();
+    }
+
+    void IStoreNotificationSink.OnWorkAvailable(string queue) => Worker?.OnWorkAvailable(queue);
+
+    void IStoreNotificationSink.OnCancelRequested(string runId) => Worker?.OnCancelRequested(runId);
+
+    void IStoreNotificationSink.OnRunsFinished(IReadOnlyList<string> runIds) => _waiter.OnFinishedNotified(runIds);
+
+    void IStoreNotificationSink.OnListening()
+    {
+        _logger.Listening();
+        // Anything that happened while we were not listening is found by one immediate look.
+        Worker?.Poll();
+        _waiter.PollNow();
+    }
+
+    void IStoreNotificationSink.OnListenerLost(Exception exception)
+    {
+        _logger.ListenerLost(exception);
+        Worker?.Poll();
+        _waiter.PollNow();
+    }
+}

@@ -1,0 +1,149 @@
+using System.Text.Json;
+
+namespace Trellis;
+
+/// <summary>Settings shared by the client and the worker.</summary>
+public sealed class TrellisOptions
+{
+    /// <summary>The queue runs go to when <see cref="StartOptions.Queue"/> is not set.</summary>
+    public string DefaultQueue { get; set; } = "default";
+
+    /// <summary>Largest accepted run input, in UTF-8 bytes of its JSON. Default 1 MiB.</summary>
+    public int MaxInputBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Retry policy of steps that do not set their own. Default: <see cref="RetryPolicy.Default"/>.</summary>
+    public RetryPolicy StepRetry { get; set; } = RetryPolicy.Default;
+
+    /// <summary>
+    /// Retry policy of whole runs: when a run attempt fails (an exception escapes the workflow), the run
+    /// goes back to the queue after the policy's delay until <see cref="RetryPolicy.MaxAttempts"/> is used up.
+    /// Completed steps are not repeated. An attempt cut short by a crash also counts. Default: 3 attempts, 5 s then 10 s apart.
+    /// </summary>
+    public RetryPolicy RunRetry { get; set; } = new() { MaxAttempts = 3, InitialDelay = TimeSpan.FromSeconds(5), MaxDelay = TimeSpan.FromMinutes(5) };
+
+    /// <summary>Run the store's migrations when the engine starts. Default true.</summary>
+    public bool MigrateOnStart { get; set; } = true;
+
+    /// <summary>How (de)serialization of inputs, step results and outputs is done. Default: web defaults.</summary>
+    public JsonSerializerOptions? JsonSerializerOptions { get; set; }
+
+    /// <summary>
+    /// While a caller awaits a result, the store is re-checked this often in case a completion
+    /// notification was missed (notifications wake the caller at once otherwise). Default 1 s.
+    /// </summary>
+    public TimeSpan ResultPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    public WorkerOptions Worker { get; } = new();
+
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(DefaultQueue))
+        {
+            throw new ArgumentException("TrellisOptions.DefaultQueue must not be empty.");
+        }
+
+        if (MaxInputBytes < 16)
+        {
+            throw new ArgumentException($"TrellisOptions.MaxInputBytes must be at least 16 (was {MaxInputBytes}).");
+        }
+
+        if (ResultPollInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("TrellisOptions.ResultPollInterval must be positive.");
+        }
+
+        StepRetry.Validate("TrellisOptions.StepRetry");
+        RunRetry.Validate("TrellisOptions.RunRetry");
+        Worker.Validate();
+    }
+}
+
+/// <summary>Settings of the worker that claims and executes runs.</summary>
+public sealed class WorkerOptions
+{
+    /// <summary>Whether this process executes runs. A client-only process sets it to false. Default true.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>The worker's name in <c>runs.locked_by</c>. Default: host name, process id and a random suffix.</summary>
+    public string WorkerId { get; set; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..6]}";
+
+    /// <summary>The queues this worker serves. Default: the default queue.</summary>
+    public IList<string> Queues { get; set; } = [];
+
+    /// <summary>Runs executed at the same time (slots). Default 32.</summary>
+    public int MaxConcurrentRuns { get; set; } = 32;
+
+    /// <summary>Most runs claimed by one claim statement. Default 32.</summary>
+    public int ClaimBatchSize { get; set; } = 32;
+
+    /// <summary>How often the queue is polled when no notification arrives. Default 1 s.</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a claim is valid without a heartbeat. Default 30 s.</summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often leases are renewed. Default: a third of <see cref="LeaseDuration"/>.</summary>
+    public TimeSpan? HeartbeatInterval { get; set; }
+
+    /// <summary>How often expired leases are looked for. Default: the poll interval.</summary>
+    public TimeSpan? LeaseRecoveryInterval { get; set; }
+
+    /// <summary>On shutdown, how long in-flight runs may take to finish before they are released. Default 30 s.</summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// A step that runs longer than this gets a <c>running</c> row, so it can be seen in flight.
+    /// Quicker steps are written once, when they complete. Default 250 ms.
+    /// </summary>
+    public TimeSpan StepStartRecordDelay { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Most checkpoint writes sent to the store in one round trip. Default 1,000.</summary>
+    public int MaxCheckpointBatch { get; set; } = 1000;
+
+    internal TimeSpan EffectiveHeartbeatInterval => HeartbeatInterval ?? LeaseDuration / 3;
+
+    internal TimeSpan EffectiveLeaseRecoveryInterval => LeaseRecoveryInterval ?? PollInterval;
+
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(WorkerId))
+        {
+            throw new ArgumentException("WorkerOptions.WorkerId must not be empty.");
+        }
+
+        if (MaxConcurrentRuns < 1)
+        {
+            throw new ArgumentException($"WorkerOptions.MaxConcurrentRuns must be at least 1 (was {MaxConcurrentRuns}).");
+        }
+
+        if (ClaimBatchSize < 1)
+        {
+            throw new ArgumentException($"WorkerOptions.ClaimBatchSize must be at least 1 (was {ClaimBatchSize}).");
+        }
+
+        if (PollInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("WorkerOptions.PollInterval must be positive.");
+        }
+
+        if (LeaseDuration < TimeSpan.FromSeconds(1))
+        {
+            throw new ArgumentException($"WorkerOptions.LeaseDuration must be at least 1 s (was {LeaseDuration}).");
+        }
+
+        if (EffectiveHeartbeatInterval <= TimeSpan.Zero || EffectiveHeartbeatInterval >= LeaseDuration)
+        {
+            throw new ArgumentException("WorkerOptions.HeartbeatInterval must be positive and shorter than LeaseDuration.");
+        }
+
+        if (MaxCheckpointBatch < 1)
+        {
+            throw new ArgumentException("WorkerOptions.MaxCheckpointBatch must be at least 1.");
+        }
+
+        if (Queues.Any(string.IsNullOrWhiteSpace))
+        {
+            throw new ArgumentException("WorkerOptions.Queues must not contain empty names.");
+        }
+    }
+}

@@ -1,0 +1,32 @@
+namespace Trellis;
+
+/// <summary>The untyped face of a workflow; implement <see cref="Workflow{TInput, TOutput}"/> instead.</summary>
+public interface IWorkflow
+{
+}
+
+/// <summary>
+/// A durable workflow: ordinary async C# whose steps are checkpointed in the store. When a run is
+/// resumed (after a crash, on another worker), <see cref="RunAsync"/> is called again from the top
+/// and every step that already completed returns its stored result without running its body. So the
+/// code between steps must be deterministic: the same input and the same step results must lead to
+/// the same steps in the same order. Do I/O, clocks and randomness inside steps.
+/// </summary>
+/// <remarks>
+/// A workflow is registered under its class name and version 1 unless it carries a
+/// <see cref="WorkflowAttribute"/>. A new instance is created for every execution.
+/// </remarks>
+public abstract class Workflow<TInput, TOutput> : IWorkflow
+{
+    public abstract Task<TOutput> RunAsync(WorkflowContext context, TInput input);
+}
+
+/// <summary>Overrides the name and version a workflow is registered under.</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class WorkflowAttribute(string? name = null) : Attribute
+{
+    public string? Name { get; } = name;
+
+    /// <summary>The definition's version, 1 or more. Default 1.</summary>
+    public int Version { get; init; } = 1;
+}
