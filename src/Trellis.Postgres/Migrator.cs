@@ -1,0 +1,140 @@
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text;
+using Npgsql;
+
+namespace Trellis.Postgres;
+
+/// <summary>One forward-only migration, embedded in the assembly as <c>Migrations/NNN_name.sql</c>.</summary>
+internal sealed record Migration(int Version, string Name, string Sql, string Checksum);
+
+/// <summary>
+/// Applies the embedded migrations that a schema has not had yet. All of it happens in one
+/// transaction under an advisory lock keyed by the schema, so any number of processes may start at
+/// once: the first migrates, the others wait, then find nothing left to do. Applied migrations are
+/// recorded in <c>schema_migrations</c> with a checksum; an applied migration whose text changed is refused.
+/// </summary>
+internal sealed class Migrator(NpgsqlDataSource dataSource, SchemaName schema)
+{
+    private const string ResourcePrefix = "Trellis.Postgres.Migrations.";
+
+    private static readonly Lazy<IReadOnlyList<Migration>> Embedded = new(LoadEmbedded);
+
+    public static IReadOnlyList<Migration> All => Embedded.Value;
+
+    public static int LatestVersion => All[^1].Version;
+
+    /// <summary>Applies what is missing; returns the versions this call applied.</summary>
+    public async Task<IReadOnlyList<int>> MigrateAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+
+        await ExecuteAsync(connection, "SELECT pg_advisory_xact_lock(hashtext($1))", cancellationToken, $"trellis.migrate:{schema.Name}").ConfigureAwait(false);
+        await ExecuteAsync(connection, $"CREATE SCHEMA IF NOT EXISTS {schema.Quoted}", cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, $"""
+            CREATE TABLE IF NOT EXISTS {schema.Quoted}.schema_migrations (
+                version    integer     PRIMARY KEY,
+                name       text        NOT NULL,
+                checksum   text        NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now())
+            """, cancellationToken).ConfigureAwait(false);
+
+        var applied = new Dictionary<int, string>();
+        await using (var command = new NpgsqlCommand($"SELECT version, checksum FROM {schema.Quoted}.schema_migrations", connection))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                applied[reader.GetInt32(0)] = reader.GetString(1);
+            }
+        }
+
+        var newlyApplied = new List<int>();
+        foreach (var migration in All)
+        {
+            if (applied.TryGetValue(migration.Version, out var checksum))
+            {
+                if (checksum != migration.Checksum)
+                {
+                    throw new TrellisException(
+                        $"Migration {migration.Version} ({migration.Name}) in schema '{schema.Name}' was applied with a different text than this version of Trellis has. "
+                        + "Applied migrations must never change; add a new migration instead.");
+                }
+
+                continue;
+            }
+
+            await ExecuteAsync(connection, migration.Sql.Replace("{schema}", schema.Quoted, StringComparison.Ordinal), cancellationToken).ConfigureAwait(false);
+            await ExecuteAsync(
+                connection,
+                $"INSERT INTO {schema.Quoted}.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                cancellationToken,
+                migration.Version,
+                migration.Name,
+                migration.Checksum).ConfigureAwait(false);
+            newlyApplied.Add(migration.Version);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return newlyApplied;
+    }
+
+    /// <summary>The highest applied version, or null when the schema has never been migrated.</summary>
+    public async Task<int?> GetAppliedVersionAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT CASE WHEN to_regclass($1) IS NULL THEN NULL ELSE 1 END");
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = $"{schema.Quoted}.schema_migrations" });
+        if (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is DBNull or null)
+        {
+            return null;
+        }
+
+        await using var max = dataSource.CreateCommand($"SELECT max(version) FROM {schema.Quoted}.schema_migrations");
+        return await max.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is int version ? version : null;
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken, params object[] values)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var value in values)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = value });
+        }
+
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static List<Migration> LoadEmbedded()
+    {
+        var assembly = typeof(Migrator).Assembly;
+        var migrations = new List<Migration>();
+        foreach (var resource in assembly.GetManifestResourceNames().Where(n => n.StartsWith(ResourcePrefix, StringComparison.Ordinal) && n.EndsWith(".sql", StringComparison.Ordinal)))
+        {
+            var fileName = resource[ResourcePrefix.Length..^4];
+            var underscore = fileName.IndexOf('_', StringComparison.Ordinal);
+            if (underscore <= 0 || !int.TryParse(fileName[..underscore], out var version))
+            {
+                throw new InvalidOperationException($"Migration resource '{resource}' is not named NNN_name.sql.");
+            }
+
+            using var stream = assembly.GetManifestResourceStream(resource)!;
+            using var reader = new StreamReader(stream, Encoding.UTF8);
+            var sql = reader.ReadToEnd().Replace("\r\n", "\n", StringComparison.Ordinal);
+            var checksum = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sql)));
+            migrations.Add(new Migration(version, fileName[(underscore + 1)..], sql, checksum));
+        }
+
+        migrations.Sort((a, b) => a.Version.CompareTo(b.Version));
+        for (var i = 0; i < migrations.Count; i++)
+        {
+            if (migrations[i].Version != i + 1)
+            {
+                throw new InvalidOperationException($"Migrations must be numbered 1, 2, 3… without gaps; found {migrations[i].Version} at position {i + 1}.");
+            }
+        }
+
+        return migrations;
+    }
+}

@@ -1,0 +1,260 @@
+namespace Trellis.Postgres;
+
+/// <summary>
+/// Every statement the store runs, built once per schema. The schema (validated, quoted) is the only
+/// text spliced in; every value is a positional parameter ($1, $2, …), which also lets Npgsql prepare
+/// the statements. Notifications go to one channel per schema, with a one-letter kind prefix:
+/// <c>w:queue</c> (work is ready), <c>c:run</c> (cancel requested), <c>d:run\nrun…</c> (runs finished).
+/// </summary>
+internal sealed class PostgresSql
+{
+    /// <summary>Finished-run ids per notification: 20 ids of at most 255 characters stay under PostgreSQL's 8,000-byte payload limit.</summary>
+    private const int IdsPerNotification = 20;
+
+    public PostgresSql(SchemaName schema)
+    {
+        var s = schema.Quoted;
+        Channel = $"{schema.Name}.events";
+        Listen = $"LISTEN \"{Channel}\"";
+
+        CreateRun = $"""
+            WITH inserted AS (
+                INSERT INTO {s}.runs (id, workflow_name, workflow_version, queue, priority, status, input,
+                                      correlation_id, tags, max_attempts, scheduled_at)
+                VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, coalesce($10, now()))
+                ON CONFLICT (id) DO NOTHING
+                RETURNING *
+            ), notified AS (
+                SELECT pg_notify($11, 'w:' || queue) FROM inserted WHERE scheduled_at <= now()
+            )
+            SELECT {RunColumns("inserted")} FROM inserted WHERE (SELECT count(*) FROM notified) >= 0
+            """;
+
+        GetRun = $"SELECT {RunColumns("r")} FROM {s}.runs r WHERE r.id = $1";
+
+        GetFinishedRuns = $"""
+            SELECT {RunColumns("r")} FROM {s}.runs r
+            WHERE r.id = ANY($1) AND r.status IN ('completed', 'failed', 'cancelled')
+            """;
+
+        RequestCancel = $"""
+            WITH cancelled AS (
+                UPDATE {s}.runs r SET
+                    status = CASE WHEN r.status = 'pending' THEN 'cancelled' ELSE r.status END,
+                    completed_at = CASE WHEN r.status = 'pending' THEN now() ELSE r.completed_at END,
+                    cancel_requested = true,
+                    updated_at = now()
+                WHERE r.id = $1 AND r.status IN ('pending', 'running')
+                RETURNING r.id, r.status
+            ), notified AS (
+                SELECT pg_notify($2, CASE WHEN status = 'running' THEN 'c:' ELSE 'd:' END || id) FROM cancelled
+            )
+            SELECT count(*) FROM notified
+            """;
+
+        GetSteps = $"""
+            SELECT {StepColumns} FROM {s}.steps
+            WHERE run_id = $1
+            ORDER BY seq, coalesce(item_index, -1)
+            """;
+
+        RegisterDefinitions = $"""
+            INSERT INTO {s}.workflow_definitions (name, version, input_type, output_type)
+            SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[])
+            ON CONFLICT (name, version) DO UPDATE SET
+                input_type = EXCLUDED.input_type, output_type = EXCLUDED.output_type, last_seen_at = now()
+            """;
+
+        GetDefinitions = $"""
+            SELECT name, version, input_type, output_type FROM {s}.workflow_definitions
+            WHERE name = $1 ORDER BY version DESC
+            """;
+
+        ClaimOneQueue = Claim(s, "r.queue = $1");
+        ClaimManyQueues = Claim(s, "r.queue = ANY($1)");
+
+        RenewLeases = $"""
+            UPDATE {s}.runs r SET lease_expires_at = now() + $3
+            FROM unnest($1::text[], $2::bigint[]) AS held(id, epoch)
+            WHERE r.id = held.id AND r.epoch = held.epoch AND r.status = 'running'
+            RETURNING r.id, r.cancel_requested
+            """;
+
+        RecoverExpiredLeases = $"""
+            WITH expired AS (
+                SELECT id FROM {s}.runs
+                WHERE status = 'running' AND lease_expires_at < now()
+                ORDER BY lease_expires_at
+                LIMIT $1
+                FOR UPDATE SKIP LOCKED
+            ), recovered AS (
+                UPDATE {s}.runs r SET
+                    status = CASE WHEN r.cancel_requested THEN 'cancelled'
+                                  WHEN r.attempt >= r.max_attempts THEN 'failed'
+                                  ELSE 'pending' END,
+                    error = CASE WHEN NOT r.cancel_requested AND r.attempt >= r.max_attempts
+                                 THEN jsonb_build_object(
+                                     'type', 'Trellis.LeaseExpired',
+                                     'message', format('Worker %s stopped renewing its lease (it crashed or was cut off) on attempt %s of %s.',
+                                                       r.locked_by, r.attempt, r.max_attempts),
+                                     'stack', NULL, 'attempt', r.attempt, 'permanent', false)
+                                 ELSE r.error END,
+                    completed_at = CASE WHEN r.cancel_requested OR r.attempt >= r.max_attempts THEN now() END,
+                    locked_by = NULL,
+                    lease_expires_at = NULL,
+                    scheduled_at = now(),
+                    updated_at = now()
+                FROM expired WHERE r.id = expired.id
+                RETURNING r.id, r.status, r.queue
+            ){Notifications("recovered", "$2")}
+            SELECT count(*) FROM recovered WHERE (SELECT count(*) FROM work_notified) + (SELECT count(*) FROM done_notified) >= 0
+            """;
+
+        WriteSteps = $"""
+            WITH written AS (
+                SELECT * FROM unnest($1::text[], $2::bigint[], $3::int[], $4::int[], $5::text[], $6::text[],
+                                     $7::jsonb[], $8::jsonb[], $9::jsonb[], $10::int[], $11::timestamptz[], $12::timestamptz[])
+                    AS w(run_id, epoch, seq, item_index, name, status, result, error, new_errors, attempts, started_at, completed_at)
+            ), holder AS (
+                -- Fencing: only runs still running under the writer's epoch. FOR SHARE makes a concurrent
+                -- claim (which raises the epoch) wait for this transaction, or makes this one see the raise.
+                SELECT r.id, r.epoch FROM {s}.runs r
+                WHERE r.id IN (SELECT run_id FROM written) AND r.status = 'running'
+                ORDER BY r.id
+                FOR SHARE
+            )
+            INSERT INTO {s}.steps AS s (run_id, seq, item_index, name, status, result, error, attempt_errors,
+                                        attempts, epoch, started_at, completed_at)
+            SELECT w.run_id, w.seq, w.item_index, w.name, w.status, w.result, w.error, w.new_errors,
+                   w.attempts, w.epoch, w.started_at, w.completed_at
+            FROM written w JOIN holder h ON h.id = w.run_id AND h.epoch = w.epoch
+            ON CONFLICT (run_id, seq, (coalesce(item_index, -1))) DO UPDATE SET
+                status = EXCLUDED.status,
+                result = EXCLUDED.result,
+                error = coalesce(EXCLUDED.error, s.error),
+                attempt_errors = CASE
+                    WHEN EXCLUDED.attempt_errors IS NULL OR s.attempt_errors @> EXCLUDED.attempt_errors THEN s.attempt_errors
+                    ELSE coalesce(s.attempt_errors, '[]'::jsonb) || EXCLUDED.attempt_errors END,
+                attempts = EXCLUDED.attempts,
+                epoch = EXCLUDED.epoch,
+                started_at = least(s.started_at, EXCLUDED.started_at),
+                completed_at = EXCLUDED.completed_at
+            -- A completed row is final; only the same execution may write it again (a retried batch).
+            WHERE s.status <> 'completed' OR (s.epoch = EXCLUDED.epoch AND EXCLUDED.status = 'completed')
+            RETURNING s.run_id, s.seq, s.item_index
+            """;
+
+        WriteProgress = $"""
+            UPDATE {s}.runs r SET progress_percent = p.percent, progress_message = p.message, updated_at = now()
+            FROM unnest($1::text[], $2::bigint[], $3::float8[], $4::text[]) AS p(id, epoch, percent, message)
+            WHERE r.id = p.id AND r.epoch = p.epoch AND r.status = 'running'
+            RETURNING r.id
+            """;
+
+        FinishRuns = $"""
+            WITH finish AS (
+                SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::jsonb[], $5::jsonb[], $6::interval[], $7::int[])
+                    AS f(id, epoch, kind, output, error, delay, reset_seq)
+            ), finished AS (
+                UPDATE {s}.runs r SET
+                    status = CASE f.kind WHEN 'completed' THEN 'completed' WHEN 'failed' THEN 'failed'
+                                         WHEN 'cancelled' THEN 'cancelled' ELSE 'pending' END,
+                    output = CASE WHEN f.kind = 'completed' THEN f.output ELSE r.output END,
+                    error = CASE WHEN f.kind IN ('failed', 'retry') THEN f.error
+                                 WHEN f.kind = 'completed' THEN NULL ELSE r.error END,
+                    -- A run released at shutdown gets its attempt back: it did not fail.
+                    attempt = CASE WHEN f.kind = 'release' THEN r.attempt - 1 ELSE r.attempt END,
+                    scheduled_at = CASE WHEN f.kind IN ('retry', 'release') THEN now() + f.delay ELSE r.scheduled_at END,
+                    completed_at = CASE WHEN f.kind IN ('completed', 'failed', 'cancelled') THEN now() END,
+                    locked_by = NULL,
+                    lease_expires_at = NULL,
+                    updated_at = now()
+                FROM finish f
+                WHERE r.id = f.id AND r.epoch = f.epoch
+                  AND (r.status = 'running' OR (f.kind IN ('completed', 'failed', 'cancelled') AND r.status = f.kind AND r.locked_by IS NULL))
+                RETURNING r.id, r.status, r.queue
+            ), reset AS (
+                UPDATE {s}.steps st SET status = 'running', completed_at = NULL
+                FROM finished x JOIN finish f ON f.id = x.id
+                WHERE f.kind = 'retry' AND f.reset_seq IS NOT NULL
+                  AND st.run_id = x.id AND st.seq = f.reset_seq AND st.status = 'failed'
+            ){Notifications("finished", "$8")}
+            SELECT id FROM finished WHERE (SELECT count(*) FROM work_notified) + (SELECT count(*) FROM done_notified) >= 0
+            """;
+
+        Health = $"SELECT max(version) FROM {s}.schema_migrations";
+    }
+
+    public string Channel { get; }
+    public string Listen { get; }
+    public string CreateRun { get; }
+    public string GetRun { get; }
+    public string GetFinishedRuns { get; }
+    public string RequestCancel { get; }
+    public string GetSteps { get; }
+    public string RegisterDefinitions { get; }
+    public string GetDefinitions { get; }
+    public string ClaimOneQueue { get; }
+    public string ClaimManyQueues { get; }
+    public string RenewLeases { get; }
+    public string RecoverExpiredLeases { get; }
+    public string WriteSteps { get; }
+    public string WriteProgress { get; }
+    public string FinishRuns { get; }
+    public string Health { get; }
+
+    /// <summary>The columns read into <see cref="RunInfo"/>, in the order <see cref="PostgresStore"/> reads them.</summary>
+    public static string RunColumns(string alias) => string.Join(", ", RunColumnNames.Select(c => $"{alias}.{c}"));
+
+    private static readonly string[] RunColumnNames =
+    [
+        "id", "workflow_name", "workflow_version", "status", "queue", "priority", "input", "output", "error",
+        "correlation_id", "tags", "progress_percent", "progress_message", "attempt", "max_attempts", "epoch",
+        "locked_by", "lease_expires_at", "cancel_requested", "created_at", "scheduled_at", "started_at",
+        "updated_at", "completed_at",
+    ];
+
+    public const string StepColumns =
+        "run_id, seq, item_index, name, status, result, error, attempt_errors, attempts, epoch, started_at, completed_at";
+
+    /// <summary>
+    /// The claim, in one statement: lock up to $2 ready runs (skipping rows other workers hold), then
+    /// hand them to worker $3 with a lease of $4 from the database's clock and a raised epoch.
+    /// </summary>
+    private static string Claim(string s, string queueFilter) => $"""
+        WITH ready AS (
+            SELECT r.id FROM {s}.runs r
+            WHERE r.status = 'pending' AND {queueFilter} AND r.scheduled_at <= now()
+              AND (r.workflow_name, r.workflow_version) IN (SELECT * FROM unnest($5::text[], $6::int[]))
+            ORDER BY r.priority DESC, r.scheduled_at, r.id
+            LIMIT $2
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE {s}.runs r SET
+            status = 'running',
+            epoch = r.epoch + 1,
+            attempt = r.attempt + 1,
+            locked_by = $3,
+            lease_expires_at = now() + $4,
+            started_at = coalesce(r.started_at, now()),
+            updated_at = now()
+        FROM ready WHERE r.id = ready.id
+        RETURNING r.id, r.workflow_name, r.workflow_version, r.input, r.epoch, r.attempt, r.max_attempts,
+                  r.cancel_requested, r.correlation_id, r.tags
+        """;
+
+    /// <summary>
+    /// Notifications for runs that changed state, as CTEs: one wake-up per queue that got pending runs,
+    /// and the ids of finished runs in chunks under the payload limit. Never one notification per row.
+    /// </summary>
+    private static string Notifications(string changed, string channelParameter) => $"""
+        , work_notified AS (
+            SELECT pg_notify({channelParameter}, 'w:' || queue) FROM (SELECT DISTINCT queue FROM {changed} WHERE status = 'pending') q
+        ), done_notified AS (
+            SELECT pg_notify({channelParameter}, 'd:' || string_agg(id, E'\n'))
+            FROM (SELECT id, (row_number() OVER () - 1) / {IdsPerNotification} AS chunk
+                  FROM {changed} WHERE status IN ('completed', 'failed', 'cancelled')) c
+            GROUP BY chunk
+        )
+        """;
+}

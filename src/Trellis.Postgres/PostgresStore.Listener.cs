@@ -1,0 +1,86 @@
+using Npgsql;
+using Trellis.Storage;
+
+namespace Trellis.Postgres;
+
+public sealed partial class PostgresStore
+{
+    /// <summary>An idle listener checks its connection this often, so a silently dead one is noticed.</summary>
+    private static readonly TimeSpan ListenerIdleCheck = TimeSpan.FromSeconds(10);
+
+    private static readonly TimeSpan MaxListenerBackoff = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Holds one connection with LISTEN on the schema's channel and hands notifications to the sink.
+    /// When the connection fails or stops answering, reports the loss (callers poll meanwhile) and
+    /// reconnects with back-off.
+    /// </summary>
+    public async Task ListenAsync(IStoreNotificationSink sink, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        var backoff = TimeSpan.FromMilliseconds(100);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+                connection.Notification += (_, e) => Dispatch(e.Payload, sink);
+                await using (var listen = new NpgsqlCommand(_sql.Listen, connection))
+                {
+                    await listen.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                sink.OnListening();
+                backoff = TimeSpan.FromMilliseconds(100);
+                while (true)
+                {
+                    if (!await connection.WaitAsync(ListenerIdleCheck, cancellationToken).ConfigureAwait(false))
+                    {
+                        await using var ping = new NpgsqlCommand("SELECT 1", connection) { CommandTimeout = 5 };
+                        await ping.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                sink.OnListenerLost(ex);
+                try
+                {
+                    await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                backoff = backoff * 2 < MaxListenerBackoff ? backoff * 2 : MaxListenerBackoff;
+            }
+        }
+    }
+
+    private static void Dispatch(string payload, IStoreNotificationSink sink)
+    {
+        if (payload.Length < 2 || payload[1] != ':')
+        {
+            return;
+        }
+
+        var body = payload[2..];
+        switch (payload[0])
+        {
+            case 'w':
+                sink.OnWorkAvailable(body);
+                break;
+            case 'c':
+                sink.OnCancelRequested(body);
+                break;
+            case 'd':
+                sink.OnRunsFinished(body.Split('\n'));
+                break;
+        }
+    }
+}

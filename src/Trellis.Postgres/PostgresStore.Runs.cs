@@ -1,0 +1,220 @@
+using System.Globalization;
+using System.Text;
+using Npgsql;
+using NpgsqlTypes;
+using Trellis.Storage;
+
+namespace Trellis.Postgres;
+
+public sealed partial class PostgresStore
+{
+    public async Task<CreateRunResult> CreateRunAsync(NewRun run, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        await using (var command = _dataSource.CreateCommand(_sql.CreateRun))
+        {
+            var parameters = command.Parameters;
+            parameters.Add(Text(run.Id));
+            parameters.Add(Text(run.WorkflowName));
+            parameters.Add(new NpgsqlParameter<int> { TypedValue = run.WorkflowVersion });
+            parameters.Add(Text(run.Queue));
+            parameters.Add(new NpgsqlParameter<int> { TypedValue = run.Priority });
+            parameters.Add(Jsonb(run.InputJson));
+            parameters.Add(Text(run.CorrelationId));
+            parameters.Add(Jsonb(PostgresReaders.TagsToJson(run.Tags)));
+            parameters.Add(new NpgsqlParameter<int> { TypedValue = run.MaxAttempts });
+            parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = run.ScheduledAt is { } at ? at.ToUniversalTime() : DBNull.Value });
+            parameters.Add(Text(_sql.Channel));
+
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                return new CreateRunResult(PostgresReaders.ReadRun(reader), Created: true);
+            }
+        }
+
+        // The id was taken: this start is a repeat; return the run that exists.
+        var existing = await GetRunAsync(run.Id, cancellationToken).ConfigureAwait(false)
+            ?? throw new TrellisException($"Run '{run.Id}' conflicted on insert but could not be read back.");
+        return new CreateRunResult(existing, Created: false);
+    }
+
+    public async Task<RunInfo?> GetRunAsync(string runId, CancellationToken cancellationToken = default)
+    {
+        await using var command = _dataSource.CreateCommand(_sql.GetRun);
+        command.Parameters.Add(Text(runId));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? PostgresReaders.ReadRun(reader) : null;
+    }
+
+    public async Task<IReadOnlyList<RunInfo>> GetFinishedRunsAsync(IReadOnlyCollection<string> runIds, CancellationToken cancellationToken = default)
+    {
+        if (runIds.Count == 0)
+        {
+            return [];
+        }
+
+        await using var command = _dataSource.CreateCommand(_sql.GetFinishedRuns);
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. runIds] });
+        return await ReadRunsAsync(command, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<RunPage> ListRunsAsync(RunQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        await using var command = _dataSource.CreateCommand();
+        var sql = new StringBuilder($"SELECT {PostgresSql.RunColumns("r")} FROM {Schema.Quoted}.runs r WHERE true");
+        void Filter(string condition, NpgsqlParameter parameter)
+        {
+            command.Parameters.Add(parameter);
+            sql.Append(" AND ").Append(condition.Replace("?", $"${command.Parameters.Count}", StringComparison.Ordinal));
+        }
+
+        if (query.Status is { } status)
+        {
+            Filter("r.status = ?", Text(status.ToText()));
+        }
+
+        if (query.WorkflowName is { } workflow)
+        {
+            Filter("r.workflow_name = ?", Text(workflow));
+        }
+
+        if (query.CorrelationId is { } correlation)
+        {
+            Filter("r.correlation_id = ?", Text(correlation));
+        }
+
+        if (query.Tag is { } tag)
+        {
+            Filter("r.tags @> ?", Jsonb(PostgresReaders.TagsToJson(new Dictionary<string, string> { [tag.Key] = tag.Value })));
+        }
+
+        if (query.CreatedAfter is { } after)
+        {
+            Filter("r.created_at >= ?", Time(after));
+        }
+
+        if (query.CreatedBefore is { } before)
+        {
+            Filter("r.created_at < ?", Time(before));
+        }
+
+        if (query.Cursor is { } cursor)
+        {
+            var (createdAt, id) = DecodeCursor(cursor);
+            command.Parameters.Add(Time(createdAt));
+            command.Parameters.Add(Text(id));
+            sql.Append(CultureInfo.InvariantCulture, $" AND (r.created_at, r.id) < (${command.Parameters.Count - 1}, ${command.Parameters.Count})");
+        }
+
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = query.Limit + 1 });
+        sql.Append(CultureInfo.InvariantCulture, $" ORDER BY r.created_at DESC, r.id DESC LIMIT ${command.Parameters.Count}");
+        command.CommandText = sql.ToString();
+
+        var runs = await ReadRunsAsync(command, cancellationToken).ConfigureAwait(false);
+        if (runs.Count <= query.Limit)
+        {
+            return new RunPage(runs, null);
+        }
+
+        var page = runs.Take(query.Limit).ToList();
+        return new RunPage(page, EncodeCursor(page[^1].CreatedAt, page[^1].Id));
+    }
+
+    public async Task<IReadOnlyList<StepInfo>> GetStepsAsync(string runId, CancellationToken cancellationToken = default)
+    {
+        await using var command = _dataSource.CreateCommand(_sql.GetSteps);
+        command.Parameters.Add(Text(runId));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var steps = new List<StepInfo>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            steps.Add(PostgresReaders.ReadStep(reader));
+        }
+
+        return steps;
+    }
+
+    public async Task<RunInfo?> RequestCancelAsync(string runId, CancellationToken cancellationToken = default)
+    {
+        await using var batch = _dataSource.CreateBatch();
+        var cancel = new NpgsqlBatchCommand(_sql.RequestCancel);
+        cancel.Parameters.Add(Text(runId));
+        cancel.Parameters.Add(Text(_sql.Channel));
+        var read = new NpgsqlBatchCommand(_sql.GetRun);
+        read.Parameters.Add(Text(runId));
+        batch.BatchCommands.Add(cancel);
+        batch.BatchCommands.Add(read);
+
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? PostgresReaders.ReadRun(reader) : null;
+    }
+
+    public async Task RegisterDefinitionsAsync(IReadOnlyCollection<DefinitionRecord> definitions, CancellationToken cancellationToken = default)
+    {
+        await using var command = _dataSource.CreateCommand(_sql.RegisterDefinitions);
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. definitions.Select(d => d.Name)] });
+        command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = [.. definitions.Select(d => d.Version)] });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. definitions.Select(d => d.InputType)] });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. definitions.Select(d => d.OutputType)] });
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<DefinitionRecord>> GetDefinitionsAsync(string workflowName, CancellationToken cancellationToken = default)
+    {
+        await using var command = _dataSource.CreateCommand(_sql.GetDefinitions);
+        command.Parameters.Add(Text(workflowName));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var definitions = new List<DefinitionRecord>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            definitions.Add(new DefinitionRecord(reader.GetString(0), reader.GetInt32(1), reader.GetString(2), reader.GetString(3)));
+        }
+
+        return definitions;
+    }
+
+    private static async Task<IReadOnlyList<RunInfo>> ReadRunsAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var runs = new List<RunInfo>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            runs.Add(PostgresReaders.ReadRun(reader));
+        }
+
+        return runs;
+    }
+
+    private static string EncodeCursor(DateTimeOffset createdAt, string id)
+    {
+        var microseconds = (createdAt.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
+        return Convert.ToBase64String(Encoding.UTF8.GetBytes($"{microseconds.ToString(CultureInfo.InvariantCulture)}|{id}"))
+            .TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    }
+
+    private static (DateTimeOffset CreatedAt, string Id) DecodeCursor(string cursor)
+    {
+        try
+        {
+            var base64 = cursor.Replace('-', '+').Replace('_', '/');
+            base64 += new string('=', (4 - base64.Length % 4) % 4);
+            var text = Encoding.UTF8.GetString(Convert.FromBase64String(base64));
+            var bar = text.IndexOf('|', StringComparison.Ordinal);
+            var microseconds = long.Parse(text[..bar], CultureInfo.InvariantCulture);
+            return (DateTimeOffset.UnixEpoch.AddTicks(microseconds * 10), text[(bar + 1)..]);
+        }
+        catch (Exception ex) when (ex is FormatException or ArgumentException or OverflowException)
+        {
+            throw new ArgumentException("The cursor is not one this store returned.", nameof(cursor), ex);
+        }
+    }
+
+    internal static NpgsqlParameter Text(string? value) => new() { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)value ?? DBNull.Value };
+
+    internal static NpgsqlParameter Jsonb(string? json) => new() { NpgsqlDbType = NpgsqlDbType.Jsonb, Value = json is null ? DBNull.Value : json };
+
+    private static NpgsqlParameter Time(DateTimeOffset value) => new() { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = value.ToUniversalTime() };
+}

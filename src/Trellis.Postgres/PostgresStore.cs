@@ -1,0 +1,171 @@
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using Trellis.Storage;
+
+namespace Trellis.Postgres;
+
+/// <summary>
+/// The PostgreSQL store: runs, steps and the queue in one schema, over one <see cref="NpgsqlDataSource"/>.
+/// Its statements live in <see cref="PostgresSql"/>; this class is split by concern into
+/// <c>PostgresStore.Runs.cs</c>, <c>.Queue.cs</c>, <c>.Checkpoints.cs</c> and <c>.Listener.cs</c>.
+/// </summary>
+public sealed partial class PostgresStore : IWorkflowStore
+{
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly bool _ownsDataSource;
+    private readonly PostgresSql _sql;
+    private readonly ILogger _logger;
+
+    /// <summary>Creates the store from options and the environment (see <see cref="PostgresStoreOptions"/>).</summary>
+    public PostgresStore(PostgresStoreOptions options, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Schema = SchemaName.Parse(options.Schema
+            ?? (options.ReadEnvironment ? Environment.GetEnvironmentVariable("TRELLIS_SCHEMA") : null)
+            ?? PostgresStoreOptions.DefaultSchema);
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Trellis.Postgres");
+        _sql = new PostgresSql(Schema);
+
+        if (options.DataSource is { } shared)
+        {
+            _dataSource = shared;
+            _ownsDataSource = false;
+        }
+        else
+        {
+            _dataSource = BuildDataSource(options, loggerFactory);
+            _ownsDataSource = true;
+        }
+
+        var settings = new NpgsqlConnectionStringBuilder(_dataSource.ConnectionString);
+        Description = $"PostgreSQL {settings.Host}:{settings.Port}/{settings.Database}, schema {Schema.Name}";
+    }
+
+    public SchemaName Schema { get; }
+
+    public string Description { get; }
+
+    /// <summary>The data source Trellis uses (owned or shared).</summary>
+    public NpgsqlDataSource DataSource => _dataSource;
+
+    public async Task MigrateAsync(CancellationToken cancellationToken = default) =>
+        await new Migrator(_dataSource, Schema).MigrateAsync(cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Applies missing migrations and returns the versions applied by this call.</summary>
+    public Task<IReadOnlyList<int>> MigrateAndReportAsync(CancellationToken cancellationToken = default) =>
+        new Migrator(_dataSource, Schema).MigrateAsync(cancellationToken);
+
+    public async Task CheckHealthAsync(CancellationToken cancellationToken = default)
+    {
+        var applied = await new Migrator(_dataSource, Schema).GetAppliedVersionAsync(cancellationToken).ConfigureAwait(false);
+        if (applied is null)
+        {
+            throw new TrellisException($"Schema '{Schema.Name}' has not been migrated. Start Trellis with MigrateOnStart, or run the migrations.");
+        }
+
+        if (applied < Migrator.LatestVersion)
+        {
+            throw new TrellisException($"Schema '{Schema.Name}' is at migration {applied}; this version of Trellis needs {Migrator.LatestVersion}.");
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_ownsDataSource)
+        {
+            await _dataSource.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Whether an error from this store is worth retrying: Npgsql's own verdict, plus connection loss
+    /// and the server shutting down or starting up (a restart), which Npgsql reports as not transient.
+    /// </summary>
+    public static bool IsTransient(Exception exception)
+    {
+        for (var current = exception; current is not null; current = current.InnerException)
+        {
+            switch (current)
+            {
+                case PostgresException postgres:
+                    return postgres.IsTransient
+                        || postgres.SqlState.StartsWith("08", StringComparison.Ordinal) // connection exception
+                        || postgres.SqlState.StartsWith("57P", StringComparison.Ordinal); // admin/crash shutdown, cannot connect now
+                case NpgsqlException npgsql when npgsql.IsTransient:
+                    return true;
+                case NpgsqlException { InnerException: null }:
+                    return false;
+                case IOException or SocketException or TimeoutException:
+                    return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static NpgsqlDataSource BuildDataSource(PostgresStoreOptions options, ILoggerFactory? loggerFactory)
+    {
+        var connectionString = options.ConnectionString
+            ?? (options.ReadEnvironment ? ConnectionStrings.FromEnvironment() : null)
+            ?? throw new TrellisException(
+                "No PostgreSQL connection is configured. Set TRELLIS_DATABASE_URL (or DATABASE_URL) to a postgres:// URL or a connection string, "
+                + "pass one to UsePostgres(...), or start an embedded server with Trellis.Postgres.Embedded.EmbeddedPostgres.");
+
+        NpgsqlConnectionStringBuilder settings;
+        try
+        {
+            settings = new NpgsqlConnectionStringBuilder(ConnectionStrings.Normalize(connectionString));
+        }
+        catch (ArgumentException ex)
+        {
+            throw new TrellisException($"The PostgreSQL connection string is not valid: {ex.Message}", ex);
+        }
+
+        settings.MaxPoolSize = options.MaxPoolSize ?? EnvInt(options, "TRELLIS_MAX_POOL_SIZE") ?? settings.MaxPoolSize;
+        settings.MinPoolSize = options.MinPoolSize ?? EnvInt(options, "TRELLIS_MIN_POOL_SIZE") ?? settings.MinPoolSize;
+        if ((options.ConnectionTimeout?.TotalSeconds ?? EnvInt(options, "TRELLIS_CONNECTION_TIMEOUT")) is { } connectTimeout)
+        {
+            settings.Timeout = (int)Math.Ceiling((double)connectTimeout);
+        }
+
+        if ((options.CommandTimeout?.TotalSeconds ?? EnvInt(options, "TRELLIS_COMMAND_TIMEOUT")) is { } commandTimeout)
+        {
+            settings.CommandTimeout = (int)Math.Ceiling((double)commandTimeout);
+        }
+
+        if (settings.MinPoolSize > settings.MaxPoolSize)
+        {
+            throw new TrellisException($"The minimum pool size ({settings.MinPoolSize}) is larger than the maximum ({settings.MaxPoolSize}).");
+        }
+
+        // Statements run per step and per claim; preparing them saves the server a parse and plan each time.
+        if (settings.MaxAutoPrepare == 0)
+        {
+            settings.MaxAutoPrepare = 64;
+            settings.AutoPrepareMinUsages = 2;
+        }
+
+        settings.ApplicationName ??= "trellis";
+        var builder = new NpgsqlDataSourceBuilder(settings.ConnectionString);
+        if (loggerFactory is not null)
+        {
+            builder.UseLoggerFactory(loggerFactory);
+        }
+
+        return builder.Build();
+    }
+
+    private static int? EnvInt(PostgresStoreOptions options, string name)
+    {
+        if (!options.ReadEnvironment || Environment.GetEnvironmentVariable(name) is not { Length: > 0 } text)
+        {
+            return null;
+        }
+
+        return int.TryParse(text, out var value) && value >= 0
+            ? value
+            : throw new TrellisException($"Environment variable {name} must be a whole number of at least 0 (was '{text}').");
+    }
+}

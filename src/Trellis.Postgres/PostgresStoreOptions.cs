@@ -1,0 +1,40 @@
+using Npgsql;
+
+namespace Trellis.Postgres;
+
+/// <summary>
+/// Where and how Trellis stores its data in PostgreSQL. Unset values come from environment variables
+/// (when <see cref="ReadEnvironment"/> is true), then from defaults:
+/// <list type="table">
+/// <item><term><see cref="ConnectionString"/></term><description><c>TRELLIS_DATABASE_URL</c>, then <c>DATABASE_URL</c>: a <c>postgres://user:pass@host:port/db</c> URL or a key=value connection string.</description></item>
+/// <item><term><see cref="Schema"/></term><description><c>TRELLIS_SCHEMA</c>, default <c>trellis</c>.</description></item>
+/// <item><term><see cref="MaxPoolSize"/></term><description><c>TRELLIS_MAX_POOL_SIZE</c>, default Npgsql's (100).</description></item>
+/// <item><term><see cref="MinPoolSize"/></term><description><c>TRELLIS_MIN_POOL_SIZE</c>, default 0.</description></item>
+/// <item><term><see cref="ConnectionTimeout"/></term><description><c>TRELLIS_CONNECTION_TIMEOUT</c> (seconds), default 15 s.</description></item>
+/// <item><term><see cref="CommandTimeout"/></term><description><c>TRELLIS_COMMAND_TIMEOUT</c> (seconds), default 30 s.</description></item>
+/// </list>
+/// </summary>
+public sealed class PostgresStoreOptions
+{
+    public const string DefaultSchema = "trellis";
+
+    /// <summary>A URL (<c>postgres://…</c>) or key=value connection string. Ignored when <see cref="DataSource"/> is set.</summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>
+    /// A data source shared with the application. Trellis uses it and never disposes it; pool settings
+    /// are then the data source's own.
+    /// </summary>
+    public NpgsqlDataSource? DataSource { get; set; }
+
+    /// <summary>The schema holding Trellis's tables. Several schemas can coexist in one database.</summary>
+    public string? Schema { get; set; }
+
+    public int? MaxPoolSize { get; set; }
+    public int? MinPoolSize { get; set; }
+    public TimeSpan? ConnectionTimeout { get; set; }
+    public TimeSpan? CommandTimeout { get; set; }
+
+    /// <summary>Fill unset values from the environment variables listed above. Default true.</summary>
+    public bool ReadEnvironment { get; set; } = true;
+}
