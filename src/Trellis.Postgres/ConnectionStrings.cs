@@ -55,8 +55,7 @@ public static class ConnectionStrings
             throw new ArgumentException($"The database URL has no host: '{Redact(text)}'.", nameof(connectionStringOrUrl));
         }
 
-        // Npgsql takes "host:port,host2:port2" for several hosts; a bare IPv6 address is bracketed.
-        builder.Host = rest;
+        SetHosts(builder, rest);
         if (database.Length > 0)
         {
             builder.Database = database;
@@ -96,6 +95,28 @@ public static class ConnectionStrings
         {
             return "(unparseable connection string)";
         }
+    }
+
+    /// <summary>One host (with an optional port, IPv6 in brackets), or several, which Npgsql takes as "a:1,b:2".</summary>
+    private static void SetHosts(NpgsqlConnectionStringBuilder builder, string hosts)
+    {
+        if (hosts.Contains(',', StringComparison.Ordinal))
+        {
+            builder.Host = hosts;
+            return;
+        }
+
+        var portAt = hosts.LastIndexOf(':');
+        var bracketEnd = hosts.LastIndexOf(']');
+        if (portAt > bracketEnd && portAt > 0)
+        {
+            builder.Port = int.TryParse(hosts[(portAt + 1)..], out var port) && port is > 0 and < 65536
+                ? port
+                : throw new ArgumentException($"The database URL has an invalid port: '{hosts[(portAt + 1)..]}'.");
+            hosts = hosts[..portAt];
+        }
+
+        builder.Host = hosts.Trim('[', ']');
     }
 
     private static string UrlParameterToKeyword(string key) => key.ToLowerInvariant() switch

@@ -23,7 +23,7 @@ public sealed partial class PostgresStore
         {
             try
             {
-                await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+                await using var connection = await _listenerDataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
                 connection.Notification += (_, e) => Dispatch(e.Payload, sink);
                 await using (var listen = new NpgsqlCommand(_sql.Listen, connection))
                 {

@@ -14,6 +14,7 @@ namespace Trellis.Postgres;
 public sealed partial class PostgresStore : IWorkflowStore
 {
     private readonly NpgsqlDataSource _dataSource;
+    private readonly NpgsqlDataSource _listenerDataSource;
     private readonly bool _ownsDataSource;
     private readonly PostgresSql _sql;
     private readonly ILogger _logger;
@@ -31,16 +32,23 @@ public sealed partial class PostgresStore : IWorkflowStore
         if (options.DataSource is { } shared)
         {
             _dataSource = shared;
+            _listenerDataSource = shared;
             _ownsDataSource = false;
         }
         else
         {
-            _dataSource = BuildDataSource(options, loggerFactory);
+            var settings = ResolveSettings(options);
+            _dataSource = Build(settings, loggerFactory);
+            // The listener holds its connection for good; its own unpooled source keeps it out of the pool's
+            // count and names it in pg_stat_activity.
+            _listenerDataSource = Build(
+                new NpgsqlConnectionStringBuilder(settings.ConnectionString) { Pooling = false, ApplicationName = $"{settings.ApplicationName}:listener:{Schema.Name}" },
+                loggerFactory);
             _ownsDataSource = true;
         }
 
-        var settings = new NpgsqlConnectionStringBuilder(_dataSource.ConnectionString);
-        Description = $"PostgreSQL {settings.Host}:{settings.Port}/{settings.Database}, schema {Schema.Name}";
+        var where = new NpgsqlConnectionStringBuilder(_dataSource.ConnectionString);
+        Description = $"PostgreSQL {where.Host}:{where.Port}/{where.Database}, schema {Schema.Name}";
     }
 
     public SchemaName Schema { get; }
@@ -76,6 +84,7 @@ public sealed partial class PostgresStore : IWorkflowStore
         if (_ownsDataSource)
         {
             await _dataSource.DisposeAsync().ConfigureAwait(false);
+            await _listenerDataSource.DisposeAsync().ConfigureAwait(false);
         }
     }
 
@@ -105,7 +114,7 @@ public sealed partial class PostgresStore : IWorkflowStore
         return false;
     }
 
-    private static NpgsqlDataSource BuildDataSource(PostgresStoreOptions options, ILoggerFactory? loggerFactory)
+    private static NpgsqlConnectionStringBuilder ResolveSettings(PostgresStoreOptions options)
     {
         var connectionString = options.ConnectionString
             ?? (options.ReadEnvironment ? ConnectionStrings.FromEnvironment() : null)
@@ -148,6 +157,11 @@ public sealed partial class PostgresStore : IWorkflowStore
         }
 
         settings.ApplicationName ??= "trellis";
+        return settings;
+    }
+
+    private static NpgsqlDataSource Build(NpgsqlConnectionStringBuilder settings, ILoggerFactory? loggerFactory)
+    {
         var builder = new NpgsqlDataSourceBuilder(settings.ConnectionString);
         if (loggerFactory is not null)
         {

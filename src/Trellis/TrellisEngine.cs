@@ -68,20 +68,29 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
             throw new InvalidOperationException("The engine has already been started.");
         }
 
-        if (Options.MigrateOnStart)
+        try
         {
-            await Store.MigrateAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        if (Worker is not null)
-        {
-            var definitions = Registry.Definitions
-                .Select(d => new DefinitionRecord(d.Name, d.Version, d.InputType.FullName ?? d.InputType.Name, d.OutputType.FullName ?? d.OutputType.Name))
-                .ToArray();
-            if (definitions.Length > 0)
+            if (Options.MigrateOnStart)
             {
-                await Store.RegisterDefinitionsAsync(definitions, cancellationToken).ConfigureAwait(false);
+                await Store.MigrateAsync(cancellationToken).ConfigureAwait(false);
             }
+
+            if (Worker is not null)
+            {
+                var definitions = Registry.Definitions
+                    .Select(d => new DefinitionRecord(d.Name, d.Version, d.InputType.FullName ?? d.InputType.Name, d.OutputType.FullName ?? d.OutputType.Name))
+                    .ToArray();
+                if (definitions.Length > 0)
+                {
+                    await Store.RegisterDefinitionsAsync(definitions, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        catch
+        {
+            // Nothing has started yet; the caller may try again (e.g. once the database is up).
+            Volatile.Write(ref _state, 0);
+            throw;
         }
 
         _listener = Task.Run(() => Store.ListenAsync(this, _stopListening.Token), CancellationToken.None);

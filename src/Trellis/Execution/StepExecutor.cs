@@ -94,7 +94,8 @@ internal static class StepExecutor
     {
         if (timeout is not { } limit)
         {
-            return await body(runToken).ConfigureAwait(false);
+            // A body that ignores its token must not hold up a shutdown or a lost lease: stop waiting for it.
+            return await body(runToken).WaitAsync(runToken).ConfigureAwait(false);
         }
 
         using var timeoutSource = new CancellationTokenSource(limit, time);

@@ -1,0 +1,27 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Trellis.Storage;
+
+namespace Trellis.Hosting;
+
+/// <summary>Healthy when the store answers and its schema is migrated; reports the worker's load.</summary>
+internal sealed class TrellisHealthCheck(IWorkflowStore store, TrellisEngine engine) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var data = new Dictionary<string, object>
+        {
+            ["store"] = store.Description,
+            ["worker"] = engine.Worker?.WorkerId ?? "none",
+            ["runs_in_flight"] = engine.Worker?.InFlightCount ?? 0,
+        };
+        try
+        {
+            await store.CheckHealthAsync(cancellationToken).ConfigureAwait(false);
+            return HealthCheckResult.Healthy("The Trellis store is reachable and migrated.", data);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return new HealthCheckResult(context.Registration.FailureStatus, $"The Trellis store is not usable: {ex.Message}", ex, data);
+        }
+    }
+}

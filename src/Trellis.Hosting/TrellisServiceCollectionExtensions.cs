@@ -1,0 +1,77 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Trellis;
+using Trellis.Hosting;
+using Trellis.Storage;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+public static class TrellisServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers Trellis: the engine, its <see cref="TrellisClient"/> and store, a hosted service that
+    /// migrates the store and runs the worker, and a health check named "trellis" for the database.
+    /// Options can also be changed with <c>services.Configure&lt;TrellisOptions&gt;(...)</c> (or bound from configuration).
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// services.AddTrellis(trellis => trellis
+    ///     .UsePostgres(connectionString, pg => pg.Schema = "trellis")
+    ///     .AddWorkflow&lt;MangaToVideo&gt;()
+    ///     .ConfigureWorker(w => w.MaxConcurrentRuns = 16));
+    /// </code>
+    /// </example>
+    public static IServiceCollection AddTrellis(this IServiceCollection services, Action<TrellisBuilder> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        if (services.Any(d => d.ServiceType == typeof(TrellisEngine)))
+        {
+            throw new InvalidOperationException("AddTrellis has already been called on this service collection.");
+        }
+
+        var builder = new TrellisBuilder();
+        configure(builder);
+
+        services.AddOptions();
+        services.AddSingleton<IOptions<TrellisOptions>>(provider =>
+        {
+            var options = builder.Options;
+            foreach (var configureOptions in provider.GetServices<IConfigureOptions<TrellisOptions>>())
+            {
+                configureOptions.Configure(options);
+            }
+
+            foreach (var postConfigure in provider.GetServices<IPostConfigureOptions<TrellisOptions>>())
+            {
+                postConfigure.PostConfigure(Options.Options.DefaultName, options);
+            }
+
+            options.Validate();
+            return Options.Options.Create(options);
+        });
+
+        services.AddSingleton(provider =>
+        {
+            _ = provider.GetRequiredService<IOptions<TrellisOptions>>(); // applies IConfigureOptions to builder.Options
+            if (provider.GetService<ILoggerFactory>() is { } loggerFactory)
+            {
+                builder.UseLoggerFactory(loggerFactory);
+            }
+
+            if (provider.GetService<TimeProvider>() is { } time)
+            {
+                builder.UseTimeProvider(time);
+            }
+
+            return builder.Build(provider);
+        });
+        services.AddSingleton(provider => provider.GetRequiredService<TrellisEngine>().Client);
+        services.AddSingleton<IWorkflowStore>(provider => provider.GetRequiredService<TrellisEngine>().Store);
+        services.AddSingleton<IHostedService, TrellisHostedService>();
+        services.AddHealthChecks().AddCheck<TrellisHealthCheck>("trellis", HealthStatus.Unhealthy, ["trellis", "database"]);
+        return services;
+    }
+}

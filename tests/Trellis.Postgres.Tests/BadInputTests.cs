@@ -1,0 +1,120 @@
+using Trellis.Postgres.Tests.Infrastructure;
+
+namespace Trellis.Postgres.Tests;
+
+public sealed class BadInputTests(PostgresFixture database, ITestOutputHelper output) : IClassFixture<PostgresFixture>
+{
+    public sealed record PageJob(string Folder, int Pages);
+
+    private sealed class CountPages : Workflow<PageJob, int>
+    {
+        public override Task<int> RunAsync(WorkflowContext context, PageJob input) => Task.FromResult(input.Pages);
+    }
+
+    private async Task<TrellisEngine> ClientAsync(int? maxInputBytes = null)
+    {
+        var builder = TestEngines.Builder(database, output).AddWorkflow<CountPages>();
+        builder.Options.Worker.Enabled = false;
+        if (maxInputBytes is { } limit)
+        {
+            builder.Options.MaxInputBytes = limit;
+        }
+
+        return await builder.StartAsync();
+    }
+
+    private Task<long> RunCountAsync() => database.ScalarAsync<long>("SELECT count(*) FROM {schema}.runs");
+
+    [Fact]
+    public async Task StartAsync_UnknownWorkflowName_ThrowsAndStoresNothing()
+    {
+        await using var engine = await ClientAsync();
+        var before = await RunCountAsync();
+
+        var error = await Assert.ThrowsAsync<UnknownWorkflowException>(() => engine.Client.StartJsonAsync("NoSuchWorkflow", "{}"));
+
+        Assert.Contains("NoSuchWorkflow", error.Message, StringComparison.Ordinal);
+        Assert.Contains("CountPages", error.Message, StringComparison.Ordinal); // lists what is registered
+        Assert.Equal(before, await RunCountAsync());
+    }
+
+    [Fact]
+    public async Task StartJsonAsync_InputNotOfTheWorkflowsInputType_ThrowsAndStoresNothing()
+    {
+        await using var engine = await ClientAsync();
+        var before = await RunCountAsync();
+
+        var error = await Assert.ThrowsAsync<InvalidRunInputException>(() => engine.Client.StartJsonAsync("CountPages", """{"folder": "a", "pages": "many"}"""));
+
+        Assert.Contains("PageJob", error.Message, StringComparison.Ordinal);
+        Assert.Equal(before, await RunCountAsync());
+    }
+
+    [Fact]
+    public async Task StartJsonAsync_NotJson_ThrowsAndStoresNothing()
+    {
+        await using var engine = await ClientAsync();
+        var before = await RunCountAsync();
+
+        await Assert.ThrowsAsync<InvalidRunInputException>(() => engine.Client.StartJsonAsync("CountPages", "{folder: "));
+
+        Assert.Equal(before, await RunCountAsync());
+    }
+
+    [Fact]
+    public async Task StartAsync_InputOfAnotherClrType_ThrowsAndStoresNothing()
+    {
+        await using var engine = await ClientAsync();
+        var before = await RunCountAsync();
+
+        var error = await Assert.ThrowsAsync<InvalidRunInputException>(() => engine.Client.StartAsync<CountPages>("not a PageJob"));
+
+        Assert.Contains("PageJob", error.Message, StringComparison.Ordinal);
+        Assert.Equal(before, await RunCountAsync());
+    }
+
+    [Fact]
+    public async Task StartAsync_InputOverTheSizeLimit_ThrowsAndStoresNothing()
+    {
+        await using var engine = await ClientAsync(maxInputBytes: 1024);
+        var before = await RunCountAsync();
+
+        var error = await Assert.ThrowsAsync<InvalidRunInputException>(() => engine.Client.StartAsync<CountPages>(new PageJob(new string('x', 2000), 1)));
+
+        Assert.Contains("1,024", error.Message, StringComparison.Ordinal);
+        Assert.Equal(before, await RunCountAsync());
+        // Under the limit the same workflow starts fine.
+        await engine.Client.StartAsync<CountPages>(new PageJob("small", 1));
+        Assert.Equal(before + 1, await RunCountAsync());
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData(" padded ")]
+    [InlineData("line\nbreak")]
+    public async Task StartAsync_InvalidRunId_ThrowsAndStoresNothing(string runId)
+    {
+        await using var engine = await ClientAsync();
+        var before = await RunCountAsync();
+
+        await Assert.ThrowsAsync<ArgumentException>(() => engine.Client.StartAsync<CountPages>(new PageJob("a", 1), new StartOptions { RunId = runId }));
+
+        Assert.Equal(before, await RunCountAsync());
+    }
+
+    [Theory]
+    [InlineData("x; drop table y")]
+    [InlineData("Trellis")]
+    [InlineData("pg_trellis")]
+    [InlineData("\"quoted\"")]
+    [InlineData("1abc")]
+    public async Task UsePostgres_HostileOrInvalidSchemaName_IsRejectedBeforeAnySql(string schema)
+    {
+        var error = Assert.Throws<ArgumentException>(() => SchemaName.Parse(schema));
+        Assert.Contains("not a valid schema name", error.Message, StringComparison.Ordinal);
+
+        var builder = TrellisEngine.Create().UsePostgres(database.ConnectionString, pg => pg.Schema = schema).AddWorkflow<CountPages>();
+        Assert.Throws<ArgumentException>(() => builder.Build());
+        Assert.Equal(0, await database.ScalarAsync<long>("SELECT count(*) FROM information_schema.schemata WHERE schema_name = $1", schema));
+    }
+}

@@ -1,0 +1,58 @@
+using System.Collections.Concurrent;
+
+namespace Trellis.Postgres.Tests.Infrastructure;
+
+/// <summary>Counts step body executions and lets a test hold a body until it says go.</summary>
+public sealed class Probe
+{
+    private readonly ConcurrentDictionary<string, int> _counts = new();
+    private readonly ConcurrentQueue<string> _order = new();
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _gates = new();
+
+    public int Count(string name) => _counts.GetValueOrDefault(name);
+
+    public IReadOnlyList<string> Order => [.. _order];
+
+    public int Hit(string name)
+    {
+        _order.Enqueue(name);
+        return _counts.AddOrUpdate(name, 1, (_, n) => n + 1);
+    }
+
+    /// <summary>A gate that bodies can await; <see cref="Open"/> releases them.</summary>
+    public Task Gate(string name) => _gates.GetOrAdd(name, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+
+    public void Open(string name) => _gates.GetOrAdd(name, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+
+    public async Task WaitForAsync(string name, int count, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (Count(name) < count)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"'{name}' ran {Count(name)} time(s); waited for {count}.");
+            }
+
+            await Task.Delay(10);
+        }
+    }
+}
+
+internal static class Eventually
+{
+    /// <summary>Polls <paramref name="condition"/> until it holds, or fails the test after the timeout.</summary>
+    public static async Task HoldsAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Timed out waiting until {what}.");
+            }
+
+            await Task.Delay(25);
+        }
+    }
+}

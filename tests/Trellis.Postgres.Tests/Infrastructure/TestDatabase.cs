@@ -1,0 +1,36 @@
+using Trellis.Postgres;
+using Trellis.Postgres.Embedded;
+
+namespace Trellis.Postgres.Tests.Infrastructure;
+
+/// <summary>
+/// The PostgreSQL server of the test run: the one in TRELLIS_DATABASE_URL / DATABASE_URL when set,
+/// otherwise a private server started from the installed binaries (data in .trellis/test-postgres),
+/// which stops when the test process exits.
+/// </summary>
+internal static class TestDatabase
+{
+    private static readonly Lazy<Task<string>> Server = new(StartAsync, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    public static Task<string> GetConnectionStringAsync() => Server.Value;
+
+    private static async Task<string> StartAsync()
+    {
+        if (ConnectionStrings.FromEnvironment() is { } configured)
+        {
+            return ConnectionStrings.Normalize(configured);
+        }
+
+        var server = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions
+        {
+            DataDirectory = EmbeddedPostgres.DefaultDataDirectory("test-postgres"),
+            Database = "trellis_tests",
+            Settings = new Dictionary<string, string>
+            {
+                ["max_connections"] = "500",
+                ["shared_buffers"] = "256MB",
+            },
+        });
+        return server.ConnectionString;
+    }
+}

@@ -1,0 +1,39 @@
+using Microsoft.Extensions.Logging;
+
+namespace Trellis.Postgres.Tests.Infrastructure;
+
+/// <summary>Engines for tests: quick polling, short leases and retry delays, one queue per test.</summary>
+internal static class TestEngines
+{
+    public static readonly RetryPolicy QuickRetry = new() { MaxAttempts = 3, InitialDelay = TimeSpan.FromMilliseconds(20), MaxDelay = TimeSpan.FromMilliseconds(200), Jitter = 0 };
+
+    public static TrellisBuilder Builder(PostgresFixture database, ITestOutputHelper? output = null, string? queue = null)
+    {
+        var builder = TrellisEngine.Create()
+            .UsePostgres(database.ConnectionString, pg =>
+            {
+                pg.Schema = database.Schema.Name;
+                pg.ReadEnvironment = false;
+            })
+            .Configure(o =>
+            {
+                o.DefaultQueue = queue ?? $"q{Guid.NewGuid():N}"[..12];
+                o.ResultPollInterval = TimeSpan.FromMilliseconds(250);
+                o.StepRetry = QuickRetry;
+                o.RunRetry = QuickRetry with { InitialDelay = TimeSpan.FromMilliseconds(50) };
+            })
+            .ConfigureWorker(w =>
+            {
+                w.PollInterval = TimeSpan.FromMilliseconds(100);
+                w.LeaseDuration = TimeSpan.FromSeconds(5);
+                w.ShutdownTimeout = TimeSpan.FromSeconds(5);
+                w.StepStartRecordDelay = TimeSpan.FromMilliseconds(50);
+            });
+        if (output is not null)
+        {
+            builder.UseLoggerFactory(LoggerFactory.Create(b => b.AddProvider(new XunitLoggerProvider(output)).SetMinimumLevel(LogLevel.Information)));
+        }
+
+        return builder;
+    }
+}

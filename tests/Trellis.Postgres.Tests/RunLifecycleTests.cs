@@ -1,0 +1,389 @@
+using Trellis.Postgres.Tests.Infrastructure;
+
+namespace Trellis.Postgres.Tests;
+
+public sealed class RunLifecycleTests(PostgresFixture database, ITestOutputHelper output) : IClassFixture<PostgresFixture>
+{
+    private sealed class Echo(Probe probe) : Workflow<string, string>
+    {
+        public override Task<string> RunAsync(WorkflowContext context, string input) =>
+            context.StepAsync("echo", _ =>
+            {
+                probe.Hit(input);
+                return Task.FromResult(input);
+            });
+    }
+
+    [Workflow("Echo")]
+    private sealed class OtherEcho : Workflow<string, string>
+    {
+        public override Task<string> RunAsync(WorkflowContext context, string input) => Task.FromResult(input);
+    }
+
+    private sealed class Other : Workflow<string, string>
+    {
+        public override Task<string> RunAsync(WorkflowContext context, string input) => Task.FromResult(input);
+    }
+
+    [Fact]
+    public async Task StartAsync_SameRunIdTwice_ReturnsTheExistingRunAndCreatesNoSecond()
+    {
+        var probe = new Probe();
+        await using var engine = await TestEngines.Builder(database, output).AddWorkflow(_ => new Echo(probe)).StartAsync();
+        var id = $"order-{Guid.NewGuid():N}";
+
+        var first = await engine.Client.StartAsync<Echo>("first", new StartOptions { RunId = id });
+        var second = await engine.Client.StartAsync<Echo>("second", new StartOptions { RunId = id });
+
+        Assert.Equal(id, first.RunId);
+        Assert.Equal(id, second.RunId);
+        Assert.Equal("first", await second.GetResultAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(1, await database.ScalarAsync<long>("SELECT count(*) FROM {schema}.runs WHERE id = $1", id));
+        Assert.Equal(1, probe.Count("first"));
+        Assert.Equal(0, probe.Count("second"));
+    }
+
+    [Fact]
+    public async Task StartAsync_RunIdTakenByAnotherWorkflow_ThrowsConflict()
+    {
+        await using var engine = await TestEngines.Builder(database, output).AddWorkflow(_ => new Echo(new Probe())).AddWorkflow<Other>().StartAsync();
+        var id = $"shared-{Guid.NewGuid():N}";
+        await engine.Client.StartAsync<Echo>("x", new StartOptions { RunId = id });
+
+        var conflict = await Assert.ThrowsAsync<RunConflictException>(() => engine.Client.StartAsync<Other>("y", new StartOptions { RunId = id }));
+        Assert.Equal("Echo", conflict.ExistingWorkflow);
+    }
+
+    [Fact]
+    public async Task CancelAsync_PendingRun_IsCancelledAtOnce()
+    {
+        var builder = TestEngines.Builder(database, output).AddWorkflow(_ => new Echo(new Probe()));
+        builder.Options.Worker.Enabled = false;
+        await using var client = await builder.StartAsync();
+
+        var run = await client.Client.StartAsync<Echo>("never");
+        var cancelled = await run.CancelAsync();
+
+        Assert.Equal(RunStatus.Cancelled, cancelled.Status);
+        Assert.True(cancelled.CancelRequested);
+        Assert.NotNull(cancelled.CompletedAt);
+        await Assert.ThrowsAsync<RunCancelledException>(() => run.GetResultAsync(TimeSpan.FromSeconds(5)));
+    }
+
+    private sealed class TwoGatedSteps(Probe probe) : Workflow<int, int>
+    {
+        public override async Task<int> RunAsync(WorkflowContext context, int input)
+        {
+            await context.StepAsync("first", async _ =>
+            {
+                probe.Hit("first");
+                await probe.Gate("first");
+                return 1;
+            });
+            return await context.StepAsync("second", _ =>
+            {
+                probe.Hit("second");
+                return Task.FromResult(2);
+            });
+        }
+    }
+
+    [Fact]
+    public async Task CancelAsync_RunningRun_StopsAtNextStepBoundaryAsCancelled()
+    {
+        var probe = new Probe();
+        await using var engine = await TestEngines.Builder(database, output).AddWorkflow(_ => new TwoGatedSteps(probe)).StartAsync();
+
+        var run = await engine.Client.StartAsync<TwoGatedSteps>(0);
+        await probe.WaitForAsync("first", 1);
+        var requested = await run.CancelAsync();
+        Assert.Equal(RunStatus.Running, requested.Status);
+        Assert.True(requested.CancelRequested);
+        await Task.Delay(300); // let the cancel notification reach the worker while the step is still running
+        probe.Open("first");
+
+        await Assert.ThrowsAsync<RunCancelledException>(() => run.GetResultAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(RunStatus.Cancelled, (await run.GetAsync()).Status);
+        Assert.Equal(0, probe.Count("second"));
+        var step = Assert.Single(await run.GetStepsAsync());
+        Assert.Equal(("first", StepStatus.Completed), (step.Name, step.Status));
+    }
+
+    [Fact]
+    public async Task CancelAsync_UnknownRun_ThrowsNotFound()
+    {
+        await using var engine = await TestEngines.Builder(database, output).AddWorkflow<Other>().StartAsync();
+        await Assert.ThrowsAsync<RunNotFoundException>(() => engine.Client.CancelAsync("no-such-run"));
+    }
+
+    private sealed class FailsWith(Probe probe, Func<int, Exception> failure, StepOptions? options = null) : Workflow<int, string>
+    {
+        public override Task<string> RunAsync(WorkflowContext context, int input) =>
+            context.StepAsync("fails", Task<string> (CancellationToken _) => throw failure(probe.Hit("fails")), options);
+    }
+
+    [Fact]
+    public async Task StepAsync_PermanentError_FailsAtOnceWithoutRetryingStepOrRun()
+    {
+        var probe = new Probe();
+        await using var engine = await TestEngines.Builder(database, output)
+            .AddWorkflow(_ => new FailsWith(probe, n => new NonRetryableException($"card declined ({n})")))
+            .StartAsync();
+
+        var run = await engine.Client.StartAsync<FailsWith>(0);
+        var failure = await Assert.ThrowsAsync<RunFailedException>(() => run.GetResultAsync(TimeSpan.FromSeconds(30)));
+
+        Assert.Equal(1, probe.Count("fails"));
+        Assert.Equal(typeof(StepFailedException).FullName, failure.Error!.Type);
+        Assert.Contains("card declined (1)", failure.Error.Message, StringComparison.Ordinal);
+        Assert.True(failure.Error.Permanent);
+        var info = await run.GetAsync();
+        Assert.Equal((RunStatus.Failed, 1), (info.Status, info.Attempt));
+        var step = Assert.Single(await run.GetStepsAsync());
+        Assert.Equal((StepStatus.Failed, 1), (step.Status, step.Attempts));
+        Assert.Equal(typeof(NonRetryableException).FullName, step.Error!.Type);
+    }
+
+    [Fact]
+    public async Task StepAsync_ErrorMarkedPermanentByPredicate_FailsAtOnce()
+    {
+        var probe = new Probe();
+        var options = new StepOptions { Retry = TestEngines.QuickRetry with { IsPermanent = e => e is ArgumentException } };
+        await using var engine = await TestEngines.Builder(database, output)
+            .AddWorkflow(_ => new FailsWith(probe, _ => new ArgumentException("bad page number"), options))
+            .StartAsync();
+
+        var run = await engine.Client.StartAsync<FailsWith>(0);
+        await Assert.ThrowsAsync<RunFailedException>(() => run.GetResultAsync(TimeSpan.FromSeconds(30)));
+
+        Assert.Equal(1, probe.Count("fails"));
+        Assert.Equal(1, (await run.GetAsync()).Attempt);
+    }
+
+    [Fact]
+    public async Task StepAsync_TransientErrorEveryTime_RetriedByStepThenByRunUntilAttemptsAreUsedUp()
+    {
+        var probe = new Probe();
+        await using var engine = await TestEngines.Builder(database, output)
+            .AddWorkflow(_ => new FailsWith(probe, n => new TimeoutException($"timeout {n}")))
+            .StartAsync();
+
+        var run = await engine.Client.StartAsync<FailsWith>(0);
+        var failure = await Assert.ThrowsAsync<RunFailedException>(() => run.GetResultAsync(TimeSpan.FromSeconds(30)));
+
+        // 3 run attempts × 3 step attempts; every attempt's error is kept on the step row.
+        Assert.Equal(9, probe.Count("fails"));
+        Assert.False(failure.Error!.Permanent);
+        var info = await run.GetAsync();
+        Assert.Equal((RunStatus.Failed, 3), (info.Status, info.Attempt));
+        var step = Assert.Single(await run.GetStepsAsync());
+        Assert.Equal((StepStatus.Failed, 9), (step.Status, step.Attempts));
+        Assert.Equal(Enumerable.Range(1, 9).Select(n => $"timeout {n}"), step.AttemptErrors.Select(e => e.Message));
+    }
+
+    private sealed class SlowStep(Probe probe) : Workflow<int, string>
+    {
+        public override Task<string> RunAsync(WorkflowContext context, int input) =>
+            context.StepAsync("slow", async ct =>
+            {
+                probe.Hit("slow");
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(30), ct);
+                }
+                catch (OperationCanceledException)
+                {
+                    probe.Hit("token-cancelled");
+                    throw;
+                }
+
+                return "too late";
+            }, new StepOptions { Timeout = TimeSpan.FromMilliseconds(200), Retry = TestEngines.QuickRetry with { MaxAttempts = 2 } });
+    }
+
+    [Fact]
+    public async Task StepAsync_Timeout_CancelsTheBodyTokenAndCountsAsFailedAttempt()
+    {
+        var probe = new Probe();
+        var builder = TestEngines.Builder(database, output).AddWorkflow(_ => new SlowStep(probe));
+        builder.Options.RunRetry = RetryPolicy.None;
+        await using var engine = await builder.StartAsync();
+
+        var run = await engine.Client.StartAsync<SlowStep>(0);
+        await Assert.ThrowsAsync<RunFailedException>(() => run.GetResultAsync(TimeSpan.FromSeconds(30)));
+
+        Assert.Equal(2, probe.Count("slow"));
+        Assert.Equal(2, probe.Count("token-cancelled"));
+        var step = Assert.Single(await run.GetStepsAsync());
+        Assert.Equal((StepStatus.Failed, 2), (step.Status, step.Attempts));
+        Assert.All(step.AttemptErrors, e => Assert.Equal(typeof(StepTimeoutException).FullName, e.Type));
+    }
+
+    private sealed class FailsTwiceThenWorks(Probe probe) : Workflow<int, int>
+    {
+        public override async Task<int> RunAsync(WorkflowContext context, int input)
+        {
+            var step = await context.StepAsync("before", _ => Task.FromResult(probe.Hit("before")));
+            return context.Attempt < 3 ? throw new InvalidOperationException($"attempt {context.Attempt}") : step + context.Attempt;
+        }
+    }
+
+    [Fact]
+    public async Task Run_AttemptFails_IsRetriedWithBackoffAndCompletedStepsAreKept()
+    {
+        var probe = new Probe();
+        await using var engine = await TestEngines.Builder(database, output).AddWorkflow(_ => new FailsTwiceThenWorks(probe)).StartAsync();
+
+        var run = await engine.Client.StartAsync<FailsTwiceThenWorks>(0);
+        Assert.Equal(4, await run.GetResultAsync(TimeSpan.FromSeconds(30)));
+
+        Assert.Equal(1, probe.Count("before"));
+        var info = await run.GetAsync();
+        Assert.Equal((RunStatus.Completed, 3), (info.Status, info.Attempt));
+        Assert.Null(info.Error);
+    }
+
+    [Fact]
+    public async Task GetResultAsync_RunNotFinishedInTime_ThrowsTimeout()
+    {
+        var builder = TestEngines.Builder(database, output).AddWorkflow(_ => new Echo(new Probe()));
+        builder.Options.Worker.Enabled = false;
+        await using var client = await builder.StartAsync();
+        var run = await client.Client.StartAsync<Echo>("waits");
+
+        await Assert.ThrowsAsync<TimeoutException>(() => run.GetResultAsync(TimeSpan.FromMilliseconds(300)));
+        await Assert.ThrowsAsync<RunNotFoundException>(() => client.Client.GetHandle("missing").WaitAsync(TimeSpan.FromSeconds(1)));
+    }
+
+    [Fact]
+    public async Task GetResultAsync_RunFinishedByWorkerInAnotherEngine_IsWokenByNotificationNotByPolling()
+    {
+        var queue = $"q{Guid.NewGuid():N}"[..12];
+        var clientBuilder = TestEngines.Builder(database, output, queue).AddWorkflow(_ => new Echo(new Probe()));
+        clientBuilder.Options.Worker.Enabled = false;
+        clientBuilder.Options.ResultPollInterval = TimeSpan.FromMinutes(5);
+        await using var client = await clientBuilder.StartAsync();
+        await using var worker = await TestEngines.Builder(database, output, queue).AddWorkflow(_ => new Echo(new Probe())).StartAsync();
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var run = await client.Client.StartAsync<Echo>("over the wire");
+        Assert.Equal("over the wire", await run.GetResultAsync(TimeSpan.FromSeconds(30)));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"took {watch.Elapsed}, as if it had waited for the 5-minute poll");
+    }
+
+    [Fact]
+    public async Task StartAsync_ScheduledInTheFuture_DoesNotStartBeforeItsTime()
+    {
+        var probe = new Probe();
+        await using var engine = await TestEngines.Builder(database, output).AddWorkflow(_ => new Echo(probe)).StartAsync();
+
+        var at = DateTimeOffset.UtcNow.AddSeconds(1.5);
+        var run = await engine.Client.StartAsync<Echo>("later", new StartOptions { ScheduledAt = at });
+        await Task.Delay(500);
+        Assert.Equal(RunStatus.Pending, (await run.GetAsync()).Status);
+
+        Assert.Equal("later", await run.GetResultAsync(TimeSpan.FromSeconds(30)));
+        var info = await run.GetAsync();
+        Assert.True(info.StartedAt >= at.AddMilliseconds(-50), $"started {info.StartedAt:O}, scheduled {at:O}");
+    }
+
+    [Fact]
+    public async Task Claim_HigherPriority_RunsFirst()
+    {
+        var probe = new Probe();
+        var queue = $"q{Guid.NewGuid():N}"[..12];
+        var clientBuilder = TestEngines.Builder(database, output, queue).AddWorkflow(_ => new Echo(probe));
+        clientBuilder.Options.Worker.Enabled = false;
+        await using var client = await clientBuilder.StartAsync();
+        var runs = new List<RunHandle<Echo>>();
+        foreach (var (name, priority) in new[] { ("low-1", 0), ("low-2", 0), ("high-1", 10), ("mid-1", 5), ("high-2", 10) })
+        {
+            runs.Add(await client.Client.StartAsync<Echo>(name, new StartOptions { Priority = priority }));
+        }
+
+        await using var worker = await TestEngines.Builder(database, output, queue)
+            .AddWorkflow(_ => new Echo(probe))
+            .ConfigureWorker(w => (w.MaxConcurrentRuns, w.ClaimBatchSize) = (1, 1))
+            .StartAsync();
+        foreach (var run in runs)
+        {
+            await run.GetResultAsync(TimeSpan.FromSeconds(30));
+        }
+
+        Assert.Equal(["high-1", "high-2", "mid-1", "low-1", "low-2"], probe.Order);
+    }
+
+    [Fact]
+    public async Task ListRunsAsync_Filters_ServeMatchingRunsPageByPage()
+    {
+        var builder = TestEngines.Builder(database, output).AddWorkflow(_ => new Echo(new Probe())).AddWorkflow<Other>();
+        builder.Options.Worker.Enabled = false;
+        await using var engine = await builder.StartAsync();
+        var batch = Guid.NewGuid().ToString("N");
+        var before = DateTimeOffset.UtcNow.AddSeconds(-1);
+        for (var i = 0; i < 7; i++)
+        {
+            await engine.Client.StartAsync<Echo>($"e{i}", new StartOptions
+            {
+                CorrelationId = i < 5 ? batch : null,
+                Tags = new Dictionary<string, string> { ["batch"] = batch, ["parity"] = i % 2 == 0 ? "even" : "odd" },
+            });
+        }
+
+        var other = await engine.Client.StartAsync<Other>("o", new StartOptions { CorrelationId = batch });
+        await other.CancelAsync();
+
+        var byTag = await engine.Client.ListRunsAsync(new RunQuery { Tag = new("parity", "even") });
+        Assert.Equal(4, byTag.Runs.Count(r => r.Tags["batch"] == batch));
+        var byCorrelation = await engine.Client.ListRunsAsync(new RunQuery { CorrelationId = batch });
+        Assert.Equal(6, byCorrelation.Runs.Count);
+        var cancelled = await engine.Client.ListRunsAsync(new RunQuery { CorrelationId = batch, Status = RunStatus.Cancelled });
+        Assert.Equal(other.RunId, Assert.Single(cancelled.Runs).Id);
+        var echoes = await engine.Client.ListRunsAsync(new RunQuery { CorrelationId = batch, WorkflowName = "Echo", CreatedAfter = before });
+        Assert.Equal(5, echoes.Runs.Count);
+        Assert.Empty((await engine.Client.ListRunsAsync(new RunQuery { CorrelationId = batch, CreatedBefore = before })).Runs);
+
+        var seen = new List<string>();
+        string? cursor = null;
+        do
+        {
+            var page = await engine.Client.ListRunsAsync(new RunQuery { Tag = new("batch", batch), Limit = 3, Cursor = cursor });
+            Assert.True(page.Runs.Count <= 3);
+            seen.AddRange(page.Runs.Select(r => r.Id));
+            cursor = page.NextCursor;
+        }
+        while (cursor is not null);
+
+        Assert.Equal(7, seen.Count);
+        Assert.Equal(7, seen.Distinct().Count());
+        var newestFirst = (await engine.Client.ListRunsAsync(new RunQuery { Tag = new("batch", batch) })).Runs;
+        Assert.Equal(newestFirst.OrderByDescending(r => r.CreatedAt).ThenByDescending(r => r.Id, StringComparer.Ordinal).Select(r => r.Id), newestFirst.Select(r => r.Id));
+    }
+
+    [Fact]
+    public async Task StopAsync_RunStillInFlightAtShutdownTimeout_IsReleasedAndFinishedByNextWorker()
+    {
+        var probe = new Probe();
+        var queue = $"q{Guid.NewGuid():N}"[..12];
+        var clientBuilder = TestEngines.Builder(database, output, queue).AddWorkflow(_ => new TwoGatedSteps(probe));
+        clientBuilder.Options.Worker.Enabled = false;
+        await using var client = await clientBuilder.StartAsync();
+        var first = await TestEngines.Builder(database, output, queue)
+            .AddWorkflow(_ => new TwoGatedSteps(probe))
+            .ConfigureWorker(w => w.ShutdownTimeout = TimeSpan.FromMilliseconds(300))
+            .StartAsync();
+        var run = await client.Client.StartAsync<TwoGatedSteps>(0);
+        await probe.WaitForAsync("first", 1);
+
+        await first.DisposeAsync();
+        var released = await run.GetAsync();
+        Assert.Equal(RunStatus.Pending, released.Status);
+        Assert.Equal(0, released.Attempt); // a release does not charge an attempt
+        Assert.Null(released.LockedBy);
+
+        probe.Open("first");
+        await using var second = await TestEngines.Builder(database, output, queue).AddWorkflow(_ => new TwoGatedSteps(probe)).StartAsync();
+        Assert.Equal(2, await run.GetResultAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(1, (await run.GetAsync()).Attempt);
+    }
+}

@@ -1,0 +1,49 @@
+using Npgsql;
+using Trellis.Postgres;
+
+namespace Trellis.TestWorker;
+
+/// <summary>
+/// Records every start and end of a step body in <c>body_log</c>, outside Trellis and committed at
+/// once, so that tests can count how often a body really ran, on which worker, even across SIGKILL.
+/// </summary>
+public sealed class BodyLog(NpgsqlDataSource dataSource, SchemaName schema, string workerId)
+{
+    public string WorkerId { get; } = workerId;
+
+    public static async Task CreateTableAsync(NpgsqlDataSource dataSource, SchemaName schema)
+    {
+        await using var command = dataSource.CreateCommand($"""
+            CREATE TABLE IF NOT EXISTS {schema.Quoted}.body_log (
+                id      bigserial   PRIMARY KEY,
+                run_id  text        NOT NULL,
+                step    text        NOT NULL,
+                item    integer,
+                worker  text        NOT NULL,
+                event   text        NOT NULL,
+                at      timestamptz NOT NULL DEFAULT clock_timestamp())
+            """);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    public async Task RecordAsync(string runId, string step, int? item, string @event)
+    {
+        await using var command = dataSource.CreateCommand(
+            $"INSERT INTO {schema.Quoted}.body_log (run_id, step, item, worker, event) VALUES ($1, $2, $3, $4, $5)");
+        command.Parameters.Add(new NpgsqlParameter { Value = runId });
+        command.Parameters.Add(new NpgsqlParameter { Value = step });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)item ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
+        command.Parameters.Add(new NpgsqlParameter { Value = WorkerId });
+        command.Parameters.Add(new NpgsqlParameter { Value = @event });
+        await command.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>Runs <paramref name="body"/> between a "start" and an "end" record.</summary>
+    public async Task<T> TraceAsync<T>(WorkflowContext context, string step, int? item, Func<Task<T>> body)
+    {
+        await RecordAsync(context.RunId, step, item, "start");
+        var result = await body();
+        await RecordAsync(context.RunId, step, item, "end");
+        return result;
+    }
+}

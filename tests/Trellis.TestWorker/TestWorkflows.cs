@@ -1,0 +1,40 @@
+namespace Trellis.TestWorker;
+
+public sealed record StepsInput(int Steps, int StepDelayMs);
+
+/// <summary>N sequential steps; each sleeps, then returns its index and the worker that ran it.</summary>
+public sealed class SequentialSteps(BodyLog log) : Workflow<StepsInput, string[]>
+{
+    public override async Task<string[]> RunAsync(WorkflowContext context, StepsInput input)
+    {
+        var results = new string[input.Steps];
+        for (var i = 0; i < input.Steps; i++)
+        {
+            var index = i;
+            results[i] = await context.StepAsync($"step-{index}", ct => log.TraceAsync(context, $"step-{index}", null, async () =>
+            {
+                await Task.Delay(input.StepDelayMs, ct);
+                return $"{index}@{log.WorkerId}";
+            }));
+        }
+
+        return results;
+    }
+}
+
+public sealed record ItemsInput(int Items, int ItemDelayMs, int MaxParallelism);
+
+/// <summary>One per-item step over N items; each item sleeps, then returns its square.</summary>
+public sealed class PerItemSteps(BodyLog log) : Workflow<ItemsInput, long>
+{
+    public override async Task<long> RunAsync(WorkflowContext context, ItemsInput input)
+    {
+        var items = Enumerable.Range(0, input.Items).ToArray();
+        var squares = await context.ForEachAsync("square", items, (item, index, ct) => log.TraceAsync(context, "square", index, async () =>
+        {
+            await Task.Delay(input.ItemDelayMs, ct);
+            return (long)item * item;
+        }), input.MaxParallelism);
+        return await context.StepAsync("sum", _ => Task.FromResult(squares.Sum()));
+    }
+}
