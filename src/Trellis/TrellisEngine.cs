@@ -24,7 +24,10 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
 {
     private readonly ILogger _logger;
     private readonly ResultWaiter _waiter;
+    private static readonly TimeSpan ListenerStartTimeout = TimeSpan.FromSeconds(5);
+
     private readonly CancellationTokenSource _stopListening = new();
+    private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _listener;
     private int _state; // 0 new, 1 started, 2 stopped
 
@@ -94,6 +97,10 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
         }
 
         _listener = Task.Run(() => Store.ListenAsync(this, _stopListening.Token), CancellationToken.None);
+
+        // Wait briefly for LISTEN to be in place, so that a cancel sent right after start is not missed.
+        // If it cannot be set up now, polling and heartbeats cover until the listener connects.
+        await Task.WhenAny(_listening.Task, _listener, Task.Delay(ListenerStartTimeout, cancellationToken)).ConfigureAwait(false);
         if (Worker is not null)
         {
             await Worker.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -149,6 +156,7 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
     void IStoreNotificationSink.OnListening()
     {
         _logger.Listening();
+        _listening.TrySetResult();
         // Anything that happened while we were not listening is found by one immediate look.
         Worker?.Poll();
         _waiter.PollNow();

@@ -35,6 +35,6 @@ public sealed class PerItemSteps(BodyLog log) : Workflow<ItemsInput, long>
             await Task.Delay(input.ItemDelayMs, ct);
             return (long)item * item;
         }), input.MaxParallelism);
-        return await context.StepAsync("sum", _ => Task.FromResult(squares.Sum()));
+        return await context.StepAsync("sum", _ => log.TraceAsync(context, "sum", null, () => Task.FromResult(squares.Sum())));
     }
 }

@@ -546,7 +546,7 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
             var result = FindExecutable("pg_config") is { } pgConfig
                 ? RunAsync(new Command(pgConfig, ["--bindir"]), TimeSpan.FromSeconds(10), CancellationToken.None).GetAwaiter().GetResult()
                 : null;
-            return result?.ExitCode == 0 ? result.Output.Trim() : null;
+            return result?.ExitCode == 0 ? result.Output.Split('\n', 2)[0].Trim() : null; // stdout comes first
         }
         catch (EmbeddedPostgresException)
         {

@@ -1,0 +1,76 @@
+using Trellis.Postgres.Tests.Infrastructure;
+using Trellis.TestWorker;
+
+namespace Trellis.Postgres.Tests;
+
+/// <summary>Several worker processes share one queue through PostgreSQL alone.</summary>
+public sealed class SharedWorkTests(PostgresFixture database, ITestOutputHelper output) : IClassFixture<PostgresFixture>, IAsyncLifetime
+{
+    private TrellisEngine _client = null!;
+
+    public async Task InitializeAsync()
+    {
+        var builder = TestEngines.Builder(database, output, queue: "default").AddWorkflow(_ => new SequentialSteps(null!));
+        builder.Options.Worker.Enabled = false;
+        _client = await builder.StartAsync();
+        await BodyLog.CreateTableAsync(database.DataSource, database.Schema);
+    }
+
+    public async Task DisposeAsync() => await _client.DisposeAsync();
+
+    [Fact]
+    public async Task TwoWorkerProcesses_TwoHundredRuns_EachRunExecutesOnOneWorkerAndAllComplete()
+    {
+        await using var first = await ChildWorker.StartAsync(database, "first", output, leaseMs: 10_000);
+        await using var second = await ChildWorker.StartAsync(database, "second", output, leaseMs: 10_000);
+
+        var runs = new List<RunHandle<SequentialSteps>>();
+        for (var i = 0; i < 200; i++)
+        {
+            runs.Add(await _client.Client.StartAsync<SequentialSteps>(new StepsInput(Steps: 3, StepDelayMs: 5)));
+        }
+
+        foreach (var run in runs)
+        {
+            var result = await run.GetResultAsync(TimeSpan.FromSeconds(120));
+            Assert.Single(result.Select(r => r.Split('@')[1]).Distinct());
+        }
+
+        var perRun = await database.RowsAsync("""
+            SELECT run_id, count(DISTINCT worker), count(*) FILTER (WHERE event = 'start')
+            FROM {schema}.body_log GROUP BY run_id
+            """);
+        Assert.Equal(200, perRun.Count);
+        Assert.All(perRun, r => Assert.Equal((1L, 3L), ((long)r[1]!, (long)r[2]!))); // one worker, every step body once
+        var workers = await database.RowsAsync("SELECT DISTINCT worker FROM {schema}.body_log");
+        Assert.Equal(2, workers.Count); // both processes took a share
+        Assert.Equal(200, await database.ScalarAsync<long>("SELECT count(*) FROM {schema}.runs WHERE status = 'completed' AND epoch = 1"));
+    }
+
+    [Fact]
+    public async Task StolenLease_FrozenWorkerResumesAfterTakeover_CannotWriteAStaleCheckpoint()
+    {
+        await using var frozen = await ChildWorker.StartAsync(database, "frozen", output, leaseMs: 2000);
+        var run = await _client.Client.StartAsync<SequentialSteps>(new StepsInput(Steps: 3, StepDelayMs: 1500));
+        await Eventually.HoldsAsync(async () => await database.CountAsync(run.RunId, "step-1", "start", "frozen") == 1, "the worker is in step 1");
+
+        frozen.Pause(); // SIGSTOP: no heartbeat, no writes, while its lease runs out
+        var log = new BodyLog(database.DataSource, database.Schema, "thief");
+        await using (var thief = await TestEngines.Builder(database, output, queue: "default").AddWorkflow(_ => new SequentialSteps(log)).StartAsync())
+        {
+            Assert.Equal(["0@frozen", "1@thief", "2@thief"], await run.GetResultAsync(TimeSpan.FromSeconds(60)));
+        }
+
+        frozen.Resume(); // SIGCONT: its step 1 body finishes and it tries to checkpoint under the old epoch
+        await Eventually.HoldsAsync(async () => await database.CountAsync(run.RunId, "step-1", "end", "frozen") == 1, "the resumed worker finished its step body");
+        await Eventually.HoldsAsync(() => Task.FromResult(frozen.Output.Contains("lease lost", StringComparison.Ordinal)), "the resumed worker noticed it lost the run");
+
+        var steps = await run.GetStepsAsync();
+        Assert.Equal(["\"0@frozen\"", "\"1@thief\"", "\"2@thief\""], steps.Select(s => s.ResultJson));
+        Assert.Equal([1L, 2L, 2L], steps.Select(s => s.Epoch));
+        Assert.Equal(0, await database.CountAsync(run.RunId, "step-2", "start", "frozen"));
+        var info = await run.GetAsync();
+        Assert.Equal((RunStatus.Completed, 2L), (info.Status, info.Epoch));
+        Assert.Contains("1@thief", info.OutputJson, StringComparison.Ordinal);
+    }
+}
