@@ -5,7 +5,7 @@ namespace Trellis.Postgres.Tests.Infrastructure;
 
 /// <summary>
 /// The PostgreSQL server of the test run: the one in TRELLIS_DATABASE_URL / DATABASE_URL when set,
-/// otherwise a private server started from the installed binaries (data in .trellis/test-postgres),
+/// otherwise a private server started from the installed binaries (data in .trellis/test-postgres-&lt;assembly&gt;),
 /// which stops when the test process exits.
 /// </summary>
 internal static class TestDatabase
@@ -23,7 +23,8 @@ internal static class TestDatabase
 
         var server = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions
         {
-            DataDirectory = EmbeddedPostgres.DefaultDataDirectory("test-postgres"),
+            // One folder per test assembly: test projects run in parallel processes, one server each.
+            DataDirectory = EmbeddedPostgres.DefaultDataDirectory($"test-postgres-{typeof(TestDatabase).Assembly.GetName().Name}"),
             Database = "trellis_tests",
             Settings = new Dictionary<string, string>
             {
