@@ -5,8 +5,8 @@ namespace Trellis.Postgres;
 
 public sealed partial class PostgresStore
 {
-    /// <summary>An idle listener checks its connection this often, so a silently dead one is noticed.</summary>
-    private static readonly TimeSpan ListenerIdleCheck = TimeSpan.FromSeconds(10);
+    /// <summary>How long the liveness check of an idle listener may take before the connection counts as dead.</summary>
+    private const int ListenerPingTimeoutSeconds = 3;
 
     private static readonly TimeSpan MaxListenerBackoff = TimeSpan.FromSeconds(5);
 
@@ -34,9 +34,9 @@ public sealed partial class PostgresStore
                 backoff = TimeSpan.FromMilliseconds(100);
                 while (true)
                 {
-                    if (!await connection.WaitAsync(ListenerIdleCheck, cancellationToken).ConfigureAwait(false))
+                    if (!await connection.WaitAsync(_listenerCheckInterval, cancellationToken).ConfigureAwait(false))
                     {
-                        await using var ping = new NpgsqlCommand("SELECT 1", connection) { CommandTimeout = 5 };
+                        await using var ping = new NpgsqlCommand("SELECT 1", connection) { CommandTimeout = ListenerPingTimeoutSeconds };
                         await ping.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
                     }
                 }

@@ -18,16 +18,18 @@ public sealed partial class PostgresStore : IWorkflowStore
     private readonly bool _ownsDataSource;
     private readonly PostgresSql _sql;
     private readonly ILogger _logger;
+    private readonly TimeSpan _listenerCheckInterval;
 
     /// <summary>Creates the store from options and the environment (see <see cref="PostgresStoreOptions"/>).</summary>
     public PostgresStore(PostgresStoreOptions options, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        Schema = SchemaName.Parse(options.Schema
-            ?? (options.ReadEnvironment ? Environment.GetEnvironmentVariable("TRELLIS_SCHEMA") : null)
-            ?? PostgresStoreOptions.DefaultSchema);
+        Schema = SchemaName.Parse(options.Schema ?? options.FromEnvironment("TRELLIS_SCHEMA") ?? PostgresStoreOptions.DefaultSchema);
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Trellis.Postgres");
         _sql = new PostgresSql(Schema);
+        _listenerCheckInterval = options.ListenerCheckInterval > TimeSpan.Zero
+            ? options.ListenerCheckInterval
+            : throw new ArgumentException("PostgresStoreOptions.ListenerCheckInterval must be positive.", nameof(options));
 
         if (options.DataSource is { } shared)
         {
@@ -117,7 +119,8 @@ public sealed partial class PostgresStore : IWorkflowStore
     private static NpgsqlConnectionStringBuilder ResolveSettings(PostgresStoreOptions options)
     {
         var connectionString = options.ConnectionString
-            ?? (options.ReadEnvironment ? ConnectionStrings.FromEnvironment() : null)
+            ?? options.FromEnvironment("TRELLIS_DATABASE_URL")
+            ?? options.FromEnvironment("DATABASE_URL")
             ?? throw new TrellisException(
                 "No PostgreSQL connection is configured. Set TRELLIS_DATABASE_URL (or DATABASE_URL) to a postgres:// URL or a connection string, "
                 + "pass one to UsePostgres(...), or start an embedded server with Trellis.Postgres.Embedded.EmbeddedPostgres.");
@@ -173,7 +176,7 @@ public sealed partial class PostgresStore : IWorkflowStore
 
     private static int? EnvInt(PostgresStoreOptions options, string name)
     {
-        if (!options.ReadEnvironment || Environment.GetEnvironmentVariable(name) is not { Length: > 0 } text)
+        if (options.FromEnvironment(name) is not { } text)
         {
             return null;
         }

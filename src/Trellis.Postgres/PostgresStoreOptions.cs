@@ -35,6 +35,17 @@ public sealed class PostgresStoreOptions
     public TimeSpan? ConnectionTimeout { get; set; }
     public TimeSpan? CommandTimeout { get; set; }
 
+    /// <summary>
+    /// How long the notification listener may sit idle before it checks that its connection still
+    /// answers (a connection can die silently, e.g. behind a firewall). Default 10 s.
+    /// </summary>
+    public TimeSpan ListenerCheckInterval { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Fill unset values from the environment variables listed above. Default true.</summary>
     public bool ReadEnvironment { get; set; } = true;
+
+    /// <summary>Where environment variables are read from. Default: the process environment.</summary>
+    public Func<string, string?> EnvironmentReader { get; set; } = Environment.GetEnvironmentVariable;
+
+    internal string? FromEnvironment(string name) => ReadEnvironment && EnvironmentReader(name) is { Length: > 0 } value && !string.IsNullOrWhiteSpace(value) ? value : null;
 }

@@ -1,0 +1,77 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Trellis.Postgres.Tests.Infrastructure;
+
+namespace Trellis.Postgres.Tests;
+
+/// <summary>Workers and waiters wake on LISTEN/NOTIFY; a listener connection that dies is replaced.</summary>
+public sealed partial class NotificationTests(PostgresFixture database, ITestOutputHelper output) : IClassFixture<PostgresFixture>
+{
+    private sealed class Quick : Workflow<int, int>
+    {
+        public override Task<int> RunAsync(WorkflowContext context, int input) => context.StepAsync("add", _ => Task.FromResult(input + 1));
+    }
+
+    /// <summary>An engine that polls only every 30 s: anything quicker came from a notification.</summary>
+    private Task<TrellisEngine> StartSlowPollingEngineAsync() =>
+        TestEngines.Builder(database, output)
+            .UsePostgres(database.ConnectionString, pg => (pg.Schema, pg.ReadEnvironment, pg.ListenerCheckInterval) = (database.Schema.Name, false, TimeSpan.FromSeconds(1)))
+            .AddWorkflow<Quick>()
+            .Configure(o => o.ResultPollInterval = TimeSpan.FromSeconds(30))
+            .ConfigureWorker(w => w.PollInterval = TimeSpan.FromSeconds(30))
+            .StartAsync();
+
+    private Task<List<object?[]>> ListenerBackendsAsync() =>
+        database.RowsAsync("SELECT pid FROM pg_stat_activity WHERE application_name = $1", $"trellis:listener:{database.Schema.Name}");
+
+    private static async Task<TimeSpan> TimeOneRunAsync(TrellisEngine engine, int input)
+    {
+        var watch = Stopwatch.StartNew();
+        var run = await engine.Client.StartAsync<Quick>(input);
+        Assert.Equal(input + 1, await run.GetResultAsync(TimeSpan.FromSeconds(60)));
+        return watch.Elapsed;
+    }
+
+    [Fact]
+    public async Task Listener_ConnectionTerminated_IsReplacedAndWakeUpsContinue()
+    {
+        await using var engine = await StartSlowPollingEngineAsync();
+        await TimeOneRunAsync(engine, 1); // the first claim may come from the start-up poll
+        Assert.True(await TimeOneRunAsync(engine, 2) < TimeSpan.FromSeconds(10));
+        var before = (int)Assert.Single(await ListenerBackendsAsync())[0]!;
+
+        await database.ScalarAsync<bool>("SELECT pg_terminate_backend($1)", before);
+        await Eventually.HoldsAsync(async () => (await ListenerBackendsAsync()).Any(r => (int)r[0]! != before), "a new listener connection is up");
+
+        Assert.True(await TimeOneRunAsync(engine, 3) < TimeSpan.FromSeconds(10), "woken by a notification, not the 30 s poll");
+    }
+
+    [Fact]
+    public async Task Listener_ConnectionSilentlyHangs_IsDetectedAndReplaced()
+    {
+        await using var engine = await StartSlowPollingEngineAsync();
+        await Eventually.HoldsAsync(async () => (await ListenerBackendsAsync()).Count == 1, "the listener is connected");
+        var hung = (int)(await ListenerBackendsAsync())[0][0]!;
+
+        // SIGSTOP the server process behind the listener: the socket stays open but nothing answers,
+        // as with a connection cut by a firewall.
+        Assert.Equal(0, Kill(hung, 19));
+        try
+        {
+            await Eventually.HoldsAsync(
+                async () => (await ListenerBackendsAsync()).Any(r => (int)r[0]! != hung),
+                "a new listener connection replaced the silent one",
+                TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            Kill(hung, 18);
+            await database.ScalarAsync<bool>("SELECT pg_terminate_backend($1)", hung);
+        }
+
+        Assert.True(await TimeOneRunAsync(engine, 4) < TimeSpan.FromSeconds(10), "woken by a notification, not the 30 s poll");
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+}
