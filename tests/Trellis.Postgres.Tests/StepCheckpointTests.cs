@@ -262,4 +262,41 @@ public sealed class StepCheckpointTests(PostgresFixture database, ITestOutputHel
         var steps = await run.GetStepsAsync();
         Assert.Equal([("slow", 0), ("quick", 1)], steps.Select(s => (s.Name, s.Sequence)));
     }
+
+    /// <summary>Records IsReplaying around its steps; fails its first attempt after two steps.</summary>
+    private sealed class WatchesReplay(Probe probe) : Workflow<int, int>
+    {
+        public override async Task<int> RunAsync(WorkflowContext context, int input)
+        {
+            probe.Hit($"attempt{context.Attempt}:start:{context.IsReplaying}");
+            await context.StepAsync("one", _ => Task.FromResult(1));
+            await context.ReportProgressAsync(context.Attempt == 1 ? 50 : 10, $"after one, attempt {context.Attempt}");
+            await context.StepAsync("two", _ => Task.FromResult(2));
+            probe.Hit($"attempt{context.Attempt}:after-two:{context.IsReplaying}");
+            if (context.Attempt == 1)
+            {
+                throw new InvalidOperationException("again");
+            }
+
+            await context.StepAsync("three", _ => Task.FromResult(3));
+            probe.Hit($"attempt{context.Attempt}:after-three:{context.IsReplaying}");
+            return 3;
+        }
+    }
+
+    [Fact]
+    public async Task IsReplaying_SecondAttempt_TrueUntilThePastStoredStepsThenFalseAndProgressNotRewound()
+    {
+        var probe = new Probe();
+        await using var engine = await TestEngines.Builder(database, output).AddWorkflow(_ => new WatchesReplay(probe)).StartAsync();
+
+        var run = await engine.Client.StartAsync<WatchesReplay>(0);
+        Assert.Equal(3, await run.GetResultAsync(TimeSpan.FromSeconds(30)));
+
+        Assert.Equal(
+            ["attempt1:start:False", "attempt1:after-two:False", "attempt2:start:True", "attempt2:after-two:False", "attempt2:after-three:False"],
+            probe.Order);
+        var info = await run.GetAsync();
+        Assert.Equal((50.0, "after one, attempt 1"), (info.ProgressPercent, info.ProgressMessage)); // the replayed report was not written
+    }
 }

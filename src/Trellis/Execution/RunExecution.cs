@@ -18,6 +18,7 @@ internal sealed class RunExecution : IDisposable
 {
     private readonly CancellationTokenSource _abort = new();
     private Dictionary<int, StoredPosition> _stored = [];
+    private int _lastStoredSequence = -1;
     private int _lastSequence = -1;
     private int _abortReason = -1;
     private volatile bool _cancelRequested;
@@ -49,7 +50,14 @@ internal sealed class RunExecution : IDisposable
     public void RequestCancel() => _cancelRequested = true;
 
     /// <summary>Loads the checkpoints of earlier executions; called once, before the workflow starts.</summary>
-    public void SetStoredSteps(IReadOnlyList<StepInfo> steps) => _stored = StoredPosition.Index(steps);
+    public void SetStoredSteps(IReadOnlyList<StepInfo> steps)
+    {
+        _stored = StoredPosition.Index(steps);
+        _lastStoredSequence = _stored.Count == 0 ? -1 : _stored.Keys.Max();
+    }
+
+    /// <summary>True while the workflow has not yet reached the last position stored by an earlier execution.</summary>
+    public bool IsReplaying => Volatile.Read(ref _lastSequence) < _lastStoredSequence;
 
     public void Abort(AbortReason reason)
     {

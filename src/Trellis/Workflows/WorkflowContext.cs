@@ -42,6 +42,12 @@ public sealed class WorkflowContext
 
     public ILogger Logger => _run.Services.Logger;
 
+    /// <summary>
+    /// True while the workflow is re-executing code whose steps are all stored from an earlier execution
+    /// (after a crash or a retry). Use it to keep side effects outside steps, such as log lines, from repeating.
+    /// </summary>
+    public bool IsReplaying => _run.IsReplaying;
+
     internal NonDeterminismException? NonDeterminism => _nonDeterminism;
 
     /// <summary>
@@ -103,7 +109,10 @@ public sealed class WorkflowContext
         return ForEachAsync(name, items, (item, _, ct) => body(item, ct), maxParallelism, options);
     }
 
-    /// <summary>Saves the run's progress (0–100 and a message) in the store.</summary>
+    /// <summary>
+    /// Saves the run's progress (0–100 and a message) in the store. While replaying stored steps the call
+    /// does nothing, so that a resumed run's progress does not go back to earlier values.
+    /// </summary>
     public async Task ReportProgressAsync(double percent, string? message = null)
     {
         if (double.IsNaN(percent) || percent < 0 || percent > 100)
@@ -112,6 +121,11 @@ public sealed class WorkflowContext
         }
 
         _run.AbortToken.ThrowIfCancellationRequested();
+        if (_run.IsReplaying)
+        {
+            return;
+        }
+
         var write = new ProgressWrite { RunId = _run.RunId, Epoch = _run.Epoch, Percent = percent, Message = message };
         await _run.EnsureAppliedAsync(_run.Services.Writer.WriteAsync(write)).ConfigureAwait(false);
     }
