@@ -213,6 +213,7 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
 
             // The server runs as 'postgres', so it must own its folder and be able to append to its log.
             await RunCheckedAsync(new Command("chown", ["-R", $"{ServerOsUser}:{ServerOsUser}", DataDirectory, LogFile]), "Could not hand the data directory to the 'postgres' user", cancellationToken).ConfigureAwait(false);
+            AllowTraversalToDataDirectory();
         }
 
         if (!File.Exists(Path.Combine(DataDirectory, "PG_VERSION")))
@@ -223,6 +224,28 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
         }
 
         await StopLeftoverServerAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The 'postgres' user must be able to reach the data folder inside the project, whose parents may be
+    /// private to root (a checkout under <c>mktemp -d</c> is mode 700). Each parent that lacks it gets the
+    /// search bit for others (o+x): that lets a process pass through the folder, not list or read it.
+    /// </summary>
+    private void AllowTraversalToDataDirectory()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return; // only root on Unix runs the server as another user
+        }
+
+        for (var directory = Path.GetDirectoryName(DataDirectory); !string.IsNullOrEmpty(directory); directory = Path.GetDirectoryName(directory))
+        {
+            var mode = File.GetUnixFileMode(directory);
+            if ((mode & UnixFileMode.OtherExecute) == 0)
+            {
+                File.SetUnixFileMode(directory, mode | UnixFileMode.OtherExecute);
+            }
+        }
     }
 
     // A process that was killed may have left its server running (or just its postmaster.pid) in the folder.

@@ -272,9 +272,7 @@ internal sealed class CheckpointWriter : IAsyncDisposable
     }
 
     private static StepWrite Merge(StepWrite earlier, StepWrite later) =>
-        earlier.NewErrorsJson.Count == 0 && earlier.StartedAt >= later.StartedAt
-            ? later
-            : later with
+        later with
             {
                 ErrorJson = later.ErrorJson ?? earlier.ErrorJson,
                 NewErrorsJson = [.. earlier.NewErrorsJson, .. later.NewErrorsJson],

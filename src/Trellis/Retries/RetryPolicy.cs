@@ -49,7 +49,9 @@ public sealed record RetryPolicy
             capped *= 1 + spread;
         }
 
-        return TimeSpan.FromMilliseconds(Math.Max(0, Math.Min(capped, MaxDelay.TotalMilliseconds * (1 + Jitter))));
+        // Jitter may push a delay past MaxDelay by its fraction, but never past what a TimeSpan holds.
+        var ceiling = Math.Min(MaxDelay.TotalMilliseconds * (1 + Jitter), TimeSpan.MaxValue.TotalMilliseconds - 1);
+        return TimeSpan.FromMilliseconds(Math.Max(0, Math.Min(capped, ceiling)));
     }
 
     /// <summary>Throws when the policy cannot work, with the reason.</summary>
@@ -65,12 +67,12 @@ public sealed record RetryPolicy
             throw new ArgumentException($"{owner}: RetryPolicy delays must not be negative.");
         }
 
-        if (BackoffCoefficient < 1)
+        if (!(BackoffCoefficient >= 1) || double.IsInfinity(BackoffCoefficient))
         {
             throw new ArgumentException($"{owner}: RetryPolicy.BackoffCoefficient must be at least 1 (was {BackoffCoefficient}).");
         }
 
-        if (Jitter is < 0 or > 1)
+        if (!(Jitter is >= 0 and <= 1))
         {
             throw new ArgumentException($"{owner}: RetryPolicy.Jitter must be between 0 and 1 (was {Jitter}).");
         }

@@ -38,7 +38,9 @@ public sealed class WorkflowRegistry
             var existing = _byKey[(name, version)];
             if (existing.WorkflowType != type)
             {
-                throw new ArgumentException($"Workflow '{name}' v{version} is already registered by {existing.WorkflowType.FullName}.");
+                throw new ArgumentException(
+                    $"Workflow '{name}' v{version} is already registered by {existing.WorkflowType.FullName}; {type.FullName} cannot take the same name and version. "
+                    + "Give one of them another name or version with [Workflow(...)].");
             }
 
             return existing;
