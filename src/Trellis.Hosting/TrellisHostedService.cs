@@ -12,23 +12,45 @@ internal sealed partial class TrellisHostedService(TrellisEngine engine, ILogger
 {
     private static readonly TimeSpan MaxStartDelay = TimeSpan.FromSeconds(30);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    private bool _started;
+
+    /// <summary>
+    /// Starts the engine before the host finishes starting, so that the schema is migrated and the client
+    /// usable once <c>host.StartAsync()</c> returns. If the database cannot be reached yet, the host
+    /// starts anyway and the engine keeps trying in the background.
+    /// </summary>
+    public override async Task StartAsync(CancellationToken cancellationToken)
     {
         LogStarting(logger, engine.Store.Description, engine.Worker?.WorkerId ?? "(none: client only)");
-        var delay = TimeSpan.FromSeconds(1);
-        while (!stoppingToken.IsCancellationRequested)
+        try
         {
+            await engine.StartAsync(cancellationToken).ConfigureAwait(false);
+            _started = true;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogStartFailed(logger, ex, TimeSpan.FromSeconds(1));
+        }
+
+        await base.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var delay = TimeSpan.FromSeconds(1);
+        while (!_started && !stoppingToken.IsCancellationRequested)
+        {
+            await Task.Delay(delay, stoppingToken).ConfigureAwait(false);
             try
             {
                 await engine.StartAsync(stoppingToken).ConfigureAwait(false);
-                return;
+                _started = true;
             }
-            catch (Exception ex) when (ex is not OperationCanceledException && ex is not ArgumentException)
+            catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 // The database may not be up yet (a fresh deploy, a restart): keep trying instead of stopping the host.
-                LogStartFailed(logger, ex, delay);
-                await Task.Delay(delay, stoppingToken).ConfigureAwait(false);
                 delay = delay * 2 < MaxStartDelay ? delay * 2 : MaxStartDelay;
+                LogStartFailed(logger, ex, delay);
             }
         }
     }

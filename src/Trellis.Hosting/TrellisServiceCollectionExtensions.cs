@@ -36,26 +36,15 @@ public static class TrellisServiceCollectionExtensions
         configure(builder);
 
         services.AddOptions();
-        services.AddSingleton<IOptions<TrellisOptions>>(provider =>
-        {
-            var options = builder.Options;
-            foreach (var configureOptions in provider.GetServices<IConfigureOptions<TrellisOptions>>())
-            {
-                configureOptions.Configure(options);
-            }
-
-            foreach (var postConfigure in provider.GetServices<IPostConfigureOptions<TrellisOptions>>())
-            {
-                postConfigure.PostConfigure(Options.Options.DefaultName, options);
-            }
-
-            options.Validate();
-            return Options.Options.Create(options);
-        });
+        services.AddSingleton<IOptionsFactory<TrellisOptions>>(provider => new TrellisOptionsFactory(
+            builder.Options,
+            provider.GetServices<IConfigureOptions<TrellisOptions>>(),
+            provider.GetServices<IPostConfigureOptions<TrellisOptions>>(),
+            provider.GetServices<IValidateOptions<TrellisOptions>>()));
 
         services.AddSingleton(provider =>
         {
-            _ = provider.GetRequiredService<IOptions<TrellisOptions>>(); // applies IConfigureOptions to builder.Options
+            _ = provider.GetRequiredService<IOptions<TrellisOptions>>().Value; // applies Configure<TrellisOptions> to builder.Options
             if (provider.GetService<ILoggerFactory>() is { } loggerFactory)
             {
                 builder.UseLoggerFactory(loggerFactory);

@@ -1,0 +1,112 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Trellis.Hosting.Tests.Infrastructure;
+using Trellis.Postgres.Tests.Infrastructure;
+
+namespace Trellis.Hosting.Tests;
+
+public sealed class HealthCheckTests(PostgresFixture database, ITestOutputHelper output) : IClassFixture<PostgresFixture>
+{
+    private const string Unreachable = "Host=127.0.0.1;Port=1;Username=x;Database=y;Timeout=2";
+
+    private sealed class Noop : Workflow<int, int>
+    {
+        public override Task<int> RunAsync(WorkflowContext context, int input) => Task.FromResult(input);
+    }
+
+    [Fact]
+    public async Task CheckHealthAsync_HostStarted_TrellisEntryIsHealthy()
+    {
+        var builder = TestHosts.Builder(output);
+        builder.Services.AddTrellis(t => t.UseTestDatabase(database).AddWorkflow<Noop>());
+        var host = builder.Build();
+        try
+        {
+            await host.StartAsync();
+            var health = host.Services.GetRequiredService<HealthCheckService>();
+            var engine = host.Services.GetRequiredService<TrellisEngine>();
+
+            // The hosted service migrates the schema in the background once the host has started.
+            HealthReport report = null!;
+            await Eventually.HoldsAsync(
+                async () => (report = await health.CheckHealthAsync()).Entries["trellis"].Status == HealthStatus.Healthy,
+                "the trellis health check is healthy");
+
+            var entry = report.Entries["trellis"];
+            Assert.Equal(HealthStatus.Healthy, report.Status);
+            Assert.Equal(engine.Worker!.WorkerId, entry.Data["worker"]);
+            Assert.Equal(0, entry.Data["runs_in_flight"]);
+            Assert.Contains(["trellis", "database"], entry.Tags.ToArray());
+        }
+        finally
+        {
+            await host.StopAndDisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task CheckHealthAsync_SchemaNotMigrated_TrellisEntryIsUnhealthy()
+    {
+        var builder = TestHosts.Builder(output);
+        builder.Services.AddTrellis(t => t
+            .UsePostgres(database.ConnectionString, pg =>
+            {
+                pg.Schema = $"unmigrated_{Guid.NewGuid():N}"[..20];
+                pg.ReadEnvironment = false;
+            })
+            .Configure(o => o.MigrateOnStart = false)
+            .ConfigureWorker(w => w.Enabled = false));
+        var host = builder.Build();
+        try
+        {
+            await host.StartAsync();
+            var health = host.Services.GetRequiredService<HealthCheckService>();
+
+            var report = await health.CheckHealthAsync();
+
+            var entry = report.Entries["trellis"];
+            Assert.Equal(HealthStatus.Unhealthy, entry.Status);
+            Assert.StartsWith("The Trellis store is not usable", entry.Description, StringComparison.Ordinal);
+            Assert.Contains("has not been migrated", entry.Description, StringComparison.Ordinal);
+            Assert.Equal("none", entry.Data["worker"]);
+        }
+        finally
+        {
+            await host.StopAndDisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task CheckHealthAsync_DatabaseUnreachable_TrellisEntryIsUnhealthy()
+    {
+        var builder = TestHosts.Builder(output);
+        builder.Services.AddTrellis(t => t
+            .UsePostgres(Unreachable, pg =>
+            {
+                pg.Schema = database.Schema.Name;
+                pg.ReadEnvironment = false;
+            })
+            .Configure(o => o.MigrateOnStart = false)
+            .ConfigureWorker(w => w.Enabled = false));
+        var host = builder.Build();
+        try
+        {
+            using var startTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await host.StartAsync(startTimeout.Token);
+            var health = host.Services.GetRequiredService<HealthCheckService>();
+
+            using var checkTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            var report = await health.CheckHealthAsync(checkTimeout.Token);
+
+            var entry = report.Entries["trellis"];
+            Assert.Equal(HealthStatus.Unhealthy, entry.Status);
+            Assert.Equal(HealthStatus.Unhealthy, report.Status);
+            Assert.StartsWith("The Trellis store is not usable", entry.Description, StringComparison.Ordinal);
+            Assert.NotNull(entry.Exception);
+        }
+        finally
+        {
+            await host.StopAndDisposeAsync(); // bounded by TestHosts.StopTimeout
+        }
+    }
+}
