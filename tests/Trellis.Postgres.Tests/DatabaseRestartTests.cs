@@ -95,6 +95,8 @@ public sealed class DatabaseRestartTests(ITestOutputHelper output)
         {
             await server.StopAsync();
             Directory.Delete(dataDirectory, recursive: true);
+            File.Delete(server.LogFile);
+            File.Delete(dataDirectory + ".lock");
         }
     }
 }

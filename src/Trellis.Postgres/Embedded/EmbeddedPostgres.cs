@@ -33,7 +33,6 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
     private readonly FileStream _directoryLock;
     private readonly bool _runAsServerOsUser;
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private Process? _watchdog;
     private bool _stopped;
 
     private EmbeddedPostgres(EmbeddedPostgresOptions options, string dataDirectory, string binDirectory, FileStream directoryLock)
@@ -129,7 +128,6 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
             }
 
             AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
-            StopWatchdog();
             await StopServerAsync("fast", cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -351,40 +349,29 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
         }
     }
 
-    // Handlers do not run when the process is killed (SIGKILL, a crashed test host), so a detached shell waits for
-    // this process to disappear and then asks the postmaster for a fast shutdown (SIGINT, what pg_ctl stop -m fast
-    // sends). It signals the postmaster only if postmaster.pid still names it, so it never stops a server that
-    // another process started in the same folder later.
+    // Handlers do not run when the process is killed (SIGKILL, a test host torn down with its process tree), so a
+    // detached shell waits for this process to disappear and then asks the postmaster for a fast shutdown (SIGINT,
+    // what pg_ctl stop -m fast sends). It is started through a shell that exits at once, so it belongs to no process
+    // tree that could be killed with ours, and in a session of its own (setsid), so a Ctrl+C does not reach it.
+    // It signals the postmaster only while postmaster.pid still names it, and ends by itself as soon as the server
+    // is stopped or restarted, so it never touches a server that another start put in the same folder.
     private void StartWatchdog()
     {
-        StopWatchdog();
         if (ReadPostmasterPid() is not { } postmasterPid)
         {
             return;
         }
 
-        var script = "exec </dev/null >/dev/null 2>&1; "
-            + $"while kill -0 {Environment.ProcessId}; do sleep 1; done; "
-            + $"read -r running < {ShellQuote(PidFile)}; [ \"$running\" = \"{postmasterPid}\" ] && kill -INT {postmasterPid}";
+        var pidFile = ShellQuote(PidFile);
+        var watch = $"while kill -0 {Environment.ProcessId} 2>/dev/null; do "
+            + $"read -r running < {pidFile} || exit 0; [ \"$running\" = \"{postmasterPid}\" ] || exit 0; sleep 1; done; "
+            + $"read -r running < {pidFile} && [ \"$running\" = \"{postmasterPid}\" ] && kill -INT {postmasterPid}";
+        var detach = File.Exists("/usr/bin/setsid") || File.Exists("/bin/setsid") ? "setsid " : "";
         var startInfo = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, WorkingDirectory = "/" };
         startInfo.ArgumentList.Add("-c");
-        startInfo.ArgumentList.Add(script);
-        _watchdog = Process.Start(startInfo);
-    }
-
-    private void StopWatchdog()
-    {
-        try
-        {
-            _watchdog?.Kill(entireProcessTree: true);
-        }
-        catch (Exception e) when (e is InvalidOperationException or Win32Exception)
-        {
-            // It has exited already.
-        }
-
-        _watchdog?.Dispose();
-        _watchdog = null;
+        startInfo.ArgumentList.Add($"{detach}/bin/sh -c {ShellQuote(watch)} </dev/null >/dev/null 2>&1 &");
+        using var launcher = Process.Start(startInfo);
+        launcher?.WaitForExit();
     }
 
     private void OnProcessExit(object? sender, EventArgs e) => StopQuietlyAsync().GetAwaiter().GetResult();

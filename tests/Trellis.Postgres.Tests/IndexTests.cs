@@ -1,0 +1,112 @@
+using Npgsql;
+using Trellis.Postgres.Tests.Infrastructure;
+
+namespace Trellis.Postgres.Tests;
+
+/// <summary>
+/// Every hot query is served by an index, checked with EXPLAIN on tables holding many finished runs
+/// (as a busy system's tables do) and a backlog of pending ones.
+/// </summary>
+public sealed class IndexTests(PostgresFixture database) : IClassFixture<PostgresFixture>, IAsyncLifetime
+{
+    private static readonly string[] ClaimableNames = ["Wf1"];
+    private static readonly int[] ClaimableVersions = [1];
+
+    private PostgresSql _sql = null!;
+
+    public async Task InitializeAsync()
+    {
+        await using (var store = new PostgresStore(new PostgresStoreOptions { ConnectionString = database.ConnectionString, Schema = database.Schema.Name, ReadEnvironment = false }))
+        {
+            await store.MigrateAsync();
+        }
+
+        _sql = new PostgresSql(database.Schema);
+        if (await database.ScalarAsync<long>("SELECT count(*) FROM {schema}.runs") > 0)
+        {
+            return; // xunit makes an instance per test; the class's schema is filled once
+        }
+
+        await database.ScalarAsync<int>("""
+            INSERT INTO {schema}.runs (id, workflow_name, workflow_version, queue, status, input, output, correlation_id, tags,
+                                       max_attempts, created_at, completed_at)
+            SELECT 'done-' || i, 'Wf' || (i % 20), 1, 'default', CASE WHEN i % 50 = 0 THEN 'failed' ELSE 'completed' END,
+                   '{}', '{}', 'batch-' || (i / 10), jsonb_build_object('tenant', 't' || (i % 100)), 3,
+                   now() - i * interval '1 second', now()
+            FROM generate_series(1, 20000) i;
+            INSERT INTO {schema}.steps (run_id, seq, name, status, result, attempts, epoch)
+            SELECT 'done-' || i, s, 'step-' || s, 'completed', '{}', 1, 1 FROM generate_series(1, 20000) i, generate_series(0, 2) s;
+            INSERT INTO {schema}.runs (id, workflow_name, workflow_version, queue, status, input, max_attempts)
+            SELECT 'ready-' || i, 'Wf1', 1, 'default', 'pending', '{}', 3 FROM generate_series(1, 5000) i;
+            INSERT INTO {schema}.runs (id, workflow_name, workflow_version, queue, status, input, max_attempts, created_at)
+            SELECT 'rare-' || i, 'Rare', 1, 'default', 'completed', '{}', 3, now() - i * interval '1 hour' FROM generate_series(1, 10) i;
+            INSERT INTO {schema}.runs (id, workflow_name, workflow_version, queue, status, input, max_attempts, lease_expires_at, epoch)
+            SELECT 'busy-' || i, 'Wf1', 1, 'default', 'running', '{}', 3, now() + interval '30 seconds', 1 FROM generate_series(1, 5) i;
+            ANALYZE {schema}.runs;
+            ANALYZE {schema}.steps;
+            """);
+    }
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    private async Task<string> ExplainAsync(string sql, params object[] parameters)
+    {
+        await using var command = database.DataSource.CreateCommand("EXPLAIN " + sql);
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.Add(parameter as NpgsqlParameter ?? new NpgsqlParameter { Value = parameter });
+        }
+
+        var lines = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            lines.Add(reader.GetString(0));
+        }
+
+        return string.Join('\n', lines);
+    }
+
+    [Fact]
+    public async Task Claim_UsesThePartialIndexOfPendingRuns()
+    {
+        var plan = await ExplainAsync(_sql.ClaimOneQueue, "default", 10, "w", TimeSpan.FromSeconds(30), ClaimableNames, ClaimableVersions);
+        Assert.Contains("runs_ready", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("Seq Scan on runs", plan, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ExpiredLeaseScan_UsesThePartialIndexOfRunningRuns()
+    {
+        var plan = await ExplainAsync(_sql.RecoverExpiredLeases, 100, "channel");
+        Assert.Contains("runs_leases", plan, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task StepsOfARun_UseTheCheckpointKey()
+    {
+        var plan = await ExplainAsync(_sql.GetSteps, "done-42");
+        Assert.Contains("steps_key", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("Seq Scan", plan, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("r.status = $1", "failed", "runs_by_status")]
+    [InlineData("r.workflow_name = $1", "Rare", "runs_by_workflow")]
+    [InlineData("r.correlation_id = $1", "batch-7", "runs_by_correlation")]
+    [InlineData("r.tags @> $1::jsonb", """{"tenant": "t5"}""", "runs_by_tags")]
+    public async Task ListRuns_EachFilter_IsServedByItsIndex(string filter, string value, string index)
+    {
+        var sql = $"SELECT {PostgresSql.RunColumns("r")} FROM {database.Schema.Quoted}.runs r WHERE {filter} ORDER BY r.created_at DESC, r.id DESC LIMIT 101";
+        var plan = await ExplainAsync(sql, value);
+        Assert.Contains(index, plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("Seq Scan", plan, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ListRuns_NoFilter_WalksTheCreationIndex()
+    {
+        var plan = await ExplainAsync($"SELECT {PostgresSql.RunColumns("r")} FROM {database.Schema.Quoted}.runs r ORDER BY r.created_at DESC, r.id DESC LIMIT 101");
+        Assert.Contains("runs_by_created", plan, StringComparison.Ordinal);
+    }
+}
