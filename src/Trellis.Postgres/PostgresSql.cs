@@ -21,7 +21,7 @@ internal sealed class PostgresSql
             WITH inserted AS (
                 INSERT INTO {s}.runs (id, workflow_name, workflow_version, queue, priority, status, input,
                                       correlation_id, tags, max_attempts, scheduled_at)
-                VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, coalesce($10, now()))
+                VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, coalesce($10, now() + $12))
                 ON CONFLICT (id) DO NOTHING
                 RETURNING *
             ), notified AS (

@@ -25,6 +25,7 @@ public sealed partial class PostgresStore
             parameters.Add(new NpgsqlParameter<int> { TypedValue = run.MaxAttempts });
             parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = run.ScheduledAt is { } at ? at.ToUniversalTime() : DBNull.Value });
             parameters.Add(Text(_sql.Channel));
+            parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = run.Delay ?? TimeSpan.Zero });
 
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))

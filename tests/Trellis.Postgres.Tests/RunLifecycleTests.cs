@@ -288,6 +288,21 @@ public sealed class RunLifecycleTests(PostgresFixture database, ITestOutputHelpe
     }
 
     [Fact]
+    public async Task StartAsync_WithDelay_IsScheduledOnTheDatabaseClock()
+    {
+        var builder = TestEngines.Builder(database, output).AddWorkflow(_ => new Echo(new Probe()));
+        builder.Options.Worker.Enabled = false;
+        await using var client = await builder.StartAsync();
+
+        var run = await client.Client.StartAsync<Echo>("delayed", new StartOptions { Delay = TimeSpan.FromMinutes(10) });
+
+        var info = await run.GetAsync();
+        Assert.Equal(RunStatus.Pending, info.Status);
+        Assert.InRange(info.ScheduledAt - info.CreatedAt, TimeSpan.FromMinutes(10) - TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10) + TimeSpan.FromSeconds(1));
+        await Assert.ThrowsAsync<ArgumentException>(() => client.Client.StartAsync<Echo>("x", new StartOptions { Delay = TimeSpan.FromSeconds(-1) }));
+    }
+
+    [Fact]
     public async Task Claim_HigherPriority_RunsFirst()
     {
         var probe = new Probe();

@@ -148,7 +148,8 @@ public sealed class TrellisClient
             options.CorrelationId,
             options.Tags ?? RunInfo.EmptyTags,
             options.MaxAttempts ?? _options.RunRetry.MaxAttempts,
-            options.ScheduledAt ?? (options.Delay is { } delay ? DateTimeOffset.UtcNow + delay : null));
+            options.ScheduledAt,
+            options.ScheduledAt is null ? options.Delay : null);
 
         var result = await _store.CreateRunAsync(run, cancellationToken).ConfigureAwait(false);
         if (!result.Created && result.Run.WorkflowName != workflowName)
@@ -197,6 +198,11 @@ public sealed class TrellisClient
         if (options.Tags?.Keys.Any(string.IsNullOrEmpty) == true)
         {
             throw new ArgumentException("Tag keys must not be empty.", nameof(options));
+        }
+
+        if (options.Delay is { } delay && delay < TimeSpan.Zero)
+        {
+            throw new ArgumentException("StartOptions.Delay must not be negative.", nameof(options));
         }
 
         if (options.WorkflowVersion is < 1)

@@ -217,58 +217,54 @@ internal sealed class CheckpointWriter : IAsyncDisposable
     internal static CheckpointBatch Coalesce(List<PendingWrite> drained, out Dictionary<CheckpointWrite, List<PendingWrite>> waiters)
     {
         var batch = new CheckpointBatch();
-        waiters = new Dictionary<CheckpointWrite, List<PendingWrite>>(drained.Count, ReferenceEqualityComparer.Instance);
-        var stepIndex = new Dictionary<(string, int, int), int>();
-        var progressIndex = new Dictionary<string, int>(StringComparer.Ordinal);
-        var finishIndex = new Dictionary<string, int>(StringComparer.Ordinal);
-
+        var coalescer = new Coalescer(drained.Count);
         foreach (var pending in drained)
         {
             switch (pending.Write)
             {
-                case StepWrite step when stepIndex.TryGetValue(step.Key, out var at):
-                    var earlier = batch.Steps[at];
-                    var merged = Merge(earlier, step);
-                    batch.Steps[at] = merged;
-                    Rekey(waiters, earlier, merged, pending);
-                    break;
                 case StepWrite step:
-                    stepIndex[step.Key] = batch.Steps.Count;
-                    batch.Steps.Add(step);
-                    waiters[step] = [pending];
-                    break;
-                case ProgressWrite progress when progressIndex.TryGetValue(progress.RunId, out var at):
-                    var replaced = batch.Progress[at];
-                    batch.Progress[at] = progress;
-                    Rekey(waiters, replaced, progress, pending);
+                    coalescer.Add(batch.Steps, step.Key, step, pending, Merge);
                     break;
                 case ProgressWrite progress:
-                    progressIndex[progress.RunId] = batch.Progress.Count;
-                    batch.Progress.Add(progress);
-                    waiters[progress] = [pending];
-                    break;
-                case RunFinish finish when finishIndex.TryGetValue(finish.RunId, out var at):
-                    var superseded = batch.Finishes[at];
-                    batch.Finishes[at] = finish;
-                    Rekey(waiters, superseded, finish, pending);
+                    coalescer.Add(batch.Progress, progress.RunId, progress, pending, static (_, later) => later);
                     break;
                 case RunFinish finish:
-                    finishIndex[finish.RunId] = batch.Finishes.Count;
-                    batch.Finishes.Add(finish);
-                    waiters[finish] = [pending];
+                    coalescer.Add(batch.Finishes, finish.RunId, finish, pending, static (_, later) => later);
                     break;
             }
         }
 
+        waiters = coalescer.Waiters;
         return batch;
     }
 
-    private static void Rekey(Dictionary<CheckpointWrite, List<PendingWrite>> waiters, CheckpointWrite old, CheckpointWrite replacement, PendingWrite pending)
+    /// <summary>Keeps one write per row key, and who waits for it.</summary>
+    private sealed class Coalescer(int capacity)
     {
-        var list = waiters[old];
-        waiters.Remove(old);
-        list.Add(pending);
-        waiters[replacement] = list;
+        private readonly Dictionary<object, int> _positions = new(capacity);
+
+        public Dictionary<CheckpointWrite, List<PendingWrite>> Waiters { get; } = new(capacity, ReferenceEqualityComparer.Instance);
+
+        public void Add<TWrite>(List<TWrite> rows, object key, TWrite write, PendingWrite pending, Func<TWrite, TWrite, TWrite> merge)
+            where TWrite : CheckpointWrite
+        {
+            key = (typeof(TWrite), key); // progress and outcome of one run are different rows
+            if (!_positions.TryGetValue(key, out var at))
+            {
+                _positions[key] = rows.Count;
+                rows.Add(write);
+                Waiters[write] = [pending];
+                return;
+            }
+
+            var earlier = rows[at];
+            var merged = merge(earlier, write);
+            rows[at] = merged;
+            var waiting = Waiters[earlier];
+            Waiters.Remove(earlier);
+            waiting.Add(pending);
+            Waiters[merged] = waiting;
+        }
     }
 
     private static StepWrite Merge(StepWrite earlier, StepWrite later) =>

@@ -18,7 +18,7 @@ public sealed class StartOptions
     /// <summary>Do not start before this time (the database's clock decides when it has come).</summary>
     public DateTimeOffset? ScheduledAt { get; init; }
 
-    /// <summary>Do not start before this delay has passed. Ignored when <see cref="ScheduledAt"/> is set.</summary>
+    /// <summary>Do not start before this delay has passed, measured on the database's clock. Ignored when <see cref="ScheduledAt"/> is set.</summary>
     public TimeSpan? Delay { get; init; }
 
     /// <summary>A caller's id that ties related runs together (an order id, a crawl batch). Indexed.</summary>

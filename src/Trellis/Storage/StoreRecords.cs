@@ -1,6 +1,9 @@
 namespace Trellis.Storage;
 
-/// <summary>A run to create. <see cref="ScheduledAt"/> null means "now" on the store's clock.</summary>
+/// <summary>
+/// A run to create. It becomes ready at <see cref="ScheduledAt"/> if set, otherwise after
+/// <see cref="Delay"/> (or at once) measured on the store's clock.
+/// </summary>
 public sealed record NewRun(
     string Id,
     string WorkflowName,
@@ -11,7 +14,8 @@ public sealed record NewRun(
     string? CorrelationId,
     IReadOnlyDictionary<string, string> Tags,
     int MaxAttempts,
-    DateTimeOffset? ScheduledAt);
+    DateTimeOffset? ScheduledAt,
+    TimeSpan? Delay = null);
 
 /// <summary>The stored run, and whether this call created it.</summary>
 public sealed record CreateRunResult(RunInfo Run, bool Created);
