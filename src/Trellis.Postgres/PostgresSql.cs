@@ -30,6 +30,20 @@ internal sealed class PostgresSql
             SELECT {RunColumns("inserted")} FROM inserted WHERE (SELECT count(*) FROM notified) >= 0
             """;
 
+        CreateRuns = $"""
+            WITH inserted AS (
+                INSERT INTO {s}.runs (id, workflow_name, workflow_version, queue, priority, status, input,
+                                      correlation_id, tags, max_attempts, scheduled_at)
+                SELECT n.id, $3, $4, $5, $6, 'pending', n.input, $7, $8, $9, coalesce($10, now() + $11)
+                FROM unnest($1::text[], $2::jsonb[]) AS n(id, input)
+                ON CONFLICT (id) DO NOTHING
+                RETURNING scheduled_at
+            ), notified AS (
+                SELECT pg_notify($12, 'w:' || $5) WHERE EXISTS (SELECT 1 FROM inserted WHERE scheduled_at <= now())
+            )
+            SELECT (SELECT count(*) FROM inserted) + 0 * (SELECT count(*) FROM notified)
+            """;
+
         GetRun = $"SELECT {RunColumns("r")} FROM {s}.runs r WHERE r.id = $1";
 
         GetFinishedRuns = $"""
@@ -188,6 +202,7 @@ internal sealed class PostgresSql
     public string Channel { get; }
     public string Listen { get; }
     public string CreateRun { get; }
+    public string CreateRuns { get; }
     public string GetRun { get; }
     public string GetFinishedRuns { get; }
     public string RequestCancel { get; }

@@ -40,6 +40,26 @@ public sealed partial class PostgresStore
         return new CreateRunResult(existing, Created: false);
     }
 
+    public async Task<int> CreateRunsAsync(NewRunBatch batch, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        await using var command = _dataSource.CreateCommand(_sql.CreateRuns);
+        var parameters = command.Parameters;
+        parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. batch.Ids] });
+        parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb, Value = batch.InputsJson as string[] ?? [.. batch.InputsJson] });
+        parameters.Add(Text(batch.WorkflowName));
+        parameters.Add(new NpgsqlParameter<int> { TypedValue = batch.WorkflowVersion });
+        parameters.Add(Text(batch.Queue));
+        parameters.Add(new NpgsqlParameter<int> { TypedValue = batch.Priority });
+        parameters.Add(Text(batch.CorrelationId));
+        parameters.Add(Jsonb(PostgresReaders.TagsToJson(batch.Tags)));
+        parameters.Add(new NpgsqlParameter<int> { TypedValue = batch.MaxAttempts });
+        parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = batch.ScheduledAt is { } at ? at.ToUniversalTime() : DBNull.Value });
+        parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = batch.Delay ?? TimeSpan.Zero });
+        parameters.Add(Text(_sql.Channel));
+        return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
+    }
+
     public async Task<RunInfo?> GetRunAsync(string runId, CancellationToken cancellationToken = default)
     {
         await using var command = _dataSource.CreateCommand(_sql.GetRun);

@@ -44,6 +44,43 @@ public sealed class RunLifecycleTests(PostgresFixture database, ITestOutputHelpe
     }
 
     [Fact]
+    public async Task StartManyAsync_ManyInputs_CreatesOneRunEachInOneCallAndAllComplete()
+    {
+        var probe = new Probe();
+        await using var engine = await TestEngines.Builder(database, output).AddWorkflow(_ => new Echo(probe)).StartAsync();
+        var inputs = Enumerable.Range(0, 50).Select(i => $"bulk-{i}").ToList();
+
+        var ids = await engine.Client.StartManyAsync<Echo>(inputs, new StartOptions { Tags = new Dictionary<string, string> { ["batch"] = "bulk" } });
+
+        Assert.Equal(50, ids.Distinct().Count());
+        for (var i = 0; i < ids.Count; i++)
+        {
+            Assert.Equal(inputs[i], await engine.Client.GetHandle<Echo>(ids[i]).GetResultAsync(TimeSpan.FromSeconds(30)));
+        }
+
+        Assert.All(inputs, input => Assert.Equal(1, probe.Count(input)));
+        var tagged = await engine.Client.ListRunsAsync(new RunQuery { Tag = new("batch", "bulk") });
+        Assert.Equal(50, tagged.Runs.Count);
+    }
+
+    [Fact]
+    public async Task StartManyAsync_OneBadInputOrARunId_ThrowsAndStoresNothing()
+    {
+        var builder = TestEngines.Builder(database, output).AddWorkflow(_ => new Echo(new Probe()));
+        builder.Options.Worker.Enabled = false;
+        builder.Options.MaxInputBytes = 100;
+        await using var engine = await builder.StartAsync();
+        var before = await database.ScalarAsync<long>("SELECT count(*) FROM {schema}.runs");
+
+        await Assert.ThrowsAsync<InvalidRunInputException>(() => engine.Client.StartManyAsync<Echo>(["fine", 42, "also fine"]));
+        await Assert.ThrowsAsync<InvalidRunInputException>(() => engine.Client.StartManyAsync<Echo>(["fine", new string('x', 500)]));
+        await Assert.ThrowsAsync<ArgumentException>(() => engine.Client.StartManyAsync<Echo>(["fine"], new StartOptions { RunId = "one-id-for-many" }));
+
+        Assert.Equal(before, await database.ScalarAsync<long>("SELECT count(*) FROM {schema}.runs"));
+        Assert.Empty(await engine.Client.StartManyAsync<Echo>([]));
+    }
+
+    [Fact]
     public async Task StartAsync_RunIdTakenByAnotherWorkflow_ThrowsConflict()
     {
         await using var engine = await TestEngines.Builder(database, output).AddWorkflow(_ => new Echo(new Probe())).AddWorkflow<Other>().StartAsync();

@@ -23,6 +23,12 @@ public interface IRunStore
     /// <summary>Creates the run unless a run with the same id exists; either way returns the stored run.</summary>
     Task<CreateRunResult> CreateRunAsync(NewRun run, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Creates many runs of one workflow in one round trip and one transaction. Runs whose id exists are
+    /// skipped. Returns how many were created.
+    /// </summary>
+    Task<int> CreateRunsAsync(NewRunBatch batch, CancellationToken cancellationToken = default);
+
     Task<RunInfo?> GetRunAsync(string runId, CancellationToken cancellationToken = default);
 
     /// <summary>Of the given runs, those that have finished (completed, failed or cancelled).</summary>

@@ -17,6 +17,20 @@ public sealed record NewRun(
     DateTimeOffset? ScheduledAt,
     TimeSpan? Delay = null);
 
+/// <summary>Many runs of one workflow with the same settings; only their ids and inputs differ.</summary>
+public sealed record NewRunBatch(
+    string WorkflowName,
+    int WorkflowVersion,
+    string Queue,
+    int Priority,
+    IReadOnlyList<string> Ids,
+    IReadOnlyList<string> InputsJson,
+    string? CorrelationId,
+    IReadOnlyDictionary<string, string> Tags,
+    int MaxAttempts,
+    DateTimeOffset? ScheduledAt,
+    TimeSpan? Delay);
+
 /// <summary>The stored run, and whether this call created it.</summary>
 public sealed record CreateRunResult(RunInfo Run, bool Created);
 
