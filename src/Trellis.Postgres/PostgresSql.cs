@@ -17,20 +17,42 @@ internal sealed class PostgresSql
         Channel = $"{schema.Name}.events";
         Listen = $"LISTEN \"{Channel}\"";
 
-        CreateRun = $"""
-            WITH inserted AS (
-                INSERT INTO {s}.runs (id, workflow_name, workflow_version, queue, priority, status, input,
-                                      correlation_id, tags, max_attempts, scheduled_at)
-                VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, coalesce($10, now() + $12))
+        CreateRuns = $"""
+            WITH wanted AS (
+                SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[], $6::jsonb[], $7::text[],
+                                     $8::jsonb[], $9::int[], $10::timestamptz[], $11::interval[], $12::text[], $13::interval[])
+                    AS w(id, workflow_name, workflow_version, queue, priority, input, correlation_id, tags,
+                         max_attempts, scheduled_at, delay, claim_for, lease)
+            ), inserted AS (
+                INSERT INTO {s}.runs (id, workflow_name, workflow_version, queue, priority, status, input, correlation_id,
+                                      tags, max_attempts, scheduled_at, epoch, attempt, locked_by, lease_expires_at, started_at)
+                SELECT w.id, w.workflow_name, w.workflow_version, w.queue, w.priority,
+                       CASE WHEN c.claim THEN 'running' ELSE 'pending' END, w.input, w.correlation_id, w.tags,
+                       w.max_attempts, coalesce(w.scheduled_at, now() + w.delay),
+                       CASE WHEN c.claim THEN 1 ELSE 0 END, CASE WHEN c.claim THEN 1 ELSE 0 END,
+                       CASE WHEN c.claim THEN w.claim_for END, CASE WHEN c.claim THEN now() + w.lease END,
+                       CASE WHEN c.claim THEN now() END
+                FROM wanted w
+                -- A new run goes straight to the starting process's worker only when nothing is waiting
+                -- in its queue, so it never overtakes ready work.
+                CROSS JOIN LATERAL (SELECT w.claim_for IS NOT NULL AND NOT EXISTS (
+                    SELECT 1 FROM {s}.runs r WHERE r.status = 'pending' AND r.queue = w.queue AND r.scheduled_at <= now())) AS c(claim)
                 ON CONFLICT (id) DO NOTHING
-                RETURNING *
+                RETURNING id, status, queue, scheduled_at
             ), notified AS (
-                SELECT pg_notify($11, 'w:' || queue) FROM inserted WHERE scheduled_at <= now()
+                SELECT pg_notify($14, 'w:' || queue)
+                FROM (SELECT DISTINCT queue FROM inserted WHERE status = 'pending' AND scheduled_at <= now()) q
             )
-            SELECT {RunColumns("inserted")} FROM inserted WHERE (SELECT count(*) FROM notified) >= 0
+            -- For a run that existed: its stored workflow (r sees the table as it was before this statement).
+            SELECT w.id, i.id IS NOT NULL, coalesce(i.status = 'running', false),
+                   CASE WHEN i.id IS NOT NULL THEN w.workflow_name ELSE r.workflow_name END
+            FROM wanted w
+            LEFT JOIN inserted i ON i.id = w.id
+            LEFT JOIN {s}.runs r ON i.id IS NULL AND r.id = w.id
+            WHERE (SELECT count(*) FROM notified) >= 0
             """;
 
-        CreateRuns = $"""
+        CreateRunBatch = $"""
             WITH inserted AS (
                 INSERT INTO {s}.runs (id, workflow_name, workflow_version, queue, priority, status, input,
                                       correlation_id, tags, max_attempts, scheduled_at)
@@ -201,8 +223,8 @@ internal sealed class PostgresSql
 
     public string Channel { get; }
     public string Listen { get; }
-    public string CreateRun { get; }
     public string CreateRuns { get; }
+    public string CreateRunBatch { get; }
     public string GetRun { get; }
     public string GetFinishedRuns { get; }
     public string RequestCancel { get; }

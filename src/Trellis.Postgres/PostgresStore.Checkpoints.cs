@@ -151,6 +151,6 @@ public sealed partial class PostgresStore
         }
     }
 
-    private static NpgsqlParameter JsonbArray(string?[] values) =>
+    internal static NpgsqlParameter JsonbArray(string?[] values) =>
         new() { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb, Value = values };
 }

@@ -8,42 +8,45 @@ namespace Trellis.Postgres;
 
 public sealed partial class PostgresStore
 {
-    public async Task<CreateRunResult> CreateRunAsync(NewRun run, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<CreatedRun>> CreateRunsAsync(IReadOnlyList<NewRun> runs, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(run);
-        await using (var command = _dataSource.CreateCommand(_sql.CreateRun))
+        ArgumentNullException.ThrowIfNull(runs);
+        if (runs.Count == 0)
         {
-            var parameters = command.Parameters;
-            parameters.Add(Text(run.Id));
-            parameters.Add(Text(run.WorkflowName));
-            parameters.Add(new NpgsqlParameter<int> { TypedValue = run.WorkflowVersion });
-            parameters.Add(Text(run.Queue));
-            parameters.Add(new NpgsqlParameter<int> { TypedValue = run.Priority });
-            parameters.Add(Jsonb(run.InputJson));
-            parameters.Add(Text(run.CorrelationId));
-            parameters.Add(Jsonb(PostgresReaders.TagsToJson(run.Tags)));
-            parameters.Add(new NpgsqlParameter<int> { TypedValue = run.MaxAttempts });
-            parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = run.ScheduledAt is { } at ? at.ToUniversalTime() : DBNull.Value });
-            parameters.Add(Text(_sql.Channel));
-            parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = run.Delay ?? TimeSpan.Zero });
-
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                return new CreateRunResult(PostgresReaders.ReadRun(reader), Created: true);
-            }
+            return [];
         }
 
-        // The id was taken: this start is a repeat; return the run that exists.
-        var existing = await GetRunAsync(run.Id, cancellationToken).ConfigureAwait(false)
-            ?? throw new TrellisException($"Run '{run.Id}' conflicted on insert but could not be read back.");
-        return new CreateRunResult(existing, Created: false);
+        await using var command = _dataSource.CreateCommand(_sql.CreateRuns);
+        var parameters = command.Parameters;
+        parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. runs.Select(r => r.Id)] });
+        parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. runs.Select(r => r.WorkflowName)] });
+        parameters.Add(new NpgsqlParameter<int[]> { TypedValue = [.. runs.Select(r => r.WorkflowVersion)] });
+        parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. runs.Select(r => r.Queue)] });
+        parameters.Add(new NpgsqlParameter<int[]> { TypedValue = [.. runs.Select(r => r.Priority)] });
+        parameters.Add(JsonbArray([.. runs.Select(r => r.InputJson)]));
+        parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = [.. runs.Select(r => r.CorrelationId)] });
+        parameters.Add(JsonbArray([.. runs.Select(r => PostgresReaders.TagsToJson(r.Tags))]));
+        parameters.Add(new NpgsqlParameter<int[]> { TypedValue = [.. runs.Select(r => r.MaxAttempts)] });
+        parameters.Add(new NpgsqlParameter<DateTimeOffset?[]> { TypedValue = [.. runs.Select(r => r.ScheduledAt?.ToUniversalTime())] });
+        parameters.Add(new NpgsqlParameter<TimeSpan[]> { TypedValue = [.. runs.Select(r => r.Delay ?? TimeSpan.Zero)] });
+        parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = [.. runs.Select(r => r.ClaimFor?.WorkerId)] });
+        parameters.Add(new NpgsqlParameter<TimeSpan[]> { TypedValue = [.. runs.Select(r => r.ClaimFor?.LeaseDuration ?? TimeSpan.Zero)] });
+        parameters.Add(Text(_sql.Channel));
+
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var created = new List<CreatedRun>(runs.Count);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            created.Add(new CreatedRun(reader.GetString(0), reader.GetBoolean(1), reader.GetBoolean(2), reader.IsDBNull(3) ? null : reader.GetString(3)));
+        }
+
+        return created;
     }
 
-    public async Task<int> CreateRunsAsync(NewRunBatch batch, CancellationToken cancellationToken = default)
+    public async Task<int> CreateRunBatchAsync(NewRunBatch batch, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        await using var command = _dataSource.CreateCommand(_sql.CreateRuns);
+        await using var command = _dataSource.CreateCommand(_sql.CreateRunBatch);
         var parameters = command.Parameters;
         parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. batch.Ids] });
         parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb, Value = batch.InputsJson as string[] ?? [.. batch.InputsJson] });

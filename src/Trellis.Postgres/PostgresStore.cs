@@ -135,7 +135,10 @@ public sealed partial class PostgresStore : IWorkflowStore
             throw new TrellisException($"The PostgreSQL connection string is not valid: {ex.Message}", ex);
         }
 
-        settings.MaxPoolSize = options.MaxPoolSize ?? EnvInt(options, "TRELLIS_MAX_POOL_SIZE") ?? settings.MaxPoolSize;
+        // Npgsql's default of 100 is PostgreSQL's whole default max_connections; Trellis batches its writes
+        // and needs few connections, so unless the connection string or options say otherwise it uses 20.
+        var poolSizeInConnectionString = settings.ConnectionString.Contains("Maximum Pool Size", StringComparison.OrdinalIgnoreCase);
+        settings.MaxPoolSize = options.MaxPoolSize ?? EnvInt(options, "TRELLIS_MAX_POOL_SIZE") ?? (poolSizeInConnectionString ? settings.MaxPoolSize : PostgresStoreOptions.DefaultMaxPoolSize);
         settings.MinPoolSize = options.MinPoolSize ?? EnvInt(options, "TRELLIS_MIN_POOL_SIZE") ?? settings.MinPoolSize;
         if ((options.ConnectionTimeout?.TotalSeconds ?? EnvInt(options, "TRELLIS_CONNECTION_TIMEOUT")) is { } connectTimeout)
         {

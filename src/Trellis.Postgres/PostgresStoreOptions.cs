@@ -8,7 +8,7 @@ namespace Trellis.Postgres;
 /// <list type="table">
 /// <item><term><see cref="ConnectionString"/></term><description><c>TRELLIS_DATABASE_URL</c>, then <c>DATABASE_URL</c>: a <c>postgres://user:pass@host:port/db</c> URL or a key=value connection string.</description></item>
 /// <item><term><see cref="Schema"/></term><description><c>TRELLIS_SCHEMA</c>, default <c>trellis</c>.</description></item>
-/// <item><term><see cref="MaxPoolSize"/></term><description><c>TRELLIS_MAX_POOL_SIZE</c>, default Npgsql's (100).</description></item>
+/// <item><term><see cref="MaxPoolSize"/></term><description><c>TRELLIS_MAX_POOL_SIZE</c>, or <c>Maximum Pool Size</c> in the connection string; default 20.</description></item>
 /// <item><term><see cref="MinPoolSize"/></term><description><c>TRELLIS_MIN_POOL_SIZE</c>, default 0.</description></item>
 /// <item><term><see cref="ConnectionTimeout"/></term><description><c>TRELLIS_CONNECTION_TIMEOUT</c> (seconds), default 15 s.</description></item>
 /// <item><term><see cref="CommandTimeout"/></term><description><c>TRELLIS_COMMAND_TIMEOUT</c> (seconds), default 30 s.</description></item>
@@ -17,6 +17,9 @@ namespace Trellis.Postgres;
 public sealed class PostgresStoreOptions
 {
     public const string DefaultSchema = "trellis";
+
+    /// <summary>Connections in the pool unless configured: Trellis batches its writes, so a few go a long way.</summary>
+    public const int DefaultMaxPoolSize = 20;
 
     /// <summary>A URL (<c>postgres://…</c>) or key=value connection string. Ignored when <see cref="DataSource"/> is set.</summary>
     public string? ConnectionString { get; set; }

@@ -24,6 +24,7 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
 {
     private readonly ILogger _logger;
     private readonly ResultWaiter _waiter;
+    private readonly RunStarter _starter;
     private static readonly TimeSpan ListenerStartTimeout = TimeSpan.FromSeconds(5);
 
     private readonly CancellationTokenSource _stopListening = new();
@@ -46,12 +47,15 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
         _logger = loggerFactory.CreateLogger("Trellis");
         var serializer = new TrellisSerializer(options.JsonSerializerOptions);
         _waiter = new ResultWaiter(store, serializer, options.ResultPollInterval, time, _logger);
-        Client = new TrellisClient(store, registry, options, serializer, _waiter);
+        _starter = new RunStarter(store);
         if (options.Worker.Enabled)
         {
             Worker = new TrellisWorker(store, isTransient, registry, options, serializer, loggerFactory, time, services);
             Worker.RunsFinished = _waiter.OnFinishedLocally;
+            _waiter.IsExecutingLocally = Worker.IsExecuting;
         }
+
+        Client = new TrellisClient(store, registry, options, serializer, _waiter, _starter, Worker);
     }
 
     /// <summary>Starts a fluent configuration: <c>TrellisEngine.Create().UsePostgres(...).AddWorkflow&lt;T&gt;().StartAsync()</c>.</summary>
@@ -142,6 +146,7 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
             await Worker.DisposeAsync().ConfigureAwait(false);
         }
 
+        await _starter.DisposeAsync().ConfigureAwait(false);
         await _waiter.DisposeAsync().ConfigureAwait(false);
         await Store.DisposeAsync().ConfigureAwait(false);
         _stopListening.Dispose();

@@ -81,6 +81,59 @@ public sealed class RunLifecycleTests(PostgresFixture database, ITestOutputHelpe
     }
 
     [Fact]
+    public async Task StartAsync_SameRunIdFromManyCallersAtOnce_CreatesOneRunThatRunsOnce()
+    {
+        var probe = new Probe();
+        await using var engine = await TestEngines.Builder(database, output).AddWorkflow(_ => new Echo(probe)).StartAsync();
+        var id = $"together-{Guid.NewGuid():N}";
+
+        var handles = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => engine.Client.StartAsync<Echo>($"caller {i}", new StartOptions { RunId = id })));
+
+        Assert.All(handles, h => Assert.Equal(id, h.RunId));
+        var result = await handles[0].GetResultAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(1, await database.ScalarAsync<long>("SELECT count(*) FROM {schema}.runs WHERE id = $1", id));
+        Assert.Equal(1, probe.Count(result));
+        Assert.Equal(1, Enumerable.Range(0, 20).Sum(i => probe.Count($"caller {i}")));
+    }
+
+    [Fact]
+    public async Task StartAsync_WorkerInThisProcessHasAFreeSlot_RunIsCreatedAlreadyClaimedByIt()
+    {
+        var probe = new Probe();
+        await using var engine = await TestEngines.Builder(database, output).AddWorkflow(_ => new TwoGatedSteps(probe)).StartAsync();
+
+        var run = await engine.Client.StartAsync<TwoGatedSteps>(0);
+
+        // Claimed in the statement that created it: same timestamp, epoch 1, this worker.
+        var row = Assert.Single(await database.RowsAsync("SELECT status, locked_by, epoch, started_at = created_at FROM {schema}.runs WHERE id = $1", run.RunId));
+        Assert.Equal(("running", engine.Worker!.WorkerId, 1L, true), ((string)row[0]!, (string)row[1]!, (long)row[2]!, (bool)row[3]!));
+        probe.Open("first");
+        Assert.Equal(2, await run.GetResultAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    [Workflow("Blocker")]
+    private sealed class Blocker : Workflow<int, int>
+    {
+        public override Task<int> RunAsync(WorkflowContext context, int input) => Task.FromResult(input);
+    }
+
+    [Fact]
+    public async Task StartAsync_ReadyRunsWaitInTheQueue_NewRunDoesNotOvertakeThemThroughTheLocalWorker()
+    {
+        var queue = $"q{Guid.NewGuid():N}"[..12];
+        var clientBuilder = TestEngines.Builder(database, output, queue).AddWorkflow<Blocker>();
+        clientBuilder.Options.Worker.Enabled = false;
+        await using var client = await clientBuilder.StartAsync();
+        await client.Client.StartAsync<Blocker>(1); // ready work that no worker here can run
+        await using var engine = await TestEngines.Builder(database, output, queue).AddWorkflow(_ => new Echo(new Probe())).StartAsync();
+
+        var run = await engine.Client.StartAsync<Echo>("waits its turn");
+
+        Assert.Equal("waits its turn", await run.GetResultAsync(TimeSpan.FromSeconds(30)));
+        Assert.False(await database.ScalarAsync<bool>("SELECT started_at = created_at FROM {schema}.runs WHERE id = $1", run.RunId));
+    }
+
+    [Fact]
     public async Task StartAsync_RunIdTakenByAnotherWorkflow_ThrowsConflict()
     {
         await using var engine = await TestEngines.Builder(database, output).AddWorkflow(_ => new Echo(new Probe())).AddWorkflow<Other>().StartAsync();

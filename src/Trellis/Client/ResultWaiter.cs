@@ -23,6 +23,7 @@ internal sealed class ResultWaiter : IAsyncDisposable
     private readonly AsyncSignal _pollNow;
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _loopLock = new();
+    private readonly RecentOutcomes _recent = new(4096);
     private Task? _pollLoop;
 
     public ResultWaiter(IRunStore store, TrellisSerializer serializer, TimeSpan pollInterval, TimeProvider time, ILogger logger)
@@ -35,6 +36,9 @@ internal sealed class ResultWaiter : IAsyncDisposable
         _pollNow = new AsyncSignal(time);
     }
 
+    /// <summary>Tells whether a worker in this process is executing a run; such a run reports its own end.</summary>
+    public Func<string, bool>? IsExecutingLocally { get; set; }
+
     public async Task<RunOutcome> WaitAsync(string runId, TimeSpan? timeout, CancellationToken cancellationToken)
     {
         Entry entry;
@@ -46,11 +50,20 @@ internal sealed class ResultWaiter : IAsyncDisposable
 
         try
         {
-            // Registered first, then checked: a finish in between is caught by one or the other.
-            var current = await _store.GetRunAsync(runId, cancellationToken).ConfigureAwait(false) ?? throw new RunNotFoundException(runId);
-            if (current.Status.IsTerminal())
+            // Registered first, then checked: a finish in between is caught by one or the other. A run that
+            // finished here, or that a worker here is executing, needs no read: its end is reported in-process.
+            if (_recent.TryGet(runId) is { } recent)
             {
-                return RunOutcome.From(current);
+                return recent;
+            }
+
+            if (IsExecutingLocally?.Invoke(runId) != true)
+            {
+                var current = await _store.GetRunAsync(runId, cancellationToken).ConfigureAwait(false) ?? throw new RunNotFoundException(runId);
+                if (current.Status.IsTerminal())
+                {
+                    return RunOutcome.From(current);
+                }
             }
 
             EnsurePolling();
@@ -74,11 +87,6 @@ internal sealed class ResultWaiter : IAsyncDisposable
     {
         foreach (var finish in finishes)
         {
-            if (!_entries.TryGetValue(finish.RunId, out var entry))
-            {
-                continue;
-            }
-
             var status = finish.Kind switch
             {
                 RunFinishKind.Completed => RunStatus.Completed,
@@ -86,10 +94,17 @@ internal sealed class ResultWaiter : IAsyncDisposable
                 RunFinishKind.Cancelled => RunStatus.Cancelled,
                 _ => (RunStatus?)null,
             };
-            if (status is { } final)
+            if (status is not { } final)
             {
-                var error = finish.ErrorJson is null ? null : _serializer.Deserialize<ErrorInfo>(finish.ErrorJson);
-                entry.Outcome.TrySetResult(new RunOutcome(finish.RunId, final, finish.OutputJson, error));
+                continue;
+            }
+
+            var error = finish.ErrorJson is null ? null : _serializer.Deserialize<ErrorInfo>(finish.ErrorJson);
+            var outcome = new RunOutcome(finish.RunId, final, finish.OutputJson, error);
+            _recent.Add(outcome); // before resolving, so a waiter registering now finds one or the other
+            if (_entries.TryGetValue(finish.RunId, out var entry))
+            {
+                entry.Outcome.TrySetResult(outcome);
             }
         }
     }

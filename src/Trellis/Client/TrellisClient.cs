@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Trellis.Client;
 using Trellis.Diagnostics;
+using Trellis.Execution;
 using Trellis.Storage;
 
 namespace Trellis;
@@ -16,14 +17,25 @@ public sealed class TrellisClient
     private readonly TrellisOptions _options;
     private readonly TrellisSerializer _serializer;
     private readonly ResultWaiter _waiter;
+    private readonly RunStarter _starter;
+    private readonly TrellisWorker? _localWorker;
 
-    internal TrellisClient(IRunStore store, WorkflowRegistry registry, TrellisOptions options, TrellisSerializer serializer, ResultWaiter waiter)
+    internal TrellisClient(
+        IRunStore store,
+        WorkflowRegistry registry,
+        TrellisOptions options,
+        TrellisSerializer serializer,
+        ResultWaiter waiter,
+        RunStarter starter,
+        TrellisWorker? localWorker)
     {
         _store = store;
         _registry = registry;
         _options = options;
         _serializer = serializer;
         _waiter = waiter;
+        _starter = starter;
+        _localWorker = localWorker;
     }
 
     public TrellisSerializer Serializer => _serializer;
@@ -39,8 +51,8 @@ public sealed class TrellisClient
         var definition = _registry.Get(typeof(TWorkflow));
         CheckInputType(definition, input);
         var json = _serializer.Serialize(input, definition.InputType);
-        var run = await CreateAsync(definition.Name, json, options, definition, cancellationToken).ConfigureAwait(false);
-        return new RunHandle<TWorkflow>(this, run.Id);
+        var runId = await CreateAsync(definition.Name, json, options, definition, cancellationToken).ConfigureAwait(false);
+        return new RunHandle<TWorkflow>(this, runId);
     }
 
     /// <summary>
@@ -92,7 +104,7 @@ public sealed class TrellisClient
             options.MaxAttempts ?? _options.RunRetry.MaxAttempts,
             options.ScheduledAt,
             options.ScheduledAt is null ? options.Delay : null);
-        var created = await _store.CreateRunsAsync(batch, cancellationToken).ConfigureAwait(false);
+        var created = await _store.CreateRunBatchAsync(batch, cancellationToken).ConfigureAwait(false);
         TrellisDiagnostics.RunsStarted.Add(created, new KeyValuePair<string, object?>("workflow", definition.Name));
         return ids;
     }
@@ -110,8 +122,8 @@ public sealed class TrellisClient
         ArgumentException.ThrowIfNullOrWhiteSpace(workflowName);
         ArgumentNullException.ThrowIfNull(inputJson);
         CheckJsonSyntax(inputJson);
-        var run = await CreateAsync(workflowName, inputJson, options, null, cancellationToken).ConfigureAwait(false);
-        return new RunHandle(this, run.Id);
+        var runId = await CreateAsync(workflowName, inputJson, options, null, cancellationToken).ConfigureAwait(false);
+        return new RunHandle(this, runId);
     }
 
     public Task<RunInfo?> GetRunAsync(string runId, CancellationToken cancellationToken = default)
@@ -161,7 +173,8 @@ public sealed class TrellisClient
     public RunHandle<TWorkflow> GetHandle<TWorkflow>(string runId)
         where TWorkflow : IWorkflow => new(this, runId);
 
-    private async Task<RunInfo> CreateAsync(string workflowName, string inputJson, StartOptions? options, WorkflowDefinition? definition, CancellationToken cancellationToken)
+    /// <summary>Validates and creates the run; returns its id.</summary>
+    private async Task<string> CreateAsync(string workflowName, string inputJson, StartOptions? options, WorkflowDefinition? definition, CancellationToken cancellationToken)
     {
         options ??= new StartOptions();
         ValidateOptions(options);
@@ -182,31 +195,60 @@ public sealed class TrellisClient
         }
 
         definition?.ValidateInput(inputJson, _serializer);
-        var run = new NewRun(
-            options.RunId ?? Guid.CreateVersion7().ToString(),
-            workflowName,
-            definition?.Version ?? version!.Value,
-            options.Queue ?? _options.DefaultQueue,
-            options.Priority,
-            inputJson,
-            options.CorrelationId,
-            options.Tags ?? RunInfo.EmptyTags,
-            options.MaxAttempts ?? _options.RunRetry.MaxAttempts,
-            options.ScheduledAt,
-            options.ScheduledAt is null ? options.Delay : null);
+        var queue = options.Queue ?? _options.DefaultQueue;
+        var workflowVersion = definition?.Version ?? version!.Value;
+        var runId = options.RunId ?? Guid.CreateVersion7().ToString();
+        var tags = options.Tags ?? RunInfo.EmptyTags;
+        var maxAttempts = options.MaxAttempts ?? _options.RunRetry.MaxAttempts;
+        var startsNow = options.ScheduledAt is null && options.Delay is null;
 
-        var result = await _store.CreateRunAsync(run, cancellationToken).ConfigureAwait(false);
-        if (!result.Created && result.Run.WorkflowName != workflowName)
+        // A worker in this process with a free slot takes the run as it is created: no claim round trip.
+        var localClaim = startsNow ? _localWorker?.TryReserveForLocalStart(queue, workflowName, workflowVersion) : null;
+        var run = new NewRun(
+            runId, workflowName, workflowVersion, queue, options.Priority, inputJson, options.CorrelationId, tags, maxAttempts,
+            options.ScheduledAt, options.ScheduledAt is null ? options.Delay : null, localClaim);
+
+        CreatedRun created;
+        try
         {
-            throw new RunConflictException(run.Id, result.Run.WorkflowName, workflowName);
+            created = await _starter.StartAsync(run, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            if (localClaim is not null)
+            {
+                _localWorker!.CancelReservation();
+            }
+
+            throw;
         }
 
-        if (result.Created)
+        if (localClaim is not null)
+        {
+            if (created.Claimed)
+            {
+                _localWorker!.StartReserved(new ClaimedRun(runId, workflowName, workflowVersion, inputJson, 1, 1, maxAttempts, false, options.CorrelationId, tags));
+            }
+            else
+            {
+                _localWorker!.CancelReservation();
+            }
+        }
+
+        if (!created.Created)
+        {
+            var existing = created.WorkflowName ?? (await _store.GetRunAsync(runId, cancellationToken).ConfigureAwait(false))?.WorkflowName;
+            if (existing is not null && existing != workflowName)
+            {
+                throw new RunConflictException(runId, existing, workflowName);
+            }
+        }
+        else
         {
             TrellisDiagnostics.RunsStarted.Add(1, new KeyValuePair<string, object?>("workflow", workflowName));
         }
 
-        return result.Run;
+        return runId;
     }
 
     private async Task<int> ResolveRemoteVersionAsync(string workflowName, int? version, CancellationToken cancellationToken)

@@ -26,6 +26,8 @@ public sealed class TrellisWorker : IAsyncDisposable
     private readonly AsyncSignal _wake;
     private readonly ConcurrentDictionary<string, RunExecution> _active = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Task, byte> _runTasks = new();
+    private readonly SlotCounter _slots;
+    private readonly HashSet<WorkflowKey> _workflows;
     private readonly CancellationTokenSource _stopClaiming = new();
     private readonly CancellationTokenSource _stopBackground = new();
     private Task? _claimLoop;
@@ -51,6 +53,8 @@ public sealed class TrellisWorker : IAsyncDisposable
         _time = time;
         _wake = new AsyncSignal(time);
         _queues = _worker.Queues.Count > 0 ? [.. _worker.Queues.Distinct()] : [options.DefaultQueue];
+        _slots = new SlotCounter(_worker.MaxConcurrentRuns);
+        _workflows = [.. registry.Definitions.Select(d => new WorkflowKey(d.Name, d.Version))];
         var writer = new CheckpointWriter(store, isTransient, _worker.MaxCheckpointBatch, loggerFactory.CreateLogger("Trellis.Checkpoints"), time);
         _services = new ExecutionServices(writer, new InFlightSteps(), serializer, options, time, loggerFactory.CreateLogger("Trellis.Workflow"), services);
     }
@@ -139,6 +143,34 @@ public sealed class TrellisWorker : IAsyncDisposable
     /// <summary>Wakes the claim loop, e.g. after the notification connection came back.</summary>
     internal void Poll() => _wake.Set();
 
+    /// <summary>True while this worker is executing the run.</summary>
+    internal bool IsExecuting(string runId) => _active.ContainsKey(runId);
+
+    /// <summary>
+    /// Takes a slot for a run that a start in this process wants to hand over directly. Only while the
+    /// worker is running, serves the queue and has the workflow version registered.
+    /// </summary>
+    internal LocalClaim? TryReserveForLocalStart(string queue, string workflowName, int version)
+    {
+        if (Volatile.Read(ref _state) != 1 || _stopClaiming.IsCancellationRequested
+            || Array.IndexOf(_queues, queue) < 0 || !_workflows.Contains(new WorkflowKey(workflowName, version)))
+        {
+            return null;
+        }
+
+        return _slots.TryTake(1) == 1 ? new LocalClaim(WorkerId, _worker.LeaseDuration) : null;
+    }
+
+    /// <summary>Runs a run the store created already claimed by this worker, in the slot reserved for it.</summary>
+    internal void StartReserved(ClaimedRun claim) => Start(claim);
+
+    /// <summary>Gives back a slot reserved for a run that was not created claimed after all.</summary>
+    internal void CancelReservation()
+    {
+        _slots.Release(1);
+        _wake.Set();
+    }
+
     internal void OnCancelRequested(string runId)
     {
         if (_active.TryGetValue(runId, out var run))
@@ -163,15 +195,22 @@ public sealed class TrellisWorker : IAsyncDisposable
                     await RecoverExpiredLeasesAsync(token).ConfigureAwait(false);
                 }
 
-                var free = _worker.MaxConcurrentRuns - _active.Count;
-                var requested = Math.Min(free, _worker.ClaimBatchSize);
-                if (requested > 0 && workflows.Length > 0)
+                var requested = workflows.Length > 0 ? _slots.TryTake(_worker.ClaimBatchSize) : 0;
+                if (requested > 0)
                 {
-                    var claimed = await _store.ClaimAsync(
-                        new ClaimRequest(WorkerId, _queues, workflows, requested, _worker.LeaseDuration), token).ConfigureAwait(false);
-                    foreach (var run in claimed)
+                    IReadOnlyList<ClaimedRun> claimed = [];
+                    try
                     {
-                        Start(run);
+                        claimed = await _store.ClaimAsync(
+                            new ClaimRequest(WorkerId, _queues, workflows, requested, _worker.LeaseDuration), token).ConfigureAwait(false);
+                        foreach (var run in claimed)
+                        {
+                            Start(run);
+                        }
+                    }
+                    finally
+                    {
+                        _slots.Release(requested - claimed.Count);
                     }
 
                     backoff = TimeSpan.FromMilliseconds(100);
@@ -242,6 +281,7 @@ public sealed class TrellisWorker : IAsyncDisposable
                 worker._active.TryRemove(execution.RunId, out _);
                 worker._runTasks.TryRemove(t, out _);
                 execution.Dispose();
+                worker._slots.Release(1);
                 worker._wake.Set();
             },
             (this, run),

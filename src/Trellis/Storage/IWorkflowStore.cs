@@ -20,14 +20,19 @@ public interface IWorkflowStore : IRunStore, IRunQueue, ICheckpointStore, IStore
 /// <summary>Runs as a client sees them: start, read, list, cancel.</summary>
 public interface IRunStore
 {
-    /// <summary>Creates the run unless a run with the same id exists; either way returns the stored run.</summary>
-    Task<CreateRunResult> CreateRunAsync(NewRun run, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Creates runs in one round trip and one transaction; a run whose id exists is left as it is. Runs
+    /// marked <see cref="NewRun.ClaimFor"/> are created already claimed by that worker (epoch 1, with a
+    /// lease) when their queue has no ready work waiting, so that a worker in the starting process can
+    /// run them without a claim round trip. Returns one result per run, in order.
+    /// </summary>
+    Task<IReadOnlyList<CreatedRun>> CreateRunsAsync(IReadOnlyList<NewRun> runs, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Creates many runs of one workflow in one round trip and one transaction. Runs whose id exists are
-    /// skipped. Returns how many were created.
+    /// Creates many runs of one workflow with the same settings in one round trip and one transaction
+    /// (bulk enqueue). Runs whose id exists are skipped. Returns how many were created.
     /// </summary>
-    Task<int> CreateRunsAsync(NewRunBatch batch, CancellationToken cancellationToken = default);
+    Task<int> CreateRunBatchAsync(NewRunBatch batch, CancellationToken cancellationToken = default);
 
     Task<RunInfo?> GetRunAsync(string runId, CancellationToken cancellationToken = default);
 

@@ -2,7 +2,8 @@ namespace Trellis.Storage;
 
 /// <summary>
 /// A run to create. It becomes ready at <see cref="ScheduledAt"/> if set, otherwise after
-/// <see cref="Delay"/> (or at once) measured on the store's clock.
+/// <see cref="Delay"/> (or at once) measured on the store's clock. With <see cref="ClaimFor"/>, it is
+/// created already held by that worker when nothing else is waiting in its queue.
 /// </summary>
 public sealed record NewRun(
     string Id,
@@ -15,7 +16,17 @@ public sealed record NewRun(
     IReadOnlyDictionary<string, string> Tags,
     int MaxAttempts,
     DateTimeOffset? ScheduledAt,
-    TimeSpan? Delay = null);
+    TimeSpan? Delay = null,
+    LocalClaim? ClaimFor = null);
+
+/// <summary>A worker that would take a new run at once, and the lease it would hold it under.</summary>
+public sealed record LocalClaim(string WorkerId, TimeSpan LeaseDuration);
+
+/// <summary>
+/// What became of a run to create: whether this call created it, whether it was created claimed by the
+/// worker named in <see cref="NewRun.ClaimFor"/>, and the workflow of the stored run (null when unknown).
+/// </summary>
+public sealed record CreatedRun(string Id, bool Created, bool Claimed, string? WorkflowName);
 
 /// <summary>Many runs of one workflow with the same settings; only their ids and inputs differ.</summary>
 public sealed record NewRunBatch(
@@ -31,8 +42,6 @@ public sealed record NewRunBatch(
     DateTimeOffset? ScheduledAt,
     TimeSpan? Delay);
 
-/// <summary>The stored run, and whether this call created it.</summary>
-public sealed record CreateRunResult(RunInfo Run, bool Created);
 
 /// <summary>A workflow name and version a worker can run.</summary>
 public readonly record struct WorkflowKey(string Name, int Version);

@@ -1,0 +1,290 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Npgsql;
+using Trellis;
+using Trellis.Bench;
+using Trellis.Postgres;
+
+// One workload, one repetition, one JSON result (the same field names as the peers' drivers).
+//   Trellis.Bench w1|w2|w3|w4 --db-url URL [--n N] [--concurrency C] [--samples S] [--width W] [--out FILE]
+var options = BenchOptions.Parse(args);
+var result = options.Workload switch
+{
+    "w1" => await Runs.W1Async(options),
+    "w2" => await Runs.W2Async(options),
+    "w3" => await Runs.W3Async(options),
+    "w4" => await Runs.W4Async(options),
+    _ => throw new ArgumentException($"Unknown workload '{options.Workload}'; use w1, w2, w3 or w4."),
+};
+result["system"] = "trellis";
+result["dotnet"] = Environment.Version.ToString();
+result["peakRssMb"] = PeakRssMb();
+result["finishedAt"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture);
+var json = JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true });
+Console.WriteLine(json);
+if (options.Out is { } path)
+{
+    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+    await File.WriteAllTextAsync(path, json);
+}
+
+static double PeakRssMb()
+{
+    var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+    return line is null ? double.NaN : double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
+}
+
+internal sealed record BenchOptions(string Workload, string DbUrl, Dictionary<string, string> Values, string? Out)
+{
+    public int Int(string name, int fallback) =>
+        Values.TryGetValue(name, out var text) ? int.Parse(text, CultureInfo.InvariantCulture) : fallback;
+
+    public static BenchOptions Parse(string[] args)
+    {
+        if (args.Length == 0)
+        {
+            throw new ArgumentException("usage: Trellis.Bench w1|w2|w3|w4 --db-url URL [--n N] [--concurrency C] [--samples S] [--width W] [--out FILE]");
+        }
+
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 1; i + 1 < args.Length; i += 2)
+        {
+            values[args[i].TrimStart('-')] = args[i + 1];
+        }
+
+        var url = values.GetValueOrDefault("db-url") ?? ConnectionStrings.FromEnvironment()
+            ?? throw new ArgumentException("--db-url (or TRELLIS_DATABASE_URL) is required.");
+        return new BenchOptions(args[0], url, values, values.GetValueOrDefault("out"));
+    }
+}
+
+internal static class Runs
+{
+    private static double Ms(long from, long to) => Stopwatch.GetElapsedTime(from, to).TotalMilliseconds;
+
+    private static TrellisBuilder Engine(BenchOptions options, bool worker) =>
+        TrellisEngine.Create()
+            .UsePostgres(options.DbUrl, pg => pg.ReadEnvironment = false)
+            .ConfigureWorker(w =>
+            {
+                w.Enabled = worker;
+                w.MaxConcurrentRuns = options.Int("slots", 256);
+                w.ClaimBatchSize = options.Int("claim-batch", 256);
+            });
+
+    private static Dictionary<string, object?> Config(BenchOptions options) => new()
+    {
+        ["slots"] = options.Int("slots", 256),
+        ["claimBatch"] = options.Int("claim-batch", 256),
+        ["process"] = "client and worker in one .NET process",
+    };
+
+    /// <summary>W1: enqueue N no-op runs in bulk calls of 1,000, then start a worker and drain them.</summary>
+    public static async Task<Dictionary<string, object?>> W1Async(BenchOptions options)
+    {
+        var n = options.Int("n", 20000);
+        var chunk = options.Int("chunk", 1000);
+        var inputs = Enumerable.Range(0, n).Select(i => (object?)new NoOp.Payload(i)).ToArray();
+
+        await using var client = await Engine(options, worker: false).AddWorkflow<NoOp>().StartAsync();
+        var enqueueStart = Stopwatch.GetTimestamp();
+        for (var offset = 0; offset < n; offset += chunk)
+        {
+            await client.Client.StartManyAsync<NoOp>(inputs[offset..Math.Min(n, offset + chunk)]);
+        }
+
+        var enqueueEnd = Stopwatch.GetTimestamp();
+        await using var probe = NpgsqlDataSource.Create(ConnectionStrings.Normalize(options.DbUrl));
+        var pending = await CountAsync(probe, "SELECT count(*) FROM trellis.runs WHERE status = 'pending'");
+        if (pending != n)
+        {
+            throw new InvalidOperationException($"{pending} pending runs after enqueuing {n}.");
+        }
+
+        var processStart = Stopwatch.GetTimestamp();
+        await using var worker = await Engine(options, worker: true).AddWorkflow<NoOp>().StartAsync();
+        while (NoOp.Handled < n)
+        {
+            await Task.Delay(5);
+        }
+
+        while (await CountAsync(probe, "SELECT count(*) FROM trellis.runs WHERE status IN ('pending', 'running')") > 0)
+        {
+            await Task.Delay(5);
+        }
+
+        var processEnd = Stopwatch.GetTimestamp();
+        var completed = await CountAsync(probe, "SELECT count(*) FROM trellis.runs WHERE status = 'completed'");
+        if (completed != n)
+        {
+            throw new InvalidOperationException($"{completed} completed runs; expected {n}.");
+        }
+
+        return new()
+        {
+            ["workload"] = "W1-queue",
+            ["n"] = n,
+            ["enqueueChunk"] = chunk,
+            ["config"] = Config(options),
+            ["enqueueMs"] = Ms(enqueueStart, enqueueEnd),
+            ["enqueuePerS"] = n / (Ms(enqueueStart, enqueueEnd) / 1000),
+            ["processMs"] = Ms(processStart, processEnd),
+            ["processPerS"] = n / (Ms(processStart, processEnd) / 1000),
+            ["handled"] = NoOp.Handled,
+        };
+    }
+
+    /// <summary>W2: N three-step workflows, C in flight, each started as soon as another returns its result.</summary>
+    public static async Task<Dictionary<string, object?>> W2Async(BenchOptions options)
+    {
+        var n = options.Int("n", 5000);
+        var concurrency = options.Int("concurrency", 256);
+        await using var engine = await Engine(options, worker: true).AddWorkflow<ThreeSteps>().StartAsync();
+
+        var next = -1;
+        var start = Stopwatch.GetTimestamp();
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+        {
+            for (var i = Interlocked.Increment(ref next); i < n; i = Interlocked.Increment(ref next))
+            {
+                var run = await engine.Client.StartAsync<ThreeSteps>(i);
+                var output = await run.GetResultAsync();
+                if (output.I != i || output.Last != 3)
+                {
+                    throw new InvalidOperationException($"run {i} returned {output}");
+                }
+            }
+        }));
+        var end = Stopwatch.GetTimestamp();
+
+        await using var probe = NpgsqlDataSource.Create(ConnectionStrings.Normalize(options.DbUrl));
+        var workflows = await CountAsync(probe, "SELECT count(*) FROM trellis.runs WHERE status = 'completed'");
+        var steps = await CountAsync(probe, "SELECT count(*) FROM trellis.steps WHERE status = 'completed'");
+        if (workflows != n || steps != 3 * n)
+        {
+            throw new InvalidOperationException($"verification failed: {workflows} workflows, {steps} steps");
+        }
+
+        var seconds = Ms(start, end) / 1000;
+        return new()
+        {
+            ["workload"] = "W2-workflow-3-steps",
+            ["n"] = n,
+            ["concurrency"] = concurrency,
+            ["config"] = Config(options),
+            ["totalMs"] = Ms(start, end),
+            ["workflowsPerS"] = n / seconds,
+            ["stepsPerS"] = 3 * n / seconds,
+            ["verified"] = new Dictionary<string, long> { ["workflows"] = workflows, ["steps"] = steps },
+        };
+    }
+
+    /// <summary>W3: one run at a time on an idle engine; start call to the caller seeing the durable result.</summary>
+    public static async Task<Dictionary<string, object?>> W3Async(BenchOptions options)
+    {
+        var samples = options.Int("samples", 200);
+        var warmup = options.Int("warmup", 10);
+        var gapMs = options.Int("gap-ms", 20);
+        await using var engine = await Engine(options, worker: true).AddWorkflow<Latency>().StartAsync();
+        await using var probe = NpgsqlDataSource.Create(ConnectionStrings.Normalize(options.DbUrl));
+        await Task.Delay(1000);
+
+        var e2e = new List<double>();
+        var pickup = new List<double>();
+        var enqueue = new List<double>();
+        var notDurable = 0;
+        for (var s = 0; s < warmup + samples; s++)
+        {
+            var t0 = Stopwatch.GetTimestamp();
+            var run = await engine.Client.StartAsync<Latency>(s);
+            var tA = Stopwatch.GetTimestamp();
+            await run.GetResultAsync();
+            var t1 = Stopwatch.GetTimestamp();
+            if ((await run.GetAsync()).Status != RunStatus.Completed)
+            {
+                notDurable++;
+            }
+
+            if (s >= warmup)
+            {
+                e2e.Add(Ms(t0, t1));
+                pickup.Add(Ms(t0, Latency.Started[s]));
+                enqueue.Add(Ms(t0, tA));
+            }
+
+            await Task.Delay(gapMs);
+        }
+
+        return new()
+        {
+            ["workload"] = "W3-latency",
+            ["n"] = samples,
+            ["warmup"] = warmup,
+            ["gapMs"] = gapMs,
+            ["config"] = Config(options),
+            ["completionObservedBy"] = "run.GetResultAsync() in the process that runs the worker (woken by the worker's commit); status re-checked in the database afterwards (untimed)",
+            ["statusNotCompletedAfterResult"] = notDurable,
+            ["e2e"] = Stats.Of(e2e),
+            ["pickup"] = Stats.Of(pickup),
+            ["enqueueCall"] = Stats.Of(enqueue),
+            ["samplesMs"] = e2e.Select(x => Math.Round(x, 3)).ToArray(),
+        };
+    }
+
+    /// <summary>W4, per-item-steps variant: one run whose ForEachAsync runs 1,000 per-item steps.</summary>
+    public static async Task<Dictionary<string, object?>> W4Async(BenchOptions options)
+    {
+        var width = options.Int("width", 1000);
+        await using var engine = await Engine(options, worker: true).AddWorkflow<FanOut>().StartAsync();
+        await Task.Delay(500);
+
+        var start = Stopwatch.GetTimestamp();
+        var run = await engine.Client.StartAsync<FanOut>(width);
+        var count = await run.GetResultAsync();
+        var end = Stopwatch.GetTimestamp();
+
+        await using var probe = NpgsqlDataSource.Create(ConnectionStrings.Normalize(options.DbUrl));
+        var rows = await CountAsync(probe, "SELECT count(*) FROM trellis.steps WHERE status = 'completed' AND item_index IS NOT NULL");
+        if (count != width || rows != width)
+        {
+            throw new InvalidOperationException($"fan-out returned {count}, {rows} item rows; expected {width}");
+        }
+
+        return new()
+        {
+            ["workload"] = "W4-fan-out",
+            ["variant"] = "steps",
+            ["n"] = width,
+            ["config"] = new Dictionary<string, object?> { ["children"] = $"ctx.ForEachAsync over {width} items, maxParallelism {width}, one checkpoint row per item" },
+            ["totalMs"] = Ms(start, end),
+            ["childrenPerS"] = width / (Ms(start, end) / 1000),
+        };
+    }
+
+    private static async Task<long> CountAsync(NpgsqlDataSource dataSource, string sql)
+    {
+        await using var command = dataSource.CreateCommand(sql);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+}
+
+/// <summary>Nearest-rank percentiles, as the peers' lib/common.mjs computes them.</summary>
+internal static class Stats
+{
+    public static Dictionary<string, double> Of(List<double> samples)
+    {
+        var sorted = samples.Order().ToArray();
+        double Percentile(double p) => sorted[Math.Clamp((int)Math.Ceiling(p / 100 * sorted.Length) - 1, 0, sorted.Length - 1)];
+        return new()
+        {
+            ["n"] = sorted.Length,
+            ["p50"] = Percentile(50),
+            ["p90"] = Percentile(90),
+            ["p99"] = Percentile(99),
+            ["min"] = sorted[0],
+            ["max"] = sorted[^1],
+            ["mean"] = sorted.Average(),
+        };
+    }
+}

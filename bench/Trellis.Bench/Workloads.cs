@@ -1,0 +1,60 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+
+namespace Trellis.Bench;
+
+/// <summary>W1: a no-op job. No steps; the run itself is the job.</summary>
+public sealed class NoOp : Workflow<NoOp.Payload, NoOp.Payload>
+{
+    private static int _handled;
+
+    public static int Handled => Volatile.Read(ref _handled);
+
+    public sealed record Payload(int I);
+
+    public override Task<Payload> RunAsync(WorkflowContext context, Payload input)
+    {
+        Interlocked.Increment(ref _handled);
+        return Task.FromResult(input);
+    }
+}
+
+/// <summary>W2: three sequential steps, each returning a small object, as in the peers' threeStepWf.</summary>
+public sealed class ThreeSteps : Workflow<int, ThreeSteps.Output>
+{
+    public sealed record StepResult(int Step, int I, int Prev);
+
+    public sealed record Output(int I, int Last);
+
+    public override async Task<Output> RunAsync(WorkflowContext context, int i)
+    {
+        var a = await context.StepAsync("step1", _ => Task.FromResult(new StepResult(1, i, 0)));
+        var b = await context.StepAsync("step2", _ => Task.FromResult(new StepResult(2, i, a.Step)));
+        var c = await context.StepAsync("step3", _ => Task.FromResult(new StepResult(3, i, b.Step)));
+        return new Output(i, c.Step);
+    }
+}
+
+/// <summary>W3: records when its body starts (pickup) and returns at once, as the peers' latWf.</summary>
+public sealed class Latency : Workflow<int, int>
+{
+    public static readonly ConcurrentDictionary<int, long> Started = new();
+
+    public override Task<int> RunAsync(WorkflowContext context, int i)
+    {
+        Started[i] = Stopwatch.GetTimestamp();
+        return Task.FromResult(i);
+    }
+}
+
+/// <summary>W4 (per-item-steps variant): one run, <c>width</c> per-item steps through ForEachAsync.</summary>
+public sealed class FanOut : Workflow<int, int>
+{
+    public sealed record Child(int K);
+
+    public override async Task<int> RunAsync(WorkflowContext context, int width)
+    {
+        var children = await context.ForEachAsync("child", Enumerable.Range(0, width).ToArray(), (k, _, _) => Task.FromResult(new Child(k)), maxParallelism: width);
+        return children.Length;
+    }
+}
