@@ -23,6 +23,11 @@ internal sealed class PostgresSql
                                      $8::jsonb[], $9::int[], $10::timestamptz[], $11::interval[], $12::text[], $13::interval[])
                     AS w(id, workflow_name, workflow_version, queue, priority, input, correlation_id, tags,
                          max_attempts, scheduled_at, delay, claim_for, lease)
+            ), busy AS MATERIALIZED (
+                -- A new run goes straight to the starting process's worker only when nothing is waiting
+                -- in its queue, so it never overtakes ready work. Looked up once per queue.
+                SELECT q.queue FROM (SELECT DISTINCT queue FROM wanted WHERE claim_for IS NOT NULL) q
+                WHERE EXISTS (SELECT 1 FROM {s}.runs r WHERE r.status = 'pending' AND r.queue = q.queue AND r.scheduled_at <= now())
             ), inserted AS (
                 INSERT INTO {s}.runs (id, workflow_name, workflow_version, queue, priority, status, input, correlation_id,
                                       tags, max_attempts, scheduled_at, epoch, attempt, locked_by, lease_expires_at, started_at)
@@ -33,10 +38,7 @@ internal sealed class PostgresSql
                        CASE WHEN c.claim THEN w.claim_for END, CASE WHEN c.claim THEN now() + w.lease END,
                        CASE WHEN c.claim THEN now() END
                 FROM wanted w
-                -- A new run goes straight to the starting process's worker only when nothing is waiting
-                -- in its queue, so it never overtakes ready work.
-                CROSS JOIN LATERAL (SELECT w.claim_for IS NOT NULL AND NOT EXISTS (
-                    SELECT 1 FROM {s}.runs r WHERE r.status = 'pending' AND r.queue = w.queue AND r.scheduled_at <= now())) AS c(claim)
+                CROSS JOIN LATERAL (SELECT w.claim_for IS NOT NULL AND w.queue NOT IN (SELECT queue FROM busy)) AS c(claim)
                 ON CONFLICT (id) DO NOTHING
                 RETURNING id, status, queue, scheduled_at
             ), notified AS (

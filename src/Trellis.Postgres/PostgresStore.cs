@@ -162,6 +162,13 @@ public sealed partial class PostgresStore : IWorkflowStore
             settings.AutoPrepareMinUsages = 2;
         }
 
+        // Trellis never changes session state on pooled connections (its LISTEN connection is not pooled),
+        // so the reset Npgsql would send before reusing one is pure cost on every statement.
+        if (!settings.ConnectionString.Contains("No Reset On Close", StringComparison.OrdinalIgnoreCase))
+        {
+            settings.NoResetOnClose = true;
+        }
+
         settings.ApplicationName ??= "trellis";
         return settings;
     }

@@ -1,31 +1,29 @@
-using System.Threading.Channels;
+using Trellis.Execution;
 using Trellis.Storage;
 
 namespace Trellis.Client;
 
 /// <summary>
-/// Group commit for starts. Runs started at the same time from many callers are inserted together:
-/// one loop takes every start queued while the previous insert was in flight and sends them as one
-/// statement. An idle client sends a start at once, so a single start waits for nothing.
+/// Group commit for starts. Runs started at the same time from many callers are inserted together,
+/// as one statement per batch (see <see cref="GroupCommit{T}"/>); a start made alone goes out at once.
 /// </summary>
 internal sealed class RunStarter : IAsyncDisposable
 {
     private const int MaxBatch = 500;
 
-    private readonly Channel<PendingStart> _queue = Channel.CreateUnbounded<PendingStart>(new UnboundedChannelOptions { SingleReader = true });
     private readonly IRunStore _store;
-    private readonly Task _loop;
+    private readonly GroupCommit<PendingStart> _batches;
 
     public RunStarter(IRunStore store)
     {
         _store = store;
-        _loop = Task.Run(RunAsync);
+        _batches = new GroupCommit<PendingStart>(FlushAsync, MaxBatch);
     }
 
     public Task<CreatedRun> StartAsync(NewRun run, CancellationToken cancellationToken)
     {
         var pending = new PendingStart(run, cancellationToken);
-        if (!_queue.Writer.TryWrite(pending))
+        if (!_batches.TryAdd(pending))
         {
             throw new ObjectDisposedException(nameof(TrellisClient), "The Trellis engine has been disposed.");
         }
@@ -33,34 +31,26 @@ internal sealed class RunStarter : IAsyncDisposable
         return pending.Result.Task;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _queue.Writer.TryComplete();
-        await _loop.ConfigureAwait(false);
-    }
+    public async ValueTask DisposeAsync() => await _batches.CloseAsync().ConfigureAwait(false);
 
-    private async Task RunAsync()
+    private async Task FlushAsync(List<PendingStart> queued)
     {
-        var batch = new List<PendingStart>(MaxBatch);
-        while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+        var batch = new List<PendingStart>(queued.Count);
+        foreach (var pending in queued)
         {
-            batch.Clear();
-            while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var pending))
+            if (pending.Cancellation.IsCancellationRequested)
             {
-                if (!pending.Cancellation.IsCancellationRequested)
-                {
-                    batch.Add(pending);
-                }
-                else
-                {
-                    pending.Result.TrySetCanceled(pending.Cancellation);
-                }
+                pending.Result.TrySetCanceled(pending.Cancellation);
             }
+            else
+            {
+                batch.Add(pending);
+            }
+        }
 
-            if (batch.Count > 0)
-            {
-                await InsertAsync(batch).ConfigureAwait(false);
-            }
+        if (batch.Count > 0)
+        {
+            await InsertAsync(batch).ConfigureAwait(false);
         }
     }
 

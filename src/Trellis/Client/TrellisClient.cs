@@ -51,6 +51,7 @@ public sealed class TrellisClient
         var definition = _registry.Get(typeof(TWorkflow));
         CheckInputType(definition, input);
         var json = _serializer.Serialize(input, definition.InputType);
+        // The input was checked by its CLR type, so its JSON needs no second check.
         var runId = await CreateAsync(definition.Name, json, options, definition, cancellationToken).ConfigureAwait(false);
         return new RunHandle<TWorkflow>(this, runId);
     }
@@ -181,11 +182,13 @@ public sealed class TrellisClient
         CheckInputSize(workflowName, inputJson);
 
         var version = options.WorkflowVersion;
-        if (definition is null || (version is { } v && v != definition.Version))
+        var inputChecked = definition is not null && (version is null || version == definition.Version);
+        if (!inputChecked)
         {
             if (_registry.TryGet(workflowName, version, out var local))
             {
                 definition = local;
+                definition.ValidateInput(inputJson, _serializer);
             }
             else
             {
@@ -194,7 +197,6 @@ public sealed class TrellisClient
             }
         }
 
-        definition?.ValidateInput(inputJson, _serializer);
         var queue = options.Queue ?? _options.DefaultQueue;
         var workflowVersion = definition?.Version ?? version!.Value;
         var runId = options.RunId ?? Guid.CreateVersion7().ToString();

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Trellis.Diagnostics;
 using Trellis.Storage;
@@ -8,20 +7,17 @@ namespace Trellis.Execution;
 
 /// <summary>
 /// Group commit for checkpoints. Step results, progress and run outcomes from every run in flight on
-/// this worker go through one queue; a single loop takes whatever has gathered while the previous
-/// round trip was in flight and writes it as one batch (one round trip, one transaction). Under load,
-/// batches grow by themselves; when idle, a write goes out at once, so no delay is ever added.
+/// this worker are written together: whatever has gathered while the previous round trip was in
+/// flight goes as one batch (one round trip, one transaction). Under load, batches grow by themselves;
+/// when idle, a write goes out at once, so no delay is ever added (see <see cref="GroupCommit{T}"/>).
 /// </summary>
 /// <remarks>
-/// One loop keeps writes to the same row in order. Writes to the same step row or the same run's
-/// progress that meet in one batch are merged (the later wins; failed-attempt errors accumulate).
+/// One batch at a time keeps writes to the same row in order. Writes to the same step row or the same
+/// run's progress that meet in one batch are merged (the later wins; failed-attempt errors accumulate).
 /// </remarks>
 internal sealed class CheckpointWriter : IAsyncDisposable
 {
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
-
-    private readonly Channel<PendingWrite> _queue = Channel.CreateUnbounded<PendingWrite>(
-        new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
 
     private readonly ICheckpointStore _store;
     private readonly Func<Exception, bool> _isTransient;
@@ -29,7 +25,7 @@ internal sealed class CheckpointWriter : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly int _maxBatch;
     private readonly CancellationTokenSource _abandon = new();
-    private readonly Task _loop;
+    private readonly GroupCommit<PendingWrite> _batches;
 
     public CheckpointWriter(ICheckpointStore store, Func<Exception, bool> isTransient, int maxBatch, ILogger logger, TimeProvider time)
     {
@@ -38,7 +34,7 @@ internal sealed class CheckpointWriter : IAsyncDisposable
         _maxBatch = maxBatch;
         _logger = logger;
         _time = time;
-        _loop = Task.Run(RunAsync);
+        _batches = new GroupCommit<PendingWrite>(FlushAsync, maxBatch);
     }
 
     /// <summary>Called after each commit with the run outcomes it applied.</summary>
@@ -48,7 +44,7 @@ internal sealed class CheckpointWriter : IAsyncDisposable
     public Task<bool> WriteAsync(CheckpointWrite write)
     {
         var pending = new PendingWrite(write);
-        if (!_queue.Writer.TryWrite(pending))
+        if (!_batches.TryAdd(pending))
         {
             pending.Completion.TrySetException(new ObjectDisposedException(nameof(CheckpointWriter), "The checkpoint writer has stopped."));
         }
@@ -59,56 +55,33 @@ internal sealed class CheckpointWriter : IAsyncDisposable
     /// <summary>Writes everything queued so far, then stops. After <paramref name="cancellationToken"/> fires, gives up retrying.</summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        _queue.Writer.TryComplete();
         using var registration = cancellationToken.Register(() => _abandon.Cancel());
-        await _loop.ConfigureAwait(false);
+        await _batches.CloseAsync(CancellationToken.None).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
     {
-        _queue.Writer.TryComplete();
         await _abandon.CancelAsync().ConfigureAwait(false);
-        await _loop.ConfigureAwait(false);
+        await _batches.CloseAsync(CancellationToken.None).ConfigureAwait(false);
         _abandon.Dispose();
-    }
-
-    private async Task RunAsync()
-    {
-        var reader = _queue.Reader;
-        var drained = new List<PendingWrite>(_maxBatch);
-        try
-        {
-            while (await reader.WaitToReadAsync().ConfigureAwait(false))
-            {
-                drained.Clear();
-                while (drained.Count < _maxBatch && reader.TryRead(out var pending))
-                {
-                    drained.Add(pending);
-                }
-
-                await FlushAsync(drained).ConfigureAwait(false);
-            }
-        }
-        catch (Exception ex)
-        {
-            // Never leave a writer waiting forever: fail whatever is still queued.
-            foreach (var pending in drained)
-            {
-                pending.Completion.TrySetException(ex);
-            }
-
-            while (reader.TryRead(out var pending))
-            {
-                pending.Completion.TrySetException(ex);
-            }
-        }
     }
 
     private async Task FlushAsync(List<PendingWrite> drained)
     {
-        var batch = Coalesce(drained, out var waiters);
-        TrellisDiagnostics.CheckpointBatchSize.Record(batch.Count);
-        await CommitAsync(batch, waiters).ConfigureAwait(false);
+        try
+        {
+            var batch = Coalesce(drained, out var waiters);
+            TrellisDiagnostics.CheckpointBatchSize.Record(batch.Count);
+            await CommitAsync(batch, waiters).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // Never leave a writer waiting forever.
+            foreach (var pending in drained)
+            {
+                pending.Completion.TrySetException(ex);
+            }
+        }
     }
 
     private async Task CommitAsync(CheckpointBatch batch, Dictionary<CheckpointWrite, List<PendingWrite>> waiters)

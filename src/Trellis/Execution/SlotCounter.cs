@@ -1,33 +1,64 @@
 namespace Trellis.Execution;
 
 /// <summary>
-/// The worker's run slots. A slot is taken before a run is claimed (by the claim loop, or by a start in
-/// this process that hands the run straight to the worker) and given back when the run ends or the
-/// claim comes back short, so the worker never holds more than its configured number of runs.
+/// The worker's run slots. A run holds a slot from the moment it is handed to the worker until it
+/// ends. The claim loop takes the free slots it asks the store for while its claim is in flight and
+/// keeps those it got runs for.
 /// </summary>
+/// <remarks>
+/// A start in this process that hands its run straight to the worker only needs a slot not held by a
+/// run: it does not wait for a claim in flight to give its unused slots back (on an idle worker the
+/// claim loop asks for all of them every poll). If that claim does come back full at the same moment,
+/// the worker holds a few runs more than its limit for a while; the limit is never exceeded otherwise.
+/// </remarks>
 internal sealed class SlotCounter(int capacity)
 {
     private readonly Lock _lock = new();
-    private int _taken;
+    private int _held;
+    private int _claiming;
 
-    public int Capacity => capacity;
-
-    /// <summary>Takes up to <paramref name="wanted"/> free slots; returns how many it took.</summary>
-    public int TryTake(int wanted)
+    /// <summary>For the claim loop: takes up to <paramref name="wanted"/> free slots for one claim.</summary>
+    public int TryTakeForClaim(int wanted)
     {
         lock (_lock)
         {
-            var granted = Math.Max(0, Math.Min(wanted, capacity - _taken));
-            _taken += granted;
+            var granted = Math.Max(0, Math.Min(wanted, capacity - _held - _claiming));
+            _claiming += granted;
             return granted;
         }
     }
 
-    public void Release(int count)
+    /// <summary>For the claim loop: the claim for <paramref name="taken"/> slots returned <paramref name="claimed"/> runs.</summary>
+    public void EndClaim(int taken, int claimed)
     {
         lock (_lock)
         {
-            _taken = Math.Max(0, _taken - count);
+            _claiming -= taken;
+            _held += claimed;
+        }
+    }
+
+    /// <summary>For a start in this process: takes one slot not held by a run.</summary>
+    public bool TryTakeForLocalStart()
+    {
+        lock (_lock)
+        {
+            if (_held >= capacity)
+            {
+                return false;
+            }
+
+            _held++;
+            return true;
+        }
+    }
+
+    /// <summary>A run ended, or a slot taken for a local start was not used.</summary>
+    public void Release()
+    {
+        lock (_lock)
+        {
+            _held = Math.Max(0, _held - 1);
         }
     }
 }

@@ -158,7 +158,7 @@ public sealed class TrellisWorker : IAsyncDisposable
             return null;
         }
 
-        return _slots.TryTake(1) == 1 ? new LocalClaim(WorkerId, _worker.LeaseDuration) : null;
+        return _slots.TryTakeForLocalStart() ? new LocalClaim(WorkerId, _worker.LeaseDuration) : null;
     }
 
     /// <summary>Runs a run the store created already claimed by this worker, in the slot reserved for it.</summary>
@@ -167,7 +167,7 @@ public sealed class TrellisWorker : IAsyncDisposable
     /// <summary>Gives back a slot reserved for a run that was not created claimed after all.</summary>
     internal void CancelReservation()
     {
-        _slots.Release(1);
+        _slots.Release();
         _wake.Set();
     }
 
@@ -195,22 +195,26 @@ public sealed class TrellisWorker : IAsyncDisposable
                     await RecoverExpiredLeasesAsync(token).ConfigureAwait(false);
                 }
 
-                var requested = workflows.Length > 0 ? _slots.TryTake(_worker.ClaimBatchSize) : 0;
+                var requested = workflows.Length > 0 ? _slots.TryTakeForClaim(_worker.ClaimBatchSize) : 0;
                 if (requested > 0)
                 {
-                    IReadOnlyList<ClaimedRun> claimed = [];
+                    IReadOnlyList<ClaimedRun> claimed;
                     try
                     {
                         claimed = await _store.ClaimAsync(
                             new ClaimRequest(WorkerId, _queues, workflows, requested, _worker.LeaseDuration), token).ConfigureAwait(false);
-                        foreach (var run in claimed)
-                        {
-                            Start(run);
-                        }
                     }
-                    finally
+                    catch
                     {
-                        _slots.Release(requested - claimed.Count);
+                        _slots.EndClaim(requested, 0);
+                        throw;
+                    }
+
+                    // The slots are held before the runs start, so a run that ends at once gives its slot back correctly.
+                    _slots.EndClaim(requested, claimed.Count);
+                    foreach (var run in claimed)
+                    {
+                        Start(run);
                     }
 
                     backoff = TimeSpan.FromMilliseconds(100);
@@ -281,7 +285,7 @@ public sealed class TrellisWorker : IAsyncDisposable
                 worker._active.TryRemove(execution.RunId, out _);
                 worker._runTasks.TryRemove(t, out _);
                 execution.Dispose();
-                worker._slots.Release(1);
+                worker._slots.Release();
                 worker._wake.Set();
             },
             (this, run),
