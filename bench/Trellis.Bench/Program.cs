@@ -8,6 +8,12 @@ using Trellis.Postgres;
 
 // One workload, one repetition, one JSON result (the same field names as the peers' drivers).
 //   Trellis.Bench w1|w2|w3|w4 --db-url URL [--n N] [--concurrency C] [--samples S] [--width W] [--out FILE]
+if (args is ["summarize", var rawDirectory])
+{
+    Console.Write(Summary.Build(rawDirectory));
+    return;
+}
+
 var options = BenchOptions.Parse(args);
 var result = options.Workload switch
 {
@@ -77,8 +83,46 @@ internal static class Runs
     {
         ["slots"] = options.Int("slots", 256),
         ["claimBatch"] = options.Int("claim-batch", 256),
+        ["prefilledFinishedRuns"] = options.Int("prefill", 0),
         ["process"] = "client and worker in one .NET process",
     };
+
+    /// <summary>
+    /// For the cost-growth cases: fills the tables with finished runs (and three steps each) before the
+    /// timed part, then VACUUM ANALYZE, as autovacuum would have done on a system that got there over time.
+    /// </summary>
+    private static async Task PrefillAsync(BenchOptions options)
+    {
+        var count = options.Int("prefill", 0);
+        if (count == 0)
+        {
+            return;
+        }
+
+        await using var dataSource = NpgsqlDataSource.Create(ConnectionStrings.Normalize(options.DbUrl));
+        foreach (var sql in new[]
+        {
+            $"""
+            INSERT INTO trellis.runs (id, workflow_name, workflow_version, queue, status, input, output, max_attempts, attempt, epoch,
+                                      created_at, started_at, updated_at, completed_at)
+            SELECT 'old-' || i, 'Old', 1, 'default', 'completed', jsonb_build_object('i', i), jsonb_build_object('i', i), 3, 1, 1,
+                   now() - interval '1 day' + i * interval '1 ms', now() - interval '1 day', now() - interval '1 day', now() - interval '1 day'
+            FROM generate_series(1, {count}) i
+            """,
+            $"""
+            INSERT INTO trellis.steps (run_id, seq, name, status, result, attempts, epoch, started_at, completed_at)
+            SELECT 'old-' || i, s, 'old-step-' || s, 'completed', jsonb_build_object('s', s, 'i', i), 1, 1, now(), now()
+            FROM generate_series(1, {count}) i, generate_series(0, 2) s
+            """,
+            "VACUUM ANALYZE trellis.runs",
+            "VACUUM ANALYZE trellis.steps",
+        })
+        {
+            await using var command = dataSource.CreateCommand(sql);
+            command.CommandTimeout = 0;
+            await command.ExecuteNonQueryAsync();
+        }
+    }
 
     /// <summary>W1: enqueue N no-op runs in bulk calls of 1,000, then start a worker and drain them.</summary>
     public static async Task<Dictionary<string, object?>> W1Async(BenchOptions options)
@@ -88,6 +132,7 @@ internal static class Runs
         var inputs = Enumerable.Range(0, n).Select(i => (object?)new NoOp.Payload(i)).ToArray();
 
         await using var client = await Engine(options, worker: false).AddWorkflow<NoOp>().StartAsync();
+        await PrefillAsync(options);
         var enqueueStart = Stopwatch.GetTimestamp();
         for (var offset = 0; offset < n; offset += chunk)
         {
@@ -96,7 +141,7 @@ internal static class Runs
 
         var enqueueEnd = Stopwatch.GetTimestamp();
         await using var probe = NpgsqlDataSource.Create(ConnectionStrings.Normalize(options.DbUrl));
-        var pending = await CountAsync(probe, "SELECT count(*) FROM trellis.runs WHERE status = 'pending'");
+        var pending = await CountAsync(probe, "SELECT count(*) FROM trellis.runs WHERE status = 'pending' AND workflow_name = 'NoOp'");
         if (pending != n)
         {
             throw new InvalidOperationException($"{pending} pending runs after enqueuing {n}.");
@@ -109,13 +154,13 @@ internal static class Runs
             await Task.Delay(5);
         }
 
-        while (await CountAsync(probe, "SELECT count(*) FROM trellis.runs WHERE status IN ('pending', 'running')") > 0)
+        while (await CountAsync(probe, "SELECT count(*) FROM trellis.runs WHERE status IN ('pending', 'running') AND workflow_name = 'NoOp'") > 0)
         {
             await Task.Delay(5);
         }
 
         var processEnd = Stopwatch.GetTimestamp();
-        var completed = await CountAsync(probe, "SELECT count(*) FROM trellis.runs WHERE status = 'completed'");
+        var completed = await CountAsync(probe, "SELECT count(*) FROM trellis.runs WHERE status = 'completed' AND workflow_name = 'NoOp'");
         if (completed != n)
         {
             throw new InvalidOperationException($"{completed} completed runs; expected {n}.");
@@ -141,6 +186,7 @@ internal static class Runs
         var n = options.Int("n", 5000);
         var concurrency = options.Int("concurrency", 256);
         await using var engine = await Engine(options, worker: true).AddWorkflow<ThreeSteps>().StartAsync();
+        await PrefillAsync(options);
 
         var next = -1;
         var start = Stopwatch.GetTimestamp();
@@ -159,8 +205,8 @@ internal static class Runs
         var end = Stopwatch.GetTimestamp();
 
         await using var probe = NpgsqlDataSource.Create(ConnectionStrings.Normalize(options.DbUrl));
-        var workflows = await CountAsync(probe, "SELECT count(*) FROM trellis.runs WHERE status = 'completed'");
-        var steps = await CountAsync(probe, "SELECT count(*) FROM trellis.steps WHERE status = 'completed'");
+        var workflows = await CountAsync(probe, "SELECT count(*) FROM trellis.runs WHERE status = 'completed' AND workflow_name = 'ThreeSteps'");
+        var steps = await CountAsync(probe, "SELECT count(*) FROM trellis.steps WHERE status = 'completed' AND name IN ('step1', 'step2', 'step3')");
         if (workflows != n || steps != 3 * n)
         {
             throw new InvalidOperationException($"verification failed: {workflows} workflows, {steps} steps");

@@ -4,11 +4,15 @@ namespace Trellis.Postgres;
 /// Every statement the store runs, built once per schema. The schema (validated, quoted) is the only
 /// text spliced in; every value is a positional parameter ($1, $2, …), which also lets Npgsql prepare
 /// the statements. Notifications go to one channel per schema, with a one-letter kind prefix:
-/// <c>w:queue</c> (work is ready), <c>c:run</c> (cancel requested), <c>d:run\nrun…</c> (runs finished).
+/// <c>w:queue</c> (work is ready), <c>c:run</c> (cancel requested), <c>d:run\nrun…</c> (these runs
+/// finished) or <c>d</c> (many runs finished).
 /// </summary>
 internal sealed class PostgresSql
 {
-    /// <summary>Finished-run ids per notification: 20 ids of at most 255 characters stay under PostgreSQL's 8,000-byte payload limit.</summary>
+    /// <summary>
+    /// Most finished-run ids named in one notification: 20 ids of at most 255 characters stay under
+    /// PostgreSQL's 8,000-byte payload limit. More finished runs are announced without their ids.
+    /// </summary>
     private const int IdsPerNotification = 20;
 
     public PostgresSql(SchemaName schema)
@@ -265,7 +269,7 @@ internal sealed class PostgresSql
             SELECT r.id FROM {s}.runs r
             WHERE r.status = 'pending' AND {queueFilter} AND r.scheduled_at <= now()
               AND (r.workflow_name, r.workflow_version) IN (SELECT * FROM unnest($5::text[], $6::int[]))
-            ORDER BY r.priority DESC, r.scheduled_at, r.id
+            ORDER BY r.priority DESC, r.scheduled_at
             LIMIT $2
             FOR UPDATE SKIP LOCKED
         )
@@ -283,17 +287,17 @@ internal sealed class PostgresSql
         """;
 
     /// <summary>
-    /// Notifications for runs that changed state, as CTEs: one wake-up per queue that got pending runs,
-    /// and the ids of finished runs in chunks under the payload limit. Never one notification per row.
+    /// Notifications for runs that changed state, as CTEs: one wake-up per queue that got pending runs, and
+    /// one for the finished runs: with their ids when there are a few, as a bare "d" (re-check what you
+    /// await) when there are many. Never one notification per row.
     /// </summary>
     private static string Notifications(string changed, string channelParameter) => $"""
         , work_notified AS (
             SELECT pg_notify({channelParameter}, 'w:' || queue) FROM (SELECT DISTINCT queue FROM {changed} WHERE status = 'pending') q
         ), done_notified AS (
-            SELECT pg_notify({channelParameter}, 'd:' || string_agg(id, E'\n'))
-            FROM (SELECT id, (row_number() OVER () - 1) / {IdsPerNotification} AS chunk
-                  FROM {changed} WHERE status IN ('completed', 'failed', 'cancelled')) c
-            GROUP BY chunk
+            SELECT pg_notify({channelParameter}, CASE WHEN count(*) <= {IdsPerNotification} THEN 'd:' || string_agg(id, E'\n') ELSE 'd' END)
+            FROM {changed} WHERE status IN ('completed', 'failed', 'cancelled')
+            HAVING count(*) > 0
         )
         """;
 }

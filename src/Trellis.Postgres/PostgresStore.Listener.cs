@@ -64,6 +64,12 @@ public sealed partial class PostgresStore
 
     private static void Dispatch(string payload, IStoreNotificationSink sink)
     {
+        if (payload == "d")
+        {
+            sink.OnRunsFinished([]); // many runs finished; which ones is not said
+            return;
+        }
+
         if (payload.Length < 2 || payload[1] != ':')
         {
             return;

@@ -100,6 +100,12 @@ public sealed class WorkerOptions
     /// <summary>Most checkpoint writes sent to the store in one round trip. Default 1,000.</summary>
     public int MaxCheckpointBatch { get; set; } = 1000;
 
+    /// <summary>
+    /// Checkpoint batches that may be in flight at once. Each run always writes through the same lane,
+    /// so its writes stay in order. Default 2.
+    /// </summary>
+    public int CheckpointLanes { get; set; } = 2;
+
     internal TimeSpan EffectiveHeartbeatInterval => HeartbeatInterval ?? LeaseDuration / 3;
 
     internal TimeSpan EffectiveLeaseRecoveryInterval => LeaseRecoveryInterval ?? PollInterval;
@@ -139,6 +145,11 @@ public sealed class WorkerOptions
         if (MaxCheckpointBatch < 1)
         {
             throw new ArgumentException("WorkerOptions.MaxCheckpointBatch must be at least 1.");
+        }
+
+        if (CheckpointLanes is < 1 or > 64)
+        {
+            throw new ArgumentException($"WorkerOptions.CheckpointLanes must be between 1 and 64 (was {CheckpointLanes}).");
         }
 
         if (Queues.Any(string.IsNullOrWhiteSpace))

@@ -25,16 +25,18 @@ internal sealed class CheckpointWriter : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly int _maxBatch;
     private readonly CancellationTokenSource _abandon = new();
-    private readonly GroupCommit<PendingWrite> _batches;
+    private readonly GroupCommit<PendingWrite>[] _lanes;
 
-    public CheckpointWriter(ICheckpointStore store, Func<Exception, bool> isTransient, int maxBatch, ILogger logger, TimeProvider time)
+    public CheckpointWriter(ICheckpointStore store, Func<Exception, bool> isTransient, int maxBatch, int lanes, ILogger logger, TimeProvider time)
     {
         _store = store;
         _isTransient = isTransient;
         _maxBatch = maxBatch;
         _logger = logger;
         _time = time;
-        _batches = new GroupCommit<PendingWrite>(FlushAsync, maxBatch);
+        // Independent lanes let one batch be built and sent while another is in flight. A run always
+        // writes through the same lane, so each run's writes stay in order.
+        _lanes = [.. Enumerable.Range(0, lanes).Select(_ => new GroupCommit<PendingWrite>(FlushAsync, maxBatch))];
     }
 
     /// <summary>Called after each commit with the run outcomes it applied.</summary>
@@ -44,7 +46,8 @@ internal sealed class CheckpointWriter : IAsyncDisposable
     public Task<bool> WriteAsync(CheckpointWrite write)
     {
         var pending = new PendingWrite(write);
-        if (!_batches.TryAdd(pending))
+        var lane = _lanes[(int)((uint)StringComparer.Ordinal.GetHashCode(write.RunId) % (uint)_lanes.Length)];
+        if (!lane.TryAdd(pending))
         {
             pending.Completion.TrySetException(new ObjectDisposedException(nameof(CheckpointWriter), "The checkpoint writer has stopped."));
         }
@@ -56,13 +59,13 @@ internal sealed class CheckpointWriter : IAsyncDisposable
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         using var registration = cancellationToken.Register(() => _abandon.Cancel());
-        await _batches.CloseAsync(CancellationToken.None).ConfigureAwait(false);
+        await Task.WhenAll(_lanes.Select(l => l.CloseAsync(CancellationToken.None))).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
     {
         await _abandon.CancelAsync().ConfigureAwait(false);
-        await _batches.CloseAsync(CancellationToken.None).ConfigureAwait(false);
+        await Task.WhenAll(_lanes.Select(l => l.CloseAsync(CancellationToken.None))).ConfigureAwait(false);
         _abandon.Dispose();
     }
 

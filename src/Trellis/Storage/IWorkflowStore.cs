@@ -106,6 +106,7 @@ public interface IStoreNotificationSink
 {
     void OnWorkAvailable(string queue);
     void OnCancelRequested(string runId);
+    /// <summary>Runs finished; an empty list means "some runs finished" without saying which.</summary>
     void OnRunsFinished(IReadOnlyList<string> runIds);
     void OnListening();
     void OnListenerLost(Exception exception);

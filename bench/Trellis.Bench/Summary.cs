@@ -1,0 +1,153 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace Trellis.Bench;
+
+/// <summary>
+/// Reads every <c>&lt;case&gt;-repN.json</c> in a folder (Trellis's and the peers', from the same run) and
+/// writes the comparison table: median [min–max] per case, each target with the peer measured alongside.
+/// </summary>
+internal static class Summary
+{
+    private sealed record Target(string Workload, string Ours, string Peer, string Metric, bool HigherIsBetter, Func<double, double?, bool> Met, string Goal);
+
+    public static string Build(string rawDirectory)
+    {
+        var cases = LoadCases(rawDirectory);
+        var text = new StringBuilder();
+        text.AppendLine("| workload | Trellis | peer (same run) | ratio | target | met |");
+        text.AppendLine("| --- | --- | --- | --- | --- | --- |");
+
+        Target[] targets =
+        [
+            new("W1 enqueue, 20k, 1,000 per call (jobs/s)", "trellis-w1-n20000", "graphile-w1-n20000", "enqueuePerS", true,
+                (ours, peer) => ours >= 65000 && peer is { } p && ours >= 1.2 * p, "≥ 65k/s and ≥ 1.2× graphile-worker"),
+            new("W1 enqueue, 200k, 1,000 per call (jobs/s)", "trellis-w1-n200000", "graphile-w1-n200000", "enqueuePerS", true,
+                (ours, peer) => ours >= 65000 && peer is { } p && ours >= 1.2 * p, "≥ 65k/s and ≥ 1.2× graphile-worker"),
+            new("W1 drain, 20k no-op jobs (jobs/s)", "trellis-w1-n20000", "graphile-w1-n20000", "processPerS", true,
+                (ours, peer) => peer is { } p && ours >= 1.2 * p, "≥ 1.2× graphile-worker"),
+            new("W1 drain, 200k no-op jobs (jobs/s)", "trellis-w1-n200000", "graphile-w1-n200000", "processPerS", true,
+                (ours, peer) => peer is { } p && ours >= 1.2 * p, "≥ 1.2× graphile-worker"),
+            new("W2, 5,000 workflows × 3 steps (workflows/s)", "trellis-w2-n5000", "dbos-w2-n5000", "workflowsPerS", true,
+                (ours, peer) => peer is { } p && ours >= 10 * p, "≥ 10× DBOS"),
+            new("W3 idle latency, p50 (ms)", "trellis-w3", "dbos-w3-direct", "e2e.p50", false,
+                (ours, _) => ours <= 2.5, "≤ 2.5 ms"),
+            new("W3 idle latency, p99 (ms)", "trellis-w3", "dbos-w3-direct", "e2e.p99", false,
+                (ours, _) => ours <= 6, "≤ 6 ms"),
+            new("W4 fan-out, 1,000 per-item steps (ms)", "trellis-w4-steps", "dbos-w4-steps", "totalMs", false,
+                (ours, _) => ours <= 500, "≤ 500 ms"),
+        ];
+
+        foreach (var target in targets)
+        {
+            var ours = Median(cases, target.Ours, target.Metric);
+            var peer = Median(cases, target.Peer, target.Metric);
+            var ratio = ours is { } o && peer is { } p && p > 0 ? (target.HigherIsBetter ? o / p : p / o) : (double?)null;
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"| {target.Workload} | {Cell(cases, target.Ours, target.Metric)} | {Cell(cases, target.Peer, target.Metric)} ({PeerName(target.Peer)}) | "
+                + $"{(ratio is { } r ? $"{r:0.00}×" : "—")} | {target.Goal} | {(ours is { } v ? (target.Met(v, peer) ? "yes" : "**no**") : "not run")} |");
+        }
+
+        var memory = Median(cases, "trellis-w2-n5000", "peakRssMb");
+        text.AppendLine(CultureInfo.InvariantCulture,
+            $"| Memory: peak RSS during W2 (MB) | {Cell(cases, "trellis-w2-n5000", "peakRssMb")} | — | — | < 150 MB | {(memory is { } m ? (m < 150 ? "yes" : "**no**") : "not run")} |");
+        foreach (var (workload, empty, full, metric) in new[]
+        {
+            ("Cost growth: W1 drain, 1M finished runs", "trellis-w1-n20000", "trellis-w1-n20000-1m", "processPerS"),
+            ("Cost growth: W1 enqueue, 1M finished runs", "trellis-w1-n20000", "trellis-w1-n20000-1m", "enqueuePerS"),
+            ("Cost growth: W2, 1M finished runs", "trellis-w2-n5000", "trellis-w2-n5000-1m", "workflowsPerS"),
+        })
+        {
+            var before = Median(cases, empty, metric);
+            var after = Median(cases, full, metric);
+            var change = before is { } b && after is { } a ? a / b : (double?)null;
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"| {workload} | {Cell(cases, full, metric)} | empty tables: {Cell(cases, empty, metric)} | {(change is { } c ? $"{c:0.00}×" : "—")} | within 10 % | {(change is { } x ? (x >= 0.9 ? "yes" : "**no**") : "not run")} |");
+        }
+
+        text.AppendLine();
+        text.AppendLine("All cases, median [min–max] (repetitions):");
+        text.AppendLine();
+        text.AppendLine("| case | metric | value |");
+        text.AppendLine("| --- | --- | --- |");
+        foreach (var (name, runs) in cases.OrderBy(c => c.Key, StringComparer.Ordinal))
+        {
+            foreach (var metric in new[] { "enqueuePerS", "processPerS", "workflowsPerS", "stepsPerS", "e2e.p50", "e2e.p99", "pickup.p50", "enqueueCall.p50", "totalMs", "peakRssMb", "tps" })
+            {
+                if (Values(runs, metric).Count > 0)
+                {
+                    text.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {metric} | {Cell(cases, name, metric)} |");
+                }
+            }
+        }
+
+        return text.ToString();
+    }
+
+    private static Dictionary<string, List<JsonElement>> LoadCases(string directory)
+    {
+        var cases = new Dictionary<string, List<JsonElement>>(StringComparer.Ordinal);
+        foreach (var file in Directory.EnumerateFiles(directory, "*-rep*.json"))
+        {
+            var name = Path.GetFileNameWithoutExtension(file);
+            var tag = name[..name.LastIndexOf("-rep", StringComparison.Ordinal)];
+            using var document = JsonDocument.Parse(File.ReadAllText(file));
+            if (!cases.TryGetValue(tag, out var list))
+            {
+                cases[tag] = list = [];
+            }
+
+            list.Add(document.RootElement.Clone());
+        }
+
+        return cases;
+    }
+
+    private static List<double> Values(List<JsonElement> runs, string metric) =>
+        runs.Select(r => Read(r, metric)).Where(v => v is not null).Select(v => v!.Value).ToList();
+
+    private static double? Read(JsonElement element, string path)
+    {
+        foreach (var part in path.Split('.'))
+        {
+            if (element.ValueKind != JsonValueKind.Object || !element.TryGetProperty(part, out element))
+            {
+                return null;
+            }
+        }
+
+        return element.ValueKind == JsonValueKind.Number ? element.GetDouble() : null;
+    }
+
+    private static double? Median(Dictionary<string, List<JsonElement>> cases, string tag, string metric)
+    {
+        if (!cases.TryGetValue(tag, out var runs))
+        {
+            return null;
+        }
+
+        var values = Values(runs, metric).Order().ToList();
+        return values.Count == 0 ? null : values.Count % 2 == 1 ? values[values.Count / 2] : (values[values.Count / 2 - 1] + values[values.Count / 2]) / 2;
+    }
+
+    private static string Cell(Dictionary<string, List<JsonElement>> cases, string tag, string metric)
+    {
+        if (!cases.TryGetValue(tag, out var runs) || Values(runs, metric) is not { Count: > 0 } values)
+        {
+            return "not run";
+        }
+
+        var median = Median(cases, tag, metric)!.Value;
+        var digits = median < 100 ? "0.00" : "#,0";
+        return string.Create(CultureInfo.InvariantCulture, $"{median.ToString(digits, CultureInfo.InvariantCulture)} [{values.Min().ToString(digits, CultureInfo.InvariantCulture)}–{values.Max().ToString(digits, CultureInfo.InvariantCulture)}] ({values.Count}×)");
+    }
+
+    private static string PeerName(string tag) => tag.Split('-')[0] switch
+    {
+        "graphile" => "graphile-worker",
+        "dbos" => "DBOS",
+        "pgboss" => "pg-boss",
+        var other => other,
+    };
+}
