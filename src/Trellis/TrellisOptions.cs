@@ -85,7 +85,11 @@ public sealed class WorkerOptions
     /// <summary>How often leases are renewed. Default: a third of <see cref="LeaseDuration"/>.</summary>
     public TimeSpan? HeartbeatInterval { get; set; }
 
-    /// <summary>How often expired leases are looked for. Default: the poll interval.</summary>
+    /// <summary>
+    /// How often expired leases are looked for. Default: a sixth of <see cref="LeaseDuration"/> (5 s for the
+    /// default lease) and never less than <see cref="PollInterval"/>. A crashed worker's runs are back in
+    /// the queue within about the lease plus this interval.
+    /// </summary>
     public TimeSpan? LeaseRecoveryInterval { get; set; }
 
     /// <summary>On shutdown, how long in-flight runs may take to finish before they are released. Default 30 s.</summary>
@@ -108,7 +112,7 @@ public sealed class WorkerOptions
 
     internal TimeSpan EffectiveHeartbeatInterval => HeartbeatInterval ?? LeaseDuration / 3;
 
-    internal TimeSpan EffectiveLeaseRecoveryInterval => LeaseRecoveryInterval ?? PollInterval;
+    internal TimeSpan EffectiveLeaseRecoveryInterval => LeaseRecoveryInterval ?? (LeaseDuration / 6 > PollInterval ? LeaseDuration / 6 : PollInterval);
 
     public void Validate()
     {
