@@ -111,6 +111,27 @@ public sealed class RunLifecycleTests(PostgresFixture database, ITestOutputHelpe
         Assert.Equal(2, await run.GetResultAsync(TimeSpan.FromSeconds(30)));
     }
 
+    [Fact]
+    public async Task StartAsync_NextRunStartedOnThePreviousResult_FindsTheSlotFreeAndSkipsTheQueue()
+    {
+        var builder = TestEngines.Builder(database, output).AddWorkflow(_ => new Echo(new Probe()));
+        builder.Options.Worker.MaxConcurrentRuns = 1;
+        await using var engine = await builder.StartAsync();
+
+        var ids = new List<string>();
+        for (var i = 0; i < 20; i++)
+        {
+            var run = await engine.Client.StartAsync<Echo>($"next-{i}");
+            Assert.Equal($"next-{i}", await run.GetResultAsync(TimeSpan.FromSeconds(30)));
+            ids.Add(run.RunId);
+        }
+
+        // The slot is free once the previous outcome is durable, before its caller hears of it, so every
+        // run was created already claimed by this worker (same timestamp) rather than claimed from the queue.
+        Assert.Equal(20, await database.ScalarAsync<long>(
+            "SELECT count(*) FROM {schema}.runs WHERE id = ANY($1) AND started_at = created_at AND status = 'completed'", (object)ids.ToArray()));
+    }
+
     [Workflow("Blocker")]
     private sealed class Blocker : Workflow<int, int>
     {

@@ -112,7 +112,10 @@ internal sealed class ResultWaiter : IAsyncDisposable
     /// <summary>A notification named finished runs: read those that are awaited here.</summary>
     public void OnFinishedNotified(IReadOnlyList<string> runIds)
     {
-        var awaited = runIds.Where(id => _entries.TryGetValue(id, out var e) && !e.Outcome.Task.IsCompleted).ToArray();
+        // A run a worker here executes reports its own end, without a read.
+        var awaited = runIds
+            .Where(id => _entries.TryGetValue(id, out var e) && !e.Outcome.Task.IsCompleted && IsExecutingLocally?.Invoke(id) != true)
+            .ToArray();
         if (awaited.Length > 0)
         {
             _ = ResolveAsync(awaited, CancellationToken.None);

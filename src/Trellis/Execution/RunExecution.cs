@@ -21,6 +21,7 @@ internal sealed class RunExecution : IDisposable
     private int _lastStoredSequence = -1;
     private int _lastSequence = -1;
     private int _abortReason = -1;
+    private int _slotReleased;
     private volatile bool _cancelRequested;
 
     public RunExecution(ClaimedRun claim, WorkflowDefinition definition, ExecutionServices services)
@@ -48,6 +49,9 @@ internal sealed class RunExecution : IDisposable
     public RunLease Lease => new(Claim.Id, Claim.Epoch);
 
     public void RequestCancel() => _cancelRequested = true;
+
+    /// <summary>True the first time only: the run's worker slot is given back exactly once.</summary>
+    public bool TryReleaseSlot() => Interlocked.Exchange(ref _slotReleased, 1) == 0;
 
     /// <summary>Loads the checkpoints of earlier executions; called once, before the workflow starts.</summary>
     public void SetStoredSteps(IReadOnlyList<StepInfo> steps)

@@ -57,6 +57,7 @@ public sealed class TrellisWorker : IAsyncDisposable
         _workflows = [.. registry.Definitions.Select(d => new WorkflowKey(d.Name, d.Version))];
         var writer = new CheckpointWriter(store, isTransient, _worker.MaxCheckpointBatch, _worker.CheckpointLanes, loggerFactory.CreateLogger("Trellis.Checkpoints"), time);
         _services = new ExecutionServices(writer, new InFlightSteps(), serializer, options, time, loggerFactory.CreateLogger("Trellis.Workflow"), services);
+        writer.RunsFinished = OnRunsFinished;
     }
 
     public string WorkerId => _worker.WorkerId;
@@ -68,11 +69,7 @@ public sealed class TrellisWorker : IAsyncDisposable
     public IReadOnlyCollection<string> InFlightRunIds => [.. _active.Keys];
 
     /// <summary>Called with the run outcomes each checkpoint commit applied (for in-process result waiters).</summary>
-    internal Action<IReadOnlyList<RunFinish>>? RunsFinished
-    {
-        get => _services.Writer.RunsFinished;
-        set => _services.Writer.RunsFinished = value;
-    }
+    internal Action<IReadOnlyList<RunFinish>>? RunsFinished { get; set; }
 
     public Task StartAsync(CancellationToken cancellationToken = default)
     {
@@ -282,16 +279,45 @@ public sealed class TrellisWorker : IAsyncDisposable
             (t, state) =>
             {
                 var (worker, execution) = ((TrellisWorker, RunExecution))state!;
-                worker._active.TryRemove(execution.RunId, out _);
+                // Only this execution's entry: a released run may already be running here again.
+                worker._active.TryRemove(new KeyValuePair<string, RunExecution>(execution.RunId, execution));
                 worker._runTasks.TryRemove(t, out _);
                 execution.Dispose();
-                worker._slots.Release();
-                worker._wake.Set();
+                if (execution.TryReleaseSlot())
+                {
+                    worker._slots.Release();
+                    worker._wake.Set();
+                }
             },
             (this, run),
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// A commit made these runs' outcomes durable. Their slots are free from now on, before anyone waiting
+    /// for the outcomes hears of it: a caller that starts its next run on the result finds the slot free
+    /// and gets that run handed to this worker directly, instead of through the queue.
+    /// </summary>
+    private void OnRunsFinished(IReadOnlyList<RunFinish> finishes)
+    {
+        var released = false;
+        foreach (var finish in finishes)
+        {
+            if (_active.TryGetValue(finish.RunId, out var run) && run.Epoch == finish.Epoch && run.TryReleaseSlot())
+            {
+                _slots.Release();
+                released = true;
+            }
+        }
+
+        if (released)
+        {
+            _wake.Set();
+        }
+
+        RunsFinished?.Invoke(finishes);
     }
 
     private async Task HeartbeatLoopAsync()
