@@ -24,6 +24,7 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
 {
     private readonly ILogger _logger;
     private readonly ResultWaiter _waiter;
+    private readonly TrellisSerializer _serializer;
     private readonly RunStarter _starter;
     private static readonly TimeSpan ListenerStartTimeout = TimeSpan.FromSeconds(5);
 
@@ -46,6 +47,7 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
         Options = options;
         _logger = loggerFactory.CreateLogger("Trellis");
         var serializer = new TrellisSerializer(options.JsonSerializerOptions);
+        _serializer = serializer;
         _waiter = new ResultWaiter(store, serializer, options.ResultPollInterval, time, _logger);
         _starter = new RunStarter(store);
         if (options.Worker.Enabled)
@@ -101,6 +103,7 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
         }
 
         _listener = Task.Run(() => Store.ListenAsync(this, _stopListening.Token), CancellationToken.None);
+        _serializer.Prepare(Registry.Definitions.SelectMany(d => new[] { d.InputType, d.OutputType }).Distinct());
 
         // Wait briefly for LISTEN to be in place, so that a cancel sent right after start is not missed.
         // If it cannot be set up now, polling and heartbeats cover until the listener connects.

@@ -23,4 +23,23 @@ public sealed class TrellisSerializer(JsonSerializerOptions? options = null)
 
     public object? Deserialize(string? json, Type type) =>
         json is null ? null : JsonSerializer.Deserialize(json, type, Options);
+
+    /// <summary>
+    /// Builds the serialization metadata of these types now (reflection over each type, tens of
+    /// milliseconds the first time), so the first start or result after a deploy does not pay for it.
+    /// </summary>
+    public void Prepare(IEnumerable<Type> types)
+    {
+        foreach (var type in types)
+        {
+            try
+            {
+                Options.GetTypeInfo(type);
+            }
+            catch (Exception ex) when (ex is NotSupportedException or InvalidOperationException or ArgumentException)
+            {
+                // Not serializable as declared; the first start or result reports it, with its context.
+            }
+        }
+    }
 }
