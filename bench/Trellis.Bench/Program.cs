@@ -77,12 +77,14 @@ internal static class Runs
                 w.Enabled = worker;
                 w.MaxConcurrentRuns = options.Int("slots", 256);
                 w.ClaimBatchSize = options.Int("claim-batch", 256);
+                w.CheckpointLanes = options.Int("lanes", w.CheckpointLanes);
             });
 
     private static Dictionary<string, object?> Config(BenchOptions options) => new()
     {
         ["slots"] = options.Int("slots", 256),
         ["claimBatch"] = options.Int("claim-batch", 256),
+        ["checkpointLanes"] = options.Int("lanes", new WorkerOptions().CheckpointLanes),
         ["prefilledFinishedRuns"] = options.Int("prefill", 0),
         ["process"] = "client and worker in one .NET process",
     };
