@@ -87,6 +87,7 @@ internal static class Runs
         ["checkpointLanes"] = options.Int("lanes", new WorkerOptions().CheckpointLanes),
         ["prefilledFinishedRuns"] = options.Int("prefill", 0),
         ["process"] = "client and worker in one .NET process",
+        ["build"] = Environment.GetEnvironmentVariable("TRELLIS_BENCH_BUILD") ?? "not stated (run through bench/run.sh to record it)",
     };
 
     /// <summary>
