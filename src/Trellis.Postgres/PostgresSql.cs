@@ -160,8 +160,11 @@ internal sealed class PostgresSql
             ), holder AS (
                 -- Fencing: only runs still running under the writer's epoch. FOR SHARE makes a concurrent
                 -- claim (which raises the epoch) wait for this transaction, or makes this one see the raise.
-                SELECT r.id, r.epoch FROM {s}.runs r
-                WHERE r.id IN (SELECT run_id FROM written) AND r.status = 'running'
+                -- The rows are found by primary key only (status is checked on the locked row below): with
+                -- a status condition here, the generic plan of a prepared statement walked every running run
+                -- once per written row.
+                SELECT r.id, r.epoch, r.status FROM {s}.runs r
+                WHERE r.id = ANY($1::text[])
                 ORDER BY r.id
                 FOR SHARE
             )
@@ -169,7 +172,7 @@ internal sealed class PostgresSql
                                         attempts, epoch, started_at, completed_at)
             SELECT w.run_id, w.seq, w.item_index, w.name, w.status, w.result, w.error, w.new_errors,
                    w.attempts, w.epoch, w.started_at, w.completed_at
-            FROM written w JOIN holder h ON h.id = w.run_id AND h.epoch = w.epoch
+            FROM written w JOIN holder h ON h.id = w.run_id AND h.epoch = w.epoch AND h.status = 'running'
             ON CONFLICT (run_id, seq, (coalesce(item_index, -1))) DO UPDATE SET
                 status = EXCLUDED.status,
                 result = EXCLUDED.result,
