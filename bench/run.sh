@@ -5,6 +5,7 @@
 #   bench/run.sh                    peers' relevant cases + Trellis, REPS=3 each (about 25 minutes)
 #   ONLY=trellis bench/run.sh       Trellis only (the table still uses peer results already in RAW_DIR)
 #   ONLY="trellis growth" ...       also the cost-growth cases (1,000,000 finished runs prefilled; slow)
+#   ONLY=plans bench/run.sh         only the EXPLAIN plans of the hot statements on 1,000,000 finished runs
 #   REPS=1 bench/run.sh             a quick pass
 #   CASES="trellis-w3" ...          only the named Trellis case tags
 #
@@ -75,6 +76,13 @@ fi
 if want growth; then
   run_case trellis-w1-n20000-1m w1 --n 20000 --slots 1000 --claim-batch 500 --prefill 1000000
   run_case trellis-w2-n5000-1m  w2 --n 5000 --concurrency 256 --prefill 1000000
+fi
+
+# The plans of the claim and checkpoint statements on 1,000,000 finished runs (docs/benchmarks.md quotes them).
+if want plans; then
+  reset_db trellis_bench
+  dotnet "$BENCH" plans --prefill 1000000 --db-url "$URL" --md "$ROOT/bench/results/plans.md" > /dev/null
+  echo "== wrote bench/results/plans.md"
 fi
 
 {

@@ -1,0 +1,127 @@
+using System.Text;
+using Npgsql;
+using NpgsqlTypes;
+using Trellis.Postgres;
+
+namespace Trellis.Bench;
+
+/// <summary>
+/// The plans of the hot statements (claim, step checkpoint, run outcome) on tables that already hold
+/// the prefilled finished runs, as PostgreSQL runs them once Npgsql has prepared them (generic plans),
+/// executed for real (EXPLAIN ANALYZE) inside one transaction that is rolled back.
+/// </summary>
+internal static class Plans
+{
+    private const int Batch = 500;
+    private static int _prepared;
+    private static readonly string[] ClaimableNames = [nameof(ThreeSteps)];
+    private static readonly int[] ClaimableVersions = [1];
+
+    public static async Task<string> ExplainAsync(BenchOptions options, NpgsqlDataSource dataSource)
+    {
+        var sql = new PostgresSql(SchemaName.Parse("trellis"));
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await ExecuteAsync(connection, "SET LOCAL plan_cache_mode = force_generic_plan");
+
+        var report = new StringBuilder();
+        var runs = await ScalarAsync(connection, "SELECT count(*) FROM trellis.runs");
+        var steps = await ScalarAsync(connection, "SELECT count(*) FROM trellis.steps");
+        var pending = await ScalarAsync(connection, "SELECT count(*) FROM trellis.runs WHERE status = 'pending'");
+        report.AppendLine($"Tables: {runs:N0} runs ({pending:N0} pending), {steps:N0} steps. Plans forced generic (what a prepared statement uses), executed with EXPLAIN (ANALYZE, BUFFERS) in a transaction rolled back afterwards.");
+        report.AppendLine();
+
+        var claim = await ExplainAsync(connection, sql.ClaimOneQueue, "text, int, text, interval, text[], int[]",
+            Text("default"), Value(Batch), Text("plans-worker"), Value(TimeSpan.FromSeconds(30)),
+            Value(ClaimableNames), Value(ClaimableVersions));
+        Append(report, $"Claim of {Batch} runs (`ClaimOneQueue`)", claim);
+
+        var held = new List<(string Id, long Epoch)>();
+        await using (var command = new NpgsqlCommand("SELECT id, epoch FROM trellis.runs WHERE locked_by = 'plans-worker'", connection))
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                held.Add((reader.GetString(0), reader.GetInt64(1)));
+            }
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        var ids = held.Select(h => h.Id).ToArray();
+        var epochs = held.Select(h => h.Epoch).ToArray();
+        var results = held.Select((_, i) => (string?)$$"""{"step":1,"i":{{i}},"prev":0}""").ToArray();
+        var checkpoint = await ExplainAsync(connection, sql.WriteSteps,
+            "text[], bigint[], int[], int[], text[], text[], jsonb[], jsonb[], jsonb[], int[], timestamptz[], timestamptz[]",
+            Value(ids), Value(epochs), Value(held.Select(_ => 0).ToArray()), Value(held.Select(_ => (int?)null).ToArray()),
+            Value(held.Select(_ => "step1").ToArray()), Value(held.Select(_ => "completed").ToArray()),
+            JsonbArray(results), JsonbArray(new string?[held.Count]), JsonbArray(new string?[held.Count]),
+            Value(held.Select(_ => 1).ToArray()), Value(held.Select(_ => now).ToArray()), Value(held.Select(_ => (DateTimeOffset?)now).ToArray()));
+        Append(report, $"Step checkpoint of {held.Count} step rows, one per run (`WriteSteps`)", checkpoint);
+
+        var finish = await ExplainAsync(connection, sql.FinishRuns, "text[], bigint[], text[], jsonb[], jsonb[], interval[], int[], text",
+            Value(ids), Value(epochs), Value(held.Select(_ => "completed").ToArray()), JsonbArray(results),
+            JsonbArray(new string?[held.Count]), Value(held.Select(_ => TimeSpan.Zero).ToArray()), Value(held.Select(_ => (int?)null).ToArray()),
+            Text(sql.Channel));
+        Append(report, $"Outcome of {held.Count} runs (`FinishRuns`)", finish);
+
+        await transaction.RollbackAsync();
+        return report.ToString();
+    }
+
+    private static void Append(StringBuilder report, string title, string plan)
+    {
+        report.AppendLine($"#### {title}");
+        report.AppendLine();
+        report.AppendLine("```");
+        report.AppendLine(plan);
+        report.AppendLine("```");
+        report.AppendLine();
+    }
+
+    private static async Task<string> ExplainAsync(NpgsqlConnection connection, string statement, string types, params NpgsqlParameter[] parameters)
+    {
+        // A statement prepared in SQL and run with EXECUTE gets the generic plan under force_generic_plan, as
+        // a statement Npgsql prepared does (a parameterised EXPLAIN would be planned for its values). EXECUTE
+        // inside EXPLAIN takes no bind parameters, so each value travels as a parameter into a transaction-local
+        // setting, and EXECUTE reads it back with its type.
+        var name = $"plan_{Interlocked.Increment(ref _prepared)}";
+        var typeList = types.Split(", ");
+        await ExecuteAsync(connection, $"PREPARE {name} ({types}) AS {statement}");
+        for (var i = 0; i < parameters.Length; i++)
+        {
+            await using var set = new NpgsqlCommand($"SELECT set_config('trellis_plans.p{i + 1}', $1::text, true)", connection);
+            set.Parameters.Add(parameters[i]);
+            await set.ExecuteNonQueryAsync();
+        }
+
+        var arguments = string.Join(", ", typeList.Select((type, i) => $"current_setting('trellis_plans.p{i + 1}')::{type}"));
+        await using var command = new NpgsqlCommand($"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE {name}({arguments})", connection);
+        var lines = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            lines.Add(reader.GetString(0));
+        }
+
+        return string.Join('\n', lines);
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string statement)
+    {
+        await using var command = new NpgsqlCommand(statement, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<long> ScalarAsync(NpgsqlConnection connection, string statement)
+    {
+        await using var command = new NpgsqlCommand(statement, connection);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    private static NpgsqlParameter<string> Text(string value) => new NpgsqlParameter<string> { TypedValue = value, NpgsqlDbType = NpgsqlDbType.Text };
+
+    private static NpgsqlParameter<T> Value<T>(T value) => new() { TypedValue = value };
+
+    private static NpgsqlParameter JsonbArray(string?[] values) =>
+        new() { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb, Value = values };
+}
