@@ -81,6 +81,52 @@ public sealed class RunLifecycleTests(PostgresFixture database, ITestOutputHelpe
     }
 
     [Fact]
+    public async Task EngineStart_WarmsUpTheStartPath_WritesNoRunAndWakesNoWorker()
+    {
+        await (await TestEngines.Builder(database, output).StartAsync()).DisposeAsync(); // the schema exists
+        await using var listener = await database.DataSource.OpenConnectionAsync();
+        var notifications = new List<string>();
+        listener.Notification += (_, e) => notifications.Add(e.Payload);
+        await using (var listen = new Npgsql.NpgsqlCommand($"LISTEN \"{database.Schema.Name}.events\"", listener))
+        {
+            await listen.ExecuteNonQueryAsync();
+        }
+
+        var before = await database.ScalarAsync<long>("SELECT count(*) FROM {schema}.runs");
+        var builder = TestEngines.Builder(database, output).AddWorkflow(_ => new Echo(new Probe()));
+        builder.Options.Worker.Enabled = false;
+        await using var engine = await builder.StartAsync();
+        await using (var roundTrip = new Npgsql.NpgsqlCommand("SELECT 1", listener))
+        {
+            await roundTrip.ExecuteNonQueryAsync(); // delivers any notification already sent
+        }
+
+        Assert.Equal(before, await database.ScalarAsync<long>("SELECT count(*) FROM {schema}.runs"));
+        Assert.Empty(notifications);
+        var id = (await engine.Client.StartManyAsync<Echo>(["after warm-up"])).Single();
+        Assert.Equal(RunStatus.Pending, (await engine.Client.GetHandle<Echo>(id).GetAsync()).Status);
+    }
+
+    [Fact]
+    public async Task EngineStart_MigrateOnStartOffAndSchemaMissing_StillStarts()
+    {
+        var schema = $"t_{Guid.NewGuid():N}"[..14];
+        var builder = TrellisEngine.Create()
+            .UsePostgres(database.ConnectionString, pg =>
+            {
+                pg.Schema = schema;
+                pg.ReadEnvironment = false;
+            })
+            .Configure(o => o.MigrateOnStart = false)
+            .ConfigureWorker(w => w.Enabled = false)
+            .AddWorkflow(_ => new Echo(new Probe()));
+
+        await using var engine = await builder.StartAsync();
+
+        Assert.Equal(0, await database.ScalarAsync<long>("SELECT count(*) FROM pg_namespace WHERE nspname = $1", schema));
+    }
+
+    [Fact]
     public async Task StartAsync_SameRunIdFromManyCallersAtOnce_CreatesOneRunThatRunsOnce()
     {
         var probe = new Probe();

@@ -73,4 +73,7 @@ internal static partial class LogMessages
 
     [LoggerMessage(1052, LogLevel.Warning, "Checking awaited runs failed")]
     public static partial void ResultPollFailed(this ILogger logger, Exception exception);
+
+    [LoggerMessage(1053, LogLevel.Debug, "Warming up the start path failed; the first start pays for it instead")]
+    public static partial void WarmUpFailed(this ILogger logger, Exception exception);
 }
