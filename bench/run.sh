@@ -70,6 +70,8 @@ if want trellis; then
   run_case trellis-w1-n200000 w1 --n 200000 --slots 1000 --claim-batch 500
   run_case trellis-w2-n5000   w2 --n 5000 --concurrency 256
   run_case trellis-w3         w3 --samples 200
+  # The floor under W3: one INSERT and its commit from .NET, after the same 20 ms of idle as W3's samples.
+  run_case trellis-b-idle-commit commit --samples 200
   run_case trellis-w4-steps   w4 --width 1000
 fi
 

@@ -8,6 +8,7 @@ using Trellis.Postgres;
 
 // One workload, one repetition, one JSON result (the same field names as the peers' drivers).
 //   Trellis.Bench w1|w2|w3|w4 --db-url URL [--n N] [--concurrency C] [--samples S] [--width W] [--out FILE]
+//   Trellis.Bench commit --db-url URL [--samples S]   (the idle commit latency under W3, no Trellis involved)
 //   Trellis.Bench plans --db-url URL --prefill 1000000 --md FILE   (EXPLAIN of the hot statements, not timed)
 if (args is ["summarize", var rawDirectory])
 {
@@ -22,8 +23,9 @@ var result = options.Workload switch
     "w2" => await Runs.W2Async(options),
     "w3" => await Runs.W3Async(options),
     "w4" => await Runs.W4Async(options),
+    "commit" => await Runs.IdleCommitAsync(options),
     "plans" => await Runs.PlansAsync(options),
-    _ => throw new ArgumentException($"Unknown workload '{options.Workload}'; use w1, w2, w3, w4 or plans."),
+    _ => throw new ArgumentException($"Unknown workload '{options.Workload}'; use w1, w2, w3, w4, commit or plans."),
 };
 result["system"] = "trellis";
 result["dotnet"] = Environment.Version.ToString();
@@ -162,6 +164,7 @@ internal static class Runs
 
         var processStart = Stopwatch.GetTimestamp();
         await using var worker = await Engine(options, worker: true).AddWorkflow<NoOp>().StartAsync();
+        var workerStarted = Stopwatch.GetTimestamp();
         while (NoOp.Handled < n)
         {
             await Task.Delay(5);
@@ -192,6 +195,9 @@ internal static class Runs
             ["enqueueCall"] = Stats.Of(callMs),
             ["processMs"] = Ms(processStart, processEnd),
             ["processPerS"] = n / (Ms(processStart, processEnd) / 1000),
+            // Part of the process phase, as the workload defines it: the worker's engine start (connections,
+            // schema check, definitions, LISTEN) before its first claim.
+            ["workerStartMs"] = Ms(processStart, workerStarted),
             ["handled"] = NoOp.Handled,
         };
     }
@@ -205,6 +211,8 @@ internal static class Runs
         await PrefillAsync(options);
 
         var next = -1;
+        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        var collectionsBefore = Enumerable.Range(0, 3).Select(GC.CollectionCount).ToArray();
         var start = Stopwatch.GetTimestamp();
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
         {
@@ -219,6 +227,8 @@ internal static class Runs
             }
         }));
         var end = Stopwatch.GetTimestamp();
+        var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+        var collections = Enumerable.Range(0, 3).Select(g => GC.CollectionCount(g) - collectionsBefore[g]).ToArray();
 
         await using var probe = NpgsqlDataSource.Create(ConnectionStrings.Normalize(options.DbUrl));
         var workflows = await CountAsync(probe, "SELECT count(*) FROM trellis.runs WHERE status = 'completed' AND workflow_name = 'ThreeSteps'");
@@ -238,6 +248,9 @@ internal static class Runs
             ["totalMs"] = Ms(start, end),
             ["workflowsPerS"] = n / seconds,
             ["stepsPerS"] = 3 * n / seconds,
+            // Client and worker together, per workflow (start, three checkpointed steps, outcome, result).
+            ["allocatedKbPerWorkflow"] = allocated / 1024.0 / n,
+            ["gcCollections"] = new Dictionary<string, int> { ["gen0"] = collections[0], ["gen1"] = collections[1], ["gen2"] = collections[2] },
             ["verified"] = new Dictionary<string, long> { ["workflows"] = workflows, ["steps"] = steps },
         };
     }
@@ -291,6 +304,53 @@ internal static class Runs
             ["pickup"] = Stats.Of(pickup),
             ["enqueueCall"] = Stats.Of(enqueue),
             ["samplesMs"] = e2e.Select(x => Math.Round(x, 3)).ToArray(),
+        };
+    }
+
+    /// <summary>
+    /// The floor under W3, without Trellis: a single-row INSERT and its commit through Npgsql (prepared), each
+    /// after the same 20 ms of idle as W3's samples. W3 needs two such commits (the start, then the outcome).
+    /// </summary>
+    public static async Task<Dictionary<string, object?>> IdleCommitAsync(BenchOptions options)
+    {
+        var samples = options.Int("samples", 200);
+        var warmup = options.Int("warmup", 10);
+        var gapMs = options.Int("gap-ms", 20);
+        await using var dataSource = NpgsqlDataSource.Create(ConnectionStrings.Normalize(options.DbUrl));
+        await using (var create = dataSource.CreateCommand("CREATE TABLE idle_commit (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, sample int NOT NULL)"))
+        {
+            await create.ExecuteNonQueryAsync();
+        }
+
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var insert = new NpgsqlCommand("INSERT INTO idle_commit (sample) VALUES ($1)", connection);
+        var sample = new NpgsqlParameter<int> { TypedValue = 0 };
+        insert.Parameters.Add(sample);
+        await insert.PrepareAsync();
+
+        var latencies = new List<double>();
+        for (var s = 0; s < warmup + samples; s++)
+        {
+            sample.TypedValue = s;
+            var t0 = Stopwatch.GetTimestamp();
+            await insert.ExecuteNonQueryAsync();
+            var t1 = Stopwatch.GetTimestamp();
+            if (s >= warmup)
+            {
+                latencies.Add(Ms(t0, t1));
+            }
+
+            await Task.Delay(gapMs);
+        }
+
+        return new()
+        {
+            ["workload"] = "B-idle-commit",
+            ["n"] = samples,
+            ["warmup"] = warmup,
+            ["gapMs"] = gapMs,
+            ["config"] = new Dictionary<string, object?> { ["statement"] = "INSERT of one row, autocommit, prepared, one connection" },
+            ["commit"] = Stats.Of(latencies),
         };
     }
 

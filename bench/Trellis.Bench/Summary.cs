@@ -66,6 +66,14 @@ internal static class Summary
                 $"| {workload} | {Cell(cases, full, metric)} | empty tables: {Cell(cases, empty, metric)} | {(change is { } c ? $"{c:0.00}×" : "—")} | within 10 % | {(change is { } x ? (x >= 0.9 ? "yes" : "**no**") : "not run")} |");
         }
 
+        if (Median(cases, "trellis-b-idle-commit", "commit.p50") is { } commit)
+        {
+            text.AppendLine();
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"The floor under W3 in this run: one idle commit from .NET (an INSERT after 20 ms of idle, no Trellis) took {commit:0.00} ms at the median; "
+                + $"W3 needs two (the start, then the outcome), {2 * commit:0.00} ms.");
+        }
+
         text.AppendLine();
         text.AppendLine("All cases, median [min–max] (repetitions):");
         text.AppendLine();
@@ -73,7 +81,7 @@ internal static class Summary
         text.AppendLine("| --- | --- | --- |");
         foreach (var (name, runs) in cases.OrderBy(c => c.Key, StringComparer.Ordinal))
         {
-            foreach (var metric in new[] { "enqueuePerS", "processPerS", "workflowsPerS", "stepsPerS", "e2e.p50", "e2e.p99", "pickup.p50", "enqueueCall.p50", "totalMs", "peakRssMb", "tps" })
+            foreach (var metric in new[] { "enqueuePerS", "processPerS", "workflowsPerS", "stepsPerS", "e2e.p50", "e2e.p99", "pickup.p50", "enqueueCall.p50", "commit.p50", "commit.p99", "totalMs", "peakRssMb", "tps" })
             {
                 if (Values(runs, metric).Count > 0)
                 {
