@@ -30,7 +30,13 @@ internal sealed class Migrator(NpgsqlDataSource dataSource, SchemaName schema)
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
 
-        await ExecuteAsync(connection, "SELECT pg_advisory_xact_lock(hashtext($1))", cancellationToken, $"trellis.migrate:{schema.Name}").ConfigureAwait(false);
+        // Trellis's connections run with sequential scans off (PostgresStore.SessionSetup), which suits its
+        // key lookups; a migration that rewrites or checks whole tables needs them back, for this transaction.
+        await ExecuteAsync(
+            connection,
+            "SELECT set_config('enable_seqscan', 'on', true), pg_advisory_xact_lock(hashtext($1))",
+            cancellationToken,
+            $"trellis.migrate:{schema.Name}").ConfigureAwait(false);
         await ExecuteAsync(connection, $"CREATE SCHEMA IF NOT EXISTS {schema.Quoted}", cancellationToken).ConfigureAwait(false);
         await ExecuteAsync(connection, $"""
             CREATE TABLE IF NOT EXISTS {schema.Quoted}.schema_migrations (

@@ -95,6 +95,20 @@ public sealed class YoungTablePlanTests(PostgresFixture database) : IClassFixtur
     }
 
     [Fact]
+    public async Task TrellisConnection_AfterAMigrationOnIt_HasSequentialScansOffAgain()
+    {
+        // The migration turns them on for its own transaction only; the pooled connection it used comes back as set up.
+        await using var store = new PostgresStore(new PostgresStoreOptions
+        {
+            ConnectionString = database.ConnectionString, Schema = database.Schema.Name, ReadEnvironment = false, MaxPoolSize = 1,
+        });
+        await store.MigrateAsync();
+
+        await using var command = store.DataSource.CreateCommand("SHOW enable_seqscan");
+        Assert.Equal("off", await command.ExecuteScalarAsync());
+    }
+
+    [Fact]
     public async Task StepCheckpointAndOutcome_OnAPlainConnection_ScanTheWholeTable()
     {
         // Why Trellis sets up its connections: the same statements on a connection with the server's defaults.
