@@ -178,7 +178,7 @@ public sealed partial class PostgresStore : IWorkflowStore
     /// key or a partial index). On young tables, before autovacuum has gathered statistics, PostgreSQL takes
     /// them for nearly empty and plans sequential scans; prepared statements keep those plans while the table
     /// grows, until the first ANALYZE. With sequential scans switched off the plans are the index plans from
-    /// the first statement on (docs/benchmarks.md: W2 on fresh tables went from ~2,350 to ~3,100 workflows/s).
+    /// the first statement on (docs/benchmarks.md: W2 on fresh tables went from ~2,350 to ~3,300 workflows/s).
     /// </summary>
     internal const string SessionSetup = "SET enable_seqscan = off";
 
