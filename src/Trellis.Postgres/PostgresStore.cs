@@ -57,7 +57,11 @@ public sealed partial class PostgresStore : IWorkflowStore
 
     public string Description { get; }
 
-    /// <summary>The data source Trellis uses (owned or shared).</summary>
+    /// <summary>
+    /// The data source Trellis uses (owned or shared). The connections of one it owns run with
+    /// <c>enable_seqscan = off</c> (see <see cref="SessionSetup"/>): for your own whole-table queries through
+    /// it, use <c>SET LOCAL enable_seqscan = on</c> in their transaction.
+    /// </summary>
     public NpgsqlDataSource DataSource => _dataSource;
 
     public async Task MigrateAsync(CancellationToken cancellationToken = default) =>
