@@ -46,29 +46,51 @@ if want peers; then
     ./run-all.sh)
 fi
 
-# run_case <tag> <workload> <args...>: REPS fresh-database repetitions, each bounded by `timeout`
+# run_rep <tag> <rep> <workload> <args...>: one repetition on a fresh database, bounded by `timeout`
+run_rep() {
+  local tag="$1" rep="$2"; shift 2
+  if [ -n "${CASES:-}" ] && [[ " $CASES " != *" $tag "* ]]; then return 0; fi
+  reset_db trellis_bench
+  settle
+  echo "== $tag rep $rep/$REPS: $*"
+  rm -f "$RAW_DIR/$tag-rep$rep.json"
+  if timeout "${CASE_TIMEOUT_S:-900}" dotnet "$BENCH" "$@" --db-url "$URL" --out "$RAW_DIR/$tag-rep$rep.json" > /dev/null; then
+    echo "   -> $(grep -E '"(enqueuePerS|processPerS|workflowsPerS|totalMs|p50|peakRssMb)"' "$RAW_DIR/$tag-rep$rep.json" | head -4 | tr -d ' \n')"
+  else
+    echo "   !! $tag rep $rep FAILED (exit $?)" >&2
+  fi
+}
+
+# run_case <tag> <workload> <args...>: REPS repetitions
 run_case() {
   local tag="$1"; shift
-  if [ -n "${CASES:-}" ] && [[ " $CASES " != *" $tag "* ]]; then return 0; fi
+  for rep in $(seq 1 "$REPS"); do run_rep "$tag" "$rep" "$@"; done
+}
+
+# run_alternating <tag-a> "<args-a>" <tag-b> "<args-b>": REPS repetitions of each, a then b, a then b, ...
+# Cost growth compares a prefilled case with its empty-table one; run minutes apart, the machine's own
+# drift (tens of percent on a shared VM) would show up as growth or its opposite.
+run_alternating() {
+  local a="$1" a_args="$2" b="$3" b_args="$4"
   for rep in $(seq 1 "$REPS"); do
-    reset_db trellis_bench
-    settle
-    echo "== $tag rep $rep/$REPS: $*"
-    rm -f "$RAW_DIR/$tag-rep$rep.json"
-    if timeout "${CASE_TIMEOUT_S:-900}" dotnet "$BENCH" "$@" --db-url "$URL" --out "$RAW_DIR/$tag-rep$rep.json" > /dev/null; then
-      echo "   -> $(grep -E '"(enqueuePerS|processPerS|workflowsPerS|totalMs|p50|peakRssMb)"' "$RAW_DIR/$tag-rep$rep.json" | head -4 | tr -d ' \n')"
-    else
-      echo "   !! $tag rep $rep FAILED (exit $?)" >&2
-    fi
+    # shellcheck disable=SC2086 # the argument strings are word lists
+    run_rep "$a" "$rep" $a_args
+    # shellcheck disable=SC2086
+    run_rep "$b" "$rep" $b_args
   done
 }
 
 # Trellis's throughput configuration: 1,000 run slots, claims of up to 500 runs (the peers' graphile-worker
 # runs with a local queue of 500); W2/W3/W4 with the defaults of the benchmark program (256 slots).
+W1_20K="w1 --n 20000 --slots 1000 --claim-batch 500"
+W2_5K="w2 --n 5000 --concurrency 256"
 if want trellis; then
-  run_case trellis-w1-n20000  w1 --n 20000 --slots 1000 --claim-batch 500
+  # With the growth cases, these two run there, alternating with their prefilled twins.
+  if ! want growth; then
+    run_case trellis-w1-n20000 $W1_20K
+    run_case trellis-w2-n5000  $W2_5K
+  fi
   run_case trellis-w1-n200000 w1 --n 200000 --slots 1000 --claim-batch 500
-  run_case trellis-w2-n5000   w2 --n 5000 --concurrency 256
   run_case trellis-w3         w3 --samples 200
   # The floor under W3: one INSERT and its commit from .NET, after the same 20 ms of idle as W3's samples.
   run_case trellis-b-idle-commit commit --samples 200
@@ -76,8 +98,8 @@ if want trellis; then
 fi
 
 if want growth; then
-  run_case trellis-w1-n20000-1m w1 --n 20000 --slots 1000 --claim-batch 500 --prefill 1000000
-  run_case trellis-w2-n5000-1m  w2 --n 5000 --concurrency 256 --prefill 1000000
+  run_alternating trellis-w1-n20000 "$W1_20K" trellis-w1-n20000-1m "$W1_20K --prefill 1000000"
+  run_alternating trellis-w2-n5000  "$W2_5K"  trellis-w2-n5000-1m  "$W2_5K --prefill 1000000"
 fi
 
 # The plans of the claim and checkpoint statements on 1,000,000 finished runs (docs/benchmarks.md quotes them).
