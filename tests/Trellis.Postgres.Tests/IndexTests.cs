@@ -88,35 +88,16 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
         // Npgsql prepares the checkpoint statement, and PostgreSQL soon runs it with a generic plan, which
         // cannot see how many rows the arrays hold. That plan must look the batch's runs up by key, not walk
         // every running run once per written row.
-        await using var connection = await database.DataSource.OpenConnectionAsync();
-        await using var transaction = await connection.BeginTransactionAsync();
-        await using (var prepare = new NpgsqlCommand(
-            "SET LOCAL plan_cache_mode = force_generic_plan; " +
-            "PREPARE checkpoint_plan (text[], bigint[], int[], int[], text[], text[], jsonb[], jsonb[], jsonb[], int[], timestamptz[], timestamptz[]) AS " + _sql.WriteSteps,
-            connection))
-        {
-            await prepare.ExecuteNonQueryAsync();
-        }
-
-        var lines = new List<string>();
-        await using (var explain = new NpgsqlCommand(
-            "EXPLAIN EXECUTE checkpoint_plan('{busy-1}', '{1}', '{0}', '{NULL}', '{s}', '{completed}', '{\"{}\"}', '{NULL}', '{NULL}', '{1}', '{2026-01-01}', '{2026-01-01}')",
-            connection))
-        await using (var reader = await explain.ExecuteReaderAsync())
-        {
-            while (await reader.ReadAsync())
-            {
-                lines.Add(reader.GetString(0));
-            }
-        }
-
-        var plan = string.Join('\n', lines);
+        var plan = await GenericPlans.ExplainAsync(
+            database.DataSource,
+            GenericPlans.WriteStepsParameters,
+            _sql.WriteSteps,
+            "'{busy-1}', '{1}', '{0}', '{NULL}', '{s}', '{completed}', '{\"{}\"}', '{NULL}', '{NULL}', '{1}', '{2026-01-01}', '{2026-01-01}'");
         Assert.Contains("$1", plan, StringComparison.Ordinal); // the generic plan, not one made for these values
         Assert.Contains("runs_pkey", plan, StringComparison.Ordinal);
         Assert.DoesNotContain("runs_by_status", plan, StringComparison.Ordinal);
         Assert.DoesNotContain("runs_leases", plan, StringComparison.Ordinal);
         Assert.DoesNotContain("Seq Scan on runs", plan, StringComparison.Ordinal);
-        await transaction.RollbackAsync();
     }
 
     [Fact]

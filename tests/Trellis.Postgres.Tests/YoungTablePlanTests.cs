@@ -39,45 +39,15 @@ public sealed class YoungTablePlanTests(PostgresFixture database) : IClassFixtur
 
     public Task DisposeAsync() => Task.CompletedTask;
 
-    /// <summary>The generic plan of a statement, prepared on a connection of <paramref name="dataSource"/>.</summary>
-    private static async Task<string> GenericPlanAsync(NpgsqlDataSource dataSource, string parameterTypes, string statement, string arguments)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync();
-        await using var transaction = await connection.BeginTransactionAsync();
-        await using (var prepare = new NpgsqlCommand(
-            $"SET LOCAL plan_cache_mode = force_generic_plan; PREPARE young_plan ({parameterTypes}) AS {statement}", connection))
-        {
-            await prepare.ExecuteNonQueryAsync();
-        }
-
-        var lines = new List<string>();
-        await using (var explain = new NpgsqlCommand($"EXPLAIN EXECUTE young_plan({arguments})", connection))
-        await using (var reader = await explain.ExecuteReaderAsync())
-        {
-            while (await reader.ReadAsync())
-            {
-                lines.Add(reader.GetString(0));
-            }
-        }
-
-        await transaction.RollbackAsync();
-        await using (var deallocate = new NpgsqlCommand("DEALLOCATE young_plan", connection))
-        {
-            await deallocate.ExecuteNonQueryAsync();
-        }
-
-        return string.Join('\n', lines);
-    }
-
-    private Task<string> StepCheckpointPlanAsync(NpgsqlDataSource dataSource) => GenericPlanAsync(
+    private Task<string> StepCheckpointPlanAsync(NpgsqlDataSource dataSource) => GenericPlans.ExplainAsync(
         dataSource,
-        "text[], bigint[], int[], int[], text[], text[], jsonb[], jsonb[], jsonb[], int[], timestamptz[], timestamptz[]",
+        GenericPlans.WriteStepsParameters,
         _sql.WriteSteps,
         "'{young-1}', '{1}', '{0}', '{NULL}', '{s}', '{completed}', '{\"{}\"}', '{NULL}', '{NULL}', '{1}', '{2026-01-01}', '{2026-01-01}'");
 
-    private Task<string> OutcomePlanAsync(NpgsqlDataSource dataSource) => GenericPlanAsync(
+    private Task<string> OutcomePlanAsync(NpgsqlDataSource dataSource) => GenericPlans.ExplainAsync(
         dataSource,
-        "text[], bigint[], text[], jsonb[], jsonb[], interval[], int[], text",
+        GenericPlans.FinishRunsParameters,
         _sql.FinishRuns,
         "'{young-1}', '{1}', '{completed}', '{\"{}\"}', '{NULL}', '{NULL}', '{NULL}', 'channel'");
 
