@@ -76,7 +76,7 @@ internal sealed class PostgresSql
 
         GetFinishedRuns = $"""
             SELECT {RunColumns("r")} FROM {s}.runs r
-            WHERE r.id = ANY($1) AND r.status IN ('completed', 'failed', 'cancelled')
+            WHERE r.id = ANY($1) AND r.completed_at IS NOT NULL -- finished (constraint runs_finished_have_completed_at)
             """;
 
         RequestCancel = $"""

@@ -86,7 +86,15 @@ public sealed partial class PostgresStore
     public async Task<RunPage> ListRunsAsync(RunQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
-        await using var command = _dataSource.CreateCommand();
+        // A listing combines any filters with any values (a rare tag, a common status), so it is planned for
+        // its arguments each time, unlike the statements Trellis keeps one generic plan for (SessionSetup).
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var command = new NpgsqlBatchCommand();
+        await using var batch = new NpgsqlBatch(connection, transaction)
+        {
+            BatchCommands = { new NpgsqlBatchCommand("SELECT set_config('plan_cache_mode', 'auto', true)"), command },
+        };
         var sql = new StringBuilder($"SELECT {PostgresSql.RunColumns("r")} FROM {Schema.Quoted}.runs r WHERE true");
         void Filter(string condition, NpgsqlParameter parameter)
         {
@@ -137,7 +145,17 @@ public sealed partial class PostgresStore
         sql.Append(CultureInfo.InvariantCulture, $" ORDER BY r.created_at DESC, r.id DESC LIMIT ${command.Parameters.Count}");
         command.CommandText = sql.ToString();
 
-        var runs = await ReadRunsAsync(command, cancellationToken).ConfigureAwait(false);
+        var runs = new List<RunInfo>();
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                runs.Add(PostgresReaders.ReadRun(reader));
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         if (runs.Count <= query.Limit)
         {
             return new RunPage(runs, null);

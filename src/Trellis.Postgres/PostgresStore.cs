@@ -59,8 +59,9 @@ public sealed partial class PostgresStore : IWorkflowStore
 
     /// <summary>
     /// The data source Trellis uses (owned or shared). The connections of one it owns run with
-    /// <c>enable_seqscan = off</c> (see <see cref="SessionSetup"/>): for your own whole-table queries through
-    /// it, use <c>SET LOCAL enable_seqscan = on</c> in their transaction.
+    /// <c>enable_seqscan = off</c> and <c>plan_cache_mode = force_generic_plan</c> (see <see cref="SessionSetup"/>):
+    /// for your own whole-table or ad hoc queries through it, use <c>SET LOCAL enable_seqscan = on</c> and
+    /// <c>SET LOCAL plan_cache_mode = auto</c> in their transaction.
     /// </summary>
     public NpgsqlDataSource DataSource => _dataSource;
 
@@ -179,12 +180,19 @@ public sealed partial class PostgresStore : IWorkflowStore
 
     /// <summary>
     /// Run on every connection Trellis opens. Every statement Trellis sends is built around an index (a primary
-    /// key or a partial index). On young tables, before autovacuum has gathered statistics, PostgreSQL takes
-    /// them for nearly empty and plans sequential scans; prepared statements keep those plans while the table
-    /// grows, until the first ANALYZE. With sequential scans switched off the plans are the index plans from
-    /// the first statement on (docs/benchmarks.md: W2 on fresh tables went from ~2,350 to ~3,300 workflows/s).
+    /// key or a partial index), and its generic plan is checked by the tests; two settings keep PostgreSQL on those plans:
+    /// <list type="bullet">
+    /// <item><c>enable_seqscan = off</c>: on young tables, before autovacuum has gathered statistics, PostgreSQL
+    /// takes them for nearly empty and plans sequential scans; prepared statements keep those plans while the
+    /// table grows, until the first ANALYZE (docs/benchmarks.md: W2 on fresh tables ~2,350 → ~3,300 workflows/s).</item>
+    /// <item><c>plan_cache_mode = force_generic_plan</c>: a prepared statement is otherwise re-planned on every
+    /// execution whenever PostgreSQL expects a plan made for the arguments to be cheaper, which it does for the
+    /// statements that take arrays once a table has grown; planning the start statement alone took 0.7 ms of a
+    /// 1.5 ms start (docs/benchmarks.md: W3 on 1,000,000 finished runs, p50 4.1 → 2.8 ms).</item>
+    /// </list>
     /// </summary>
-    internal const string SessionSetup = "SET enable_seqscan = off";
+    internal const string SessionSetup =
+        "SELECT set_config('enable_seqscan', 'off', false), set_config('plan_cache_mode', 'force_generic_plan', false)";
 
     private static NpgsqlDataSource Build(NpgsqlConnectionStringBuilder settings, ILoggerFactory? loggerFactory)
     {

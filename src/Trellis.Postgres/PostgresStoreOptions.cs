@@ -26,8 +26,9 @@ public sealed class PostgresStoreOptions
 
     /// <summary>
     /// A data source shared with the application. Trellis uses it and never disposes it; pool settings
-    /// are then the data source's own, and so are session settings: the <c>enable_seqscan = off</c> Trellis
-    /// sets on its own connections (see docs/benchmarks.md) is not applied to a shared data source.
+    /// are then the data source's own, and so are session settings: the <c>enable_seqscan = off</c> and
+    /// <c>plan_cache_mode = force_generic_plan</c> Trellis sets on its own connections (see docs/architecture.md)
+    /// are not applied to a shared data source.
     /// </summary>
     public NpgsqlDataSource? DataSource { get; set; }
 

@@ -9,14 +9,11 @@ namespace Trellis.Postgres.Tests;
 /// </summary>
 public sealed class IndexTests(PostgresFixture database) : IClassFixture<PostgresFixture>, IAsyncLifetime
 {
-    private static readonly string[] ClaimableNames = ["Wf1"];
-    private static readonly int[] ClaimableVersions = [1];
-
     private PostgresSql _sql = null!;
 
     public async Task InitializeAsync()
     {
-        await using (var store = new PostgresStore(new PostgresStoreOptions { ConnectionString = database.ConnectionString, Schema = database.Schema.Name, ReadEnvironment = false }))
+        await using (var store = NewStore())
         {
             await store.MigrateAsync();
         }
@@ -38,8 +35,8 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
             SELECT 'done-' || i, s, 'step-' || s, 'completed', '{}', 1, 1 FROM generate_series(1, 20000) i, generate_series(0, 2) s;
             INSERT INTO {schema}.runs (id, workflow_name, workflow_version, queue, status, input, max_attempts)
             SELECT 'ready-' || i, 'Wf1', 1, 'default', 'pending', '{}', 3 FROM generate_series(1, 5000) i;
-            INSERT INTO {schema}.runs (id, workflow_name, workflow_version, queue, status, input, max_attempts, created_at)
-            SELECT 'rare-' || i, 'Rare', 1, 'default', 'completed', '{}', 3, now() - i * interval '1 hour' FROM generate_series(1, 10) i;
+            INSERT INTO {schema}.runs (id, workflow_name, workflow_version, queue, status, input, max_attempts, created_at, completed_at)
+            SELECT 'rare-' || i, 'Rare', 1, 'default', 'completed', '{}', 3, now() - i * interval '1 hour', now() FROM generate_series(1, 10) i;
             INSERT INTO {schema}.runs (id, workflow_name, workflow_version, queue, status, input, max_attempts, lease_expires_at, epoch)
             SELECT 'busy-' || i, 'Wf1', 1, 'default', 'running', '{}', 3, now() + interval '30 seconds', 1 FROM generate_series(1, 5) i;
             ANALYZE {schema}.runs;
@@ -49,12 +46,84 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
 
     public Task DisposeAsync() => Task.CompletedTask;
 
-    private async Task<string> ExplainAsync(string sql, params object[] parameters)
+    // Trellis's connections keep one generic plan per statement (PostgresStore.SessionSetup); those plans are checked.
+    private async Task<string> ExplainAsync(string sql, string parameterTypes, string arguments)
     {
-        await using var command = database.DataSource.CreateCommand("EXPLAIN " + sql);
+        await using var store = NewStore();
+        return await GenericPlans.ExplainAsync(store.DataSource, parameterTypes, sql, arguments);
+    }
+
+    private PostgresStore NewStore() =>
+        new(new PostgresStoreOptions { ConnectionString = database.ConnectionString, Schema = database.Schema.Name, ReadEnvironment = false });
+
+    [Fact]
+    public async Task Claim_UsesThePartialIndexOfPendingRuns()
+    {
+        var plan = await ExplainAsync(_sql.ClaimOneQueue, GenericPlans.ClaimParameters, "'default', 10, 'w', '30 s', '{Wf1}', '{1}'");
+        Assert.Contains("runs_ready", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("Seq Scan on runs", plan, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ExpiredLeaseScan_UsesThePartialIndexOfRunningRuns()
+    {
+        var plan = await ExplainAsync(_sql.RecoverExpiredLeases, "int, text", "100, 'channel'");
+        Assert.Contains("runs_leases", plan, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task StepCheckpoint_FindsItsRunsByPrimaryKey()
+    {
+        // The generic plan cannot see how many rows the arrays hold. It must look the batch's runs up by key,
+        // not walk every running run once per written row.
+        var plan = await ExplainAsync(
+            _sql.WriteSteps,
+            GenericPlans.WriteStepsParameters,
+            "'{busy-1}', '{1}', '{0}', '{NULL}', '{s}', '{completed}', '{\"{}\"}', '{NULL}', '{NULL}', '{1}', '{2026-01-01}', '{2026-01-01}'");
+        Assert.Contains("$1", plan, StringComparison.Ordinal); // the generic plan, not one made for these values
+        Assert.Contains("runs_pkey", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("runs_by_status", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("runs_leases", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("Seq Scan on runs", plan, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task FinishedRunsLookup_UsesThePrimaryKeyOnly()
+    {
+        var plan = await ExplainAsync(_sql.GetFinishedRuns, "text[]", "'{done-1,done-2}'");
+        Assert.Contains("runs_pkey", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("runs_by_status", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("Seq Scan on runs", plan, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_LooksForWaitingWorkInThePartialIndexOfPendingRuns()
+    {
+        var plan = await ExplainAsync(
+            _sql.CreateRuns,
+            GenericPlans.CreateRunsParameters,
+            "'{new-1}', '{Wf1}', '{1}', '{default}', '{0}', '{\"{}\"}', '{NULL}', '{\"{}\"}', '{3}', '{NULL}', '{0}', '{w}', '{30 s}', 'channel'");
+        Assert.Contains("runs_ready", plan, StringComparison.Ordinal);
+        Assert.Contains("runs_pkey", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("Seq Scan on runs", plan, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task StepsOfARun_UseTheCheckpointKey()
+    {
+        var plan = await ExplainAsync(_sql.GetSteps, "text", "'done-42'");
+        Assert.Contains("steps_key", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("Seq Scan", plan, StringComparison.Ordinal);
+    }
+
+    // Listings are planned for their arguments (ListRunsAsync), so their plans are the ones EXPLAIN makes for the values.
+    private async Task<string> ExplainForArgumentsAsync(string sql, params object[] parameters)
+    {
+        await using var store = NewStore();
+        await using var command = store.DataSource.CreateCommand("EXPLAIN " + sql);
         foreach (var parameter in parameters)
         {
-            command.Parameters.Add(parameter as NpgsqlParameter ?? new NpgsqlParameter { Value = parameter });
+            command.Parameters.Add(new NpgsqlParameter { Value = parameter });
         }
 
         var lines = new List<string>();
@@ -67,47 +136,6 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
         return string.Join('\n', lines);
     }
 
-    [Fact]
-    public async Task Claim_UsesThePartialIndexOfPendingRuns()
-    {
-        var plan = await ExplainAsync(_sql.ClaimOneQueue, "default", 10, "w", TimeSpan.FromSeconds(30), ClaimableNames, ClaimableVersions);
-        Assert.Contains("runs_ready", plan, StringComparison.Ordinal);
-        Assert.DoesNotContain("Seq Scan on runs", plan, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task ExpiredLeaseScan_UsesThePartialIndexOfRunningRuns()
-    {
-        var plan = await ExplainAsync(_sql.RecoverExpiredLeases, 100, "channel");
-        Assert.Contains("runs_leases", plan, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task StepCheckpoint_GenericPlan_FindsItsRunsByPrimaryKey()
-    {
-        // Npgsql prepares the checkpoint statement, and PostgreSQL soon runs it with a generic plan, which
-        // cannot see how many rows the arrays hold. That plan must look the batch's runs up by key, not walk
-        // every running run once per written row.
-        var plan = await GenericPlans.ExplainAsync(
-            database.DataSource,
-            GenericPlans.WriteStepsParameters,
-            _sql.WriteSteps,
-            "'{busy-1}', '{1}', '{0}', '{NULL}', '{s}', '{completed}', '{\"{}\"}', '{NULL}', '{NULL}', '{1}', '{2026-01-01}', '{2026-01-01}'");
-        Assert.Contains("$1", plan, StringComparison.Ordinal); // the generic plan, not one made for these values
-        Assert.Contains("runs_pkey", plan, StringComparison.Ordinal);
-        Assert.DoesNotContain("runs_by_status", plan, StringComparison.Ordinal);
-        Assert.DoesNotContain("runs_leases", plan, StringComparison.Ordinal);
-        Assert.DoesNotContain("Seq Scan on runs", plan, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task StepsOfARun_UseTheCheckpointKey()
-    {
-        var plan = await ExplainAsync(_sql.GetSteps, "done-42");
-        Assert.Contains("steps_key", plan, StringComparison.Ordinal);
-        Assert.DoesNotContain("Seq Scan", plan, StringComparison.Ordinal);
-    }
-
     [Theory]
     [InlineData("r.status = $1", "failed", "runs_by_status")]
     [InlineData("r.workflow_name = $1", "Rare", "runs_by_workflow")]
@@ -116,7 +144,7 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
     public async Task ListRuns_EachFilter_IsServedByItsIndex(string filter, string value, string index)
     {
         var sql = $"SELECT {PostgresSql.RunColumns("r")} FROM {database.Schema.Quoted}.runs r WHERE {filter} ORDER BY r.created_at DESC, r.id DESC LIMIT 101";
-        var plan = await ExplainAsync(sql, value);
+        var plan = await ExplainForArgumentsAsync(sql, value);
         Assert.Contains(index, plan, StringComparison.Ordinal);
         Assert.DoesNotContain("Seq Scan", plan, StringComparison.Ordinal);
     }
@@ -124,7 +152,7 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
     [Fact]
     public async Task ListRuns_NoFilter_WalksTheCreationIndex()
     {
-        var plan = await ExplainAsync($"SELECT {PostgresSql.RunColumns("r")} FROM {database.Schema.Quoted}.runs r ORDER BY r.created_at DESC, r.id DESC LIMIT 101");
+        var plan = await ExplainForArgumentsAsync($"SELECT {PostgresSql.RunColumns("r")} FROM {database.Schema.Quoted}.runs r ORDER BY r.created_at DESC, r.id DESC LIMIT 101");
         Assert.Contains("runs_by_created", plan, StringComparison.Ordinal);
     }
 }

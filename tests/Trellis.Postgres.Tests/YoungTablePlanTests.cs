@@ -1,4 +1,5 @@
 using Npgsql;
+using Trellis.Storage;
 using Trellis.Postgres.Tests.Infrastructure;
 
 namespace Trellis.Postgres.Tests;
@@ -62,6 +63,47 @@ public sealed class YoungTablePlanTests(PostgresFixture database) : IClassFixtur
         Assert.DoesNotContain("Seq Scan on runs", checkpoint, StringComparison.Ordinal);
         Assert.Contains("runs_pkey", outcome, StringComparison.Ordinal);
         Assert.DoesNotContain("Seq Scan on runs", outcome, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task StartClaimAndFinishedLookup_OnTrellisConnections_UseTheirIndexes()
+    {
+        await using var store = NewStore();
+        var start = await GenericPlans.ExplainAsync(
+            store.DataSource,
+            GenericPlans.CreateRunsParameters,
+            _sql.CreateRuns,
+            "'{new-1}', '{Wf1}', '{1}', '{default}', '{0}', '{\"{}\"}', '{NULL}', '{\"{}\"}', '{3}', '{NULL}', '{0}', '{w}', '{30 s}', 'channel'");
+        var claim = await GenericPlans.ExplainAsync(store.DataSource, GenericPlans.ClaimParameters, _sql.ClaimOneQueue, "'default', 10, 'w', '30 s', '{Wf1}', '{1}'");
+        var finished = await GenericPlans.ExplainAsync(store.DataSource, "text[]", _sql.GetFinishedRuns, "'{young-1}'");
+
+        Assert.Contains("runs_ready", start, StringComparison.Ordinal);
+        Assert.Contains("runs_ready", claim, StringComparison.Ordinal);
+        Assert.Contains("runs_pkey", finished, StringComparison.Ordinal);
+        Assert.DoesNotContain("runs_by_status", finished, StringComparison.Ordinal);
+        Assert.DoesNotContain("Seq Scan on runs", start + claim + finished, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TrellisConnection_RepeatedStarts_ArePlannedOnceNotPerCall()
+    {
+        // One pooled connection, so the prepared start statement can be looked at where it lives.
+        await using var store = new PostgresStore(new PostgresStoreOptions
+        {
+            ConnectionString = database.ConnectionString, Schema = database.Schema.Name, ReadEnvironment = false, MaxPoolSize = 1,
+        });
+        for (var i = 0; i < 8; i++)
+        {
+            var run = new NewRun($"planned-once-{i}", "Wf1", 1, "planned", 0, "{}", null, new Dictionary<string, string>(), 3, null);
+            Assert.True((await store.CreateRunsAsync([run]))[0].Created);
+        }
+
+        await using var command = store.DataSource.CreateCommand(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE '%INSERT INTO%runs%unnest%wanted%' OR statement LIKE 'WITH wanted AS%'");
+        await using var reader = await command.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync(), "the start statement was not prepared");
+        Assert.True(reader.GetInt64(0) >= 6, $"generic plans used: {reader.GetInt64(0)}");
+        Assert.Equal(0, reader.GetInt64(1)); // never planned again for its arguments
     }
 
     [Fact]

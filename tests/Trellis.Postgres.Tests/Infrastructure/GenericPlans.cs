@@ -11,6 +11,13 @@ internal static class GenericPlans
     /// <summary>The parameter types of <see cref="PostgresSql.WriteSteps"/>, the step checkpoint.</summary>
     public const string WriteStepsParameters = "text[], bigint[], int[], int[], text[], text[], jsonb[], jsonb[], jsonb[], int[], timestamptz[], timestamptz[]";
 
+    /// <summary>The parameter types of <see cref="PostgresSql.ClaimOneQueue"/>.</summary>
+    public const string ClaimParameters = "text, int, text, interval, text[], int[]";
+
+    /// <summary>The parameter types of <see cref="PostgresSql.CreateRuns"/>, the start.</summary>
+    public const string CreateRunsParameters =
+        "text[], text[], int[], text[], int[], jsonb[], text[], jsonb[], int[], timestamptz[], interval[], text[], interval[], text";
+
     /// <summary>The parameter types of <see cref="PostgresSql.FinishRuns"/>, the run outcomes.</summary>
     public const string FinishRunsParameters = "text[], bigint[], text[], jsonb[], jsonb[], interval[], int[], text";
 
