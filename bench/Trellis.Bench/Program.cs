@@ -262,6 +262,7 @@ internal static class Runs
         var warmup = options.Int("warmup", 10);
         var gapMs = options.Int("gap-ms", 20);
         await using var engine = await Engine(options, worker: true).AddWorkflow<Latency>().StartAsync();
+        await PrefillAsync(options);
         await using var probe = NpgsqlDataSource.Create(ConnectionStrings.Normalize(options.DbUrl));
         await Task.Delay(1000);
 
