@@ -84,14 +84,15 @@ run_alternating() {
 # runs with a local queue of 500); W2/W3/W4 with the defaults of the benchmark program (256 slots).
 W1_20K="w1 --n 20000 --slots 1000 --claim-batch 500"
 W2_5K="w2 --n 5000 --concurrency 256"
+W3_200="w3 --samples 200"
 if want trellis; then
-  # With the growth cases, these two run there, alternating with their prefilled twins.
+  # With the growth cases, these three run there, alternating with their prefilled twins.
   if ! want growth; then
     run_case trellis-w1-n20000 $W1_20K
     run_case trellis-w2-n5000  $W2_5K
+    run_case trellis-w3        $W3_200
   fi
   run_case trellis-w1-n200000 w1 --n 200000 --slots 1000 --claim-batch 500
-  run_case trellis-w3         w3 --samples 200
   # The floor under W3: one INSERT and its commit from .NET, after the same 20 ms of idle as W3's samples.
   run_case trellis-b-idle-commit commit --samples 200
   run_case trellis-w4-steps   w4 --width 1000
@@ -100,6 +101,7 @@ fi
 if want growth; then
   run_alternating trellis-w1-n20000 "$W1_20K" trellis-w1-n20000-1m "$W1_20K --prefill 1000000"
   run_alternating trellis-w2-n5000  "$W2_5K"  trellis-w2-n5000-1m  "$W2_5K --prefill 1000000"
+  run_alternating trellis-w3        "$W3_200" trellis-w3-1m        "$W3_200 --prefill 1000000"
 fi
 
 # The plans of the claim and checkpoint statements on 1,000,000 finished runs (docs/benchmarks.md quotes them).
