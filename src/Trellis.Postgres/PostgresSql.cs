@@ -146,7 +146,7 @@ internal sealed class PostgresSql
                     lease_expires_at = NULL,
                     scheduled_at = now(),
                     updated_at = now()
-                FROM expired WHERE r.id = expired.id
+                WHERE r.id = ANY (ARRAY(SELECT id FROM expired)) -- by key, however many the plan expects (see Claim)
                 RETURNING r.id, r.status, r.queue
             ){Notifications("recovered", "$2")}
             SELECT count(*) FROM recovered WHERE (SELECT count(*) FROM work_notified) + (SELECT count(*) FROM done_notified) >= 0
@@ -284,7 +284,9 @@ internal sealed class PostgresSql
             lease_expires_at = now() + $4,
             started_at = coalesce(r.started_at, now()),
             updated_at = now()
-        FROM ready WHERE r.id = ready.id
+        -- The locked runs by primary key, whatever number the plan expects. The one plan Trellis keeps cannot see
+        -- $2 and expects a tenth of the backlog; joined to that many rows, it read the whole primary key per claim.
+        WHERE r.id = ANY (ARRAY(SELECT id FROM ready))
         RETURNING r.id, r.workflow_name, r.workflow_version, r.input, r.epoch, r.attempt, r.max_attempts,
                   r.cancel_requested, r.correlation_id, r.tags
         """;

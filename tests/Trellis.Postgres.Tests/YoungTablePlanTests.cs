@@ -107,6 +107,33 @@ public sealed class YoungTablePlanTests(PostgresFixture database) : IClassFixtur
     }
 
     [Fact]
+    public async Task Listing_IsPlannedForItsFilters_AndLeavesTheConnectionOnGenericPlans()
+    {
+        await using var store = new PostgresStore(new PostgresStoreOptions
+        {
+            ConnectionString = database.ConnectionString, Schema = database.Schema.Name, ReadEnvironment = false, MaxPoolSize = 1,
+        });
+        for (var i = 0; i < 3; i++)
+        {
+            var page = await store.ListRunsAsync(new RunQuery { WorkflowName = "Wf1", Status = RunStatus.Running });
+            Assert.Equal(5, page.Runs.Count);
+        }
+
+        // Prepared after its second use; from then on planned for its arguments, not held to one plan.
+        await using (var command = store.DataSource.CreateCommand(
+            "SELECT custom_plans, generic_plans FROM pg_prepared_statements WHERE statement LIKE '%r.workflow_name = $2%'"))
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            Assert.True(await reader.ReadAsync(), "the listing was not prepared");
+            Assert.True(reader.GetInt64(0) >= 1, "the listing was never planned for its arguments");
+            Assert.Equal(0, reader.GetInt64(1));
+        }
+
+        await using var show = store.DataSource.CreateCommand("SHOW plan_cache_mode");
+        Assert.Equal("force_generic_plan", await show.ExecuteScalarAsync());
+    }
+
+    [Fact]
     public async Task TrellisConnection_AfterAMigrationOnIt_HasSequentialScansOffAgain()
     {
         // The migration turns them on for its own transaction only; the pooled connection it used comes back as set up.
