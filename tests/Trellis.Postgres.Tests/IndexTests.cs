@@ -59,7 +59,7 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
     [Fact]
     public async Task Claim_UsesThePartialIndexOfPendingRuns()
     {
-        var plan = await ExplainAsync(_sql.ClaimOneQueue, GenericPlans.ClaimParameters, "'default', 10, 'w', '30 s', '{Wf1}', '{1}'");
+        var plan = await ExplainAsync(_sql.ClaimOneQueue, GenericPlans.ClaimParameters, GenericPlans.ClaimArguments);
         Assert.Contains("Index Scan using runs_ready", plan, StringComparison.Ordinal);
         Assert.DoesNotContain("Seq Scan on runs", plan, StringComparison.Ordinal);
         // The claimed runs are updated by key. The generic plan expects a tenth of the backlog from "LIMIT $2";
@@ -106,10 +106,7 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
     [Fact]
     public async Task Start_LooksForWaitingWorkInThePartialIndexOfPendingRuns()
     {
-        var plan = await ExplainAsync(
-            _sql.CreateRuns,
-            GenericPlans.CreateRunsParameters,
-            "'{new-1}', '{Wf1}', '{1}', '{default}', '{0}', '{\"{}\"}', '{NULL}', '{\"{}\"}', '{3}', '{NULL}', '{0}', '{w}', '{30 s}', 'channel'");
+        var plan = await ExplainAsync(_sql.CreateRuns, GenericPlans.CreateRunsParameters, GenericPlans.CreateRunsArguments);
         Assert.Contains("runs_ready", plan, StringComparison.Ordinal);
         Assert.Contains("runs_pkey", plan, StringComparison.Ordinal);
         Assert.DoesNotContain("Seq Scan on runs", plan, StringComparison.Ordinal);

@@ -69,12 +69,8 @@ public sealed class YoungTablePlanTests(PostgresFixture database) : IClassFixtur
     public async Task StartClaimAndFinishedLookup_OnTrellisConnections_UseTheirIndexes()
     {
         await using var store = NewStore();
-        var start = await GenericPlans.ExplainAsync(
-            store.DataSource,
-            GenericPlans.CreateRunsParameters,
-            _sql.CreateRuns,
-            "'{new-1}', '{Wf1}', '{1}', '{default}', '{0}', '{\"{}\"}', '{NULL}', '{\"{}\"}', '{3}', '{NULL}', '{0}', '{w}', '{30 s}', 'channel'");
-        var claim = await GenericPlans.ExplainAsync(store.DataSource, GenericPlans.ClaimParameters, _sql.ClaimOneQueue, "'default', 10, 'w', '30 s', '{Wf1}', '{1}'");
+        var start = await GenericPlans.ExplainAsync(store.DataSource, GenericPlans.CreateRunsParameters, _sql.CreateRuns, GenericPlans.CreateRunsArguments);
+        var claim = await GenericPlans.ExplainAsync(store.DataSource, GenericPlans.ClaimParameters, _sql.ClaimOneQueue, GenericPlans.ClaimArguments);
         var finished = await GenericPlans.ExplainAsync(store.DataSource, "text[]", _sql.GetFinishedRuns, "'{young-1}'");
 
         Assert.Contains("runs_ready", start, StringComparison.Ordinal);
