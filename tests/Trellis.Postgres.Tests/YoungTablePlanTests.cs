@@ -1,6 +1,6 @@
 using Npgsql;
-using Trellis.Storage;
 using Trellis.Postgres.Tests.Infrastructure;
+using Trellis.Storage;
 
 namespace Trellis.Postgres.Tests;
 
