@@ -13,18 +13,8 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
 
     public async Task InitializeAsync()
     {
-        await using (var store = NewStore())
-        {
-            await store.MigrateAsync();
-        }
-
         _sql = new PostgresSql(database.Schema);
-        if (await database.ScalarAsync<long>("SELECT count(*) FROM {schema}.runs") > 0)
-        {
-            return; // xunit makes an instance per test; the class's schema is filled once
-        }
-
-        await database.ScalarAsync<int>("""
+        await database.MigrateAndSeedOnceAsync("""
             INSERT INTO {schema}.runs (id, workflow_name, workflow_version, queue, status, input, output, correlation_id, tags,
                                        max_attempts, created_at, completed_at)
             SELECT 'done-' || i, 'Wf' || (i % 20), 1, 'default', CASE WHEN i % 50 = 0 THEN 'failed' ELSE 'completed' END,
@@ -49,12 +39,9 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
     // Trellis's connections keep one generic plan per statement (PostgresStore.SessionSetup); those plans are checked.
     private async Task<string> ExplainAsync(string sql, string parameterTypes, string arguments)
     {
-        await using var store = NewStore();
+        await using var store = database.NewStore();
         return await GenericPlans.ExplainAsync(store.DataSource, parameterTypes, sql, arguments);
     }
-
-    private PostgresStore NewStore() =>
-        new(new PostgresStoreOptions { ConnectionString = database.ConnectionString, Schema = database.Schema.Name, ReadEnvironment = false });
 
     [Fact]
     public async Task Claim_UsesThePartialIndexOfPendingRuns()
@@ -123,7 +110,7 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
     // Listings are planned for their arguments (ListRunsAsync), so their plans are the ones EXPLAIN makes for the values.
     private async Task<string> ExplainForArgumentsAsync(string sql, params object[] parameters)
     {
-        await using var store = NewStore();
+        await using var store = database.NewStore();
         await using var command = store.DataSource.CreateCommand("EXPLAIN " + sql);
         foreach (var parameter in parameters)
         {

@@ -44,27 +44,22 @@ public sealed class SchemaTests(PostgresFixture database, ITestOutputHelper outp
     public async Task Runs_FinishedWithoutCompletedAtOrCompletedAtOnALiveRun_AreRefused()
     {
         // The lookup of finished runs reads "finished" from completed_at; the schema keeps the two in step.
-        var schema = $"{database.Schema.Name}_f";
-        await using var store = Store(schema);
-        try
+        // The class's own schema: the other tests here migrate schemas of their own.
+        await using (var store = database.NewStore())
         {
             await store.MigrateAsync();
-            var insert = $$"""
-                INSERT INTO "{{schema}}".runs (id, workflow_name, workflow_version, queue, status, input, max_attempts, completed_at)
-                VALUES ($1, 'Wf', 1, 'default', $2, '{}', 1, $3)
-                """;
-
-            var finishedWithout = await Assert.ThrowsAsync<Npgsql.PostgresException>(() => database.ScalarAsync<int>(insert, "a", "completed", DBNull.Value));
-            var liveWith = await Assert.ThrowsAsync<Npgsql.PostgresException>(() => database.ScalarAsync<int>(insert, "b", "pending", DateTimeOffset.UtcNow));
-
-            Assert.Equal("runs_finished_have_completed_at", finishedWithout.ConstraintName);
-            Assert.Equal("runs_finished_have_completed_at", liveWith.ConstraintName);
-            Assert.Equal(0L, await database.ScalarAsync<long>($"SELECT count(*) FROM \"{schema}\".runs"));
         }
-        finally
-        {
-            await database.ScalarAsync<int>($"DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
-        }
+
+        const string insert = """
+            INSERT INTO {schema}.runs (id, workflow_name, workflow_version, queue, status, input, max_attempts, completed_at)
+            VALUES ($1, 'Wf', 1, 'default', $2, '{}', 1, $3)
+            """;
+        var finishedWithout = await Assert.ThrowsAsync<Npgsql.PostgresException>(() => database.ScalarAsync<int>(insert, "a", "completed", DBNull.Value));
+        var liveWith = await Assert.ThrowsAsync<Npgsql.PostgresException>(() => database.ScalarAsync<int>(insert, "b", "pending", DateTimeOffset.UtcNow));
+
+        Assert.Equal("runs_finished_have_completed_at", finishedWithout.ConstraintName);
+        Assert.Equal("runs_finished_have_completed_at", liveWith.ConstraintName);
+        Assert.Equal(0L, await database.ScalarAsync<long>("SELECT count(*) FROM {schema}.runs"));
     }
 
     [Fact]

@@ -13,24 +13,12 @@ public sealed class YoungTablePlanTests(PostgresFixture database) : IClassFixtur
 {
     private PostgresSql _sql = null!;
 
-    private PostgresStore NewStore() =>
-        new(new PostgresStoreOptions { ConnectionString = database.ConnectionString, Schema = database.Schema.Name, ReadEnvironment = false });
-
     public async Task InitializeAsync()
     {
-        await using (var store = NewStore())
-        {
-            await store.MigrateAsync();
-        }
-
         _sql = new PostgresSql(database.Schema);
-        if (await database.ScalarAsync<long>("SELECT count(*) FROM {schema}.runs") > 0)
-        {
-            return; // xunit makes an instance per test; the class's schema is filled once
-        }
 
         // Autovacuum stays away, so the tables stay as young as they are at the start of a deployment.
-        await database.ScalarAsync<int>("""
+        await database.MigrateAndSeedOnceAsync("""
             ALTER TABLE {schema}.runs SET (autovacuum_enabled = off);
             ALTER TABLE {schema}.steps SET (autovacuum_enabled = off);
             INSERT INTO {schema}.runs (id, workflow_name, workflow_version, queue, status, input, max_attempts, lease_expires_at, epoch)
@@ -55,7 +43,7 @@ public sealed class YoungTablePlanTests(PostgresFixture database) : IClassFixtur
     [Fact]
     public async Task StepCheckpointAndOutcome_OnTrellisConnections_FindTheirRunsByPrimaryKey()
     {
-        await using var store = NewStore();
+        await using var store = database.NewStore();
         var checkpoint = await StepCheckpointPlanAsync(store.DataSource);
         var outcome = await OutcomePlanAsync(store.DataSource);
 
@@ -68,7 +56,7 @@ public sealed class YoungTablePlanTests(PostgresFixture database) : IClassFixtur
     [Fact]
     public async Task StartClaimAndFinishedLookup_OnTrellisConnections_UseTheirIndexes()
     {
-        await using var store = NewStore();
+        await using var store = database.NewStore();
         var start = await GenericPlans.ExplainAsync(store.DataSource, GenericPlans.CreateRunsParameters, _sql.CreateRuns, GenericPlans.CreateRunsArguments);
         var claim = await GenericPlans.ExplainAsync(store.DataSource, GenericPlans.ClaimParameters, _sql.ClaimOneQueue, GenericPlans.ClaimArguments);
         var finished = await GenericPlans.ExplainAsync(store.DataSource, "text[]", _sql.GetFinishedRuns, "'{young-1}'");
@@ -84,10 +72,7 @@ public sealed class YoungTablePlanTests(PostgresFixture database) : IClassFixtur
     public async Task TrellisConnection_RepeatedStarts_ArePlannedOnceNotPerCall()
     {
         // One pooled connection, so the prepared start statement can be looked at where it lives.
-        await using var store = new PostgresStore(new PostgresStoreOptions
-        {
-            ConnectionString = database.ConnectionString, Schema = database.Schema.Name, ReadEnvironment = false, MaxPoolSize = 1,
-        });
+        await using var store = database.NewStore(maxPoolSize: 1);
         for (var i = 0; i < 8; i++)
         {
             var run = new NewRun($"planned-once-{i}", "Wf1", 1, "planned", 0, "{}", null, new Dictionary<string, string>(), 3, null);
@@ -105,10 +90,7 @@ public sealed class YoungTablePlanTests(PostgresFixture database) : IClassFixtur
     [Fact]
     public async Task Listing_IsPlannedForItsFilters_AndLeavesTheConnectionOnGenericPlans()
     {
-        await using var store = new PostgresStore(new PostgresStoreOptions
-        {
-            ConnectionString = database.ConnectionString, Schema = database.Schema.Name, ReadEnvironment = false, MaxPoolSize = 1,
-        });
+        await using var store = database.NewStore(maxPoolSize: 1);
         for (var i = 0; i < 3; i++)
         {
             var page = await store.ListRunsAsync(new RunQuery { WorkflowName = "Wf1", Status = RunStatus.Running });
@@ -133,10 +115,7 @@ public sealed class YoungTablePlanTests(PostgresFixture database) : IClassFixtur
     public async Task TrellisConnection_AfterAMigrationOnIt_HasSequentialScansOffAgain()
     {
         // The migration turns them on for its own transaction only; the pooled connection it used comes back as set up.
-        await using var store = new PostgresStore(new PostgresStoreOptions
-        {
-            ConnectionString = database.ConnectionString, Schema = database.Schema.Name, ReadEnvironment = false, MaxPoolSize = 1,
-        });
+        await using var store = database.NewStore(maxPoolSize: 1);
         await store.MigrateAsync();
 
         await using var command = store.DataSource.CreateCommand("SHOW enable_seqscan");

@@ -27,6 +27,27 @@ public sealed class PostgresFixture : IAsyncLifetime
         await DataSource.DisposeAsync();
     }
 
+    /// <summary>A store on this class's schema with a data source of its own, set up as Trellis sets up its connections.</summary>
+    public PostgresStore NewStore(int? maxPoolSize = null) =>
+        new(new PostgresStoreOptions { ConnectionString = ConnectionString, Schema = Schema.Name, ReadEnvironment = false, MaxPoolSize = maxPoolSize });
+
+    /// <summary>
+    /// Migrates this class's schema and, the first time only, runs <paramref name="seedSql"/> in it: xunit makes an
+    /// instance of the test class per test, and a class's tables are filled once.
+    /// </summary>
+    public async Task MigrateAndSeedOnceAsync(string seedSql)
+    {
+        await using (var store = NewStore())
+        {
+            await store.MigrateAsync();
+        }
+
+        if (await ScalarAsync<long>("SELECT count(*) FROM {schema}.runs") == 0)
+        {
+            await ScalarAsync<int>(seedSql);
+        }
+    }
+
     /// <summary>Runs a query in this class's schema and returns the first column of the first row.</summary>
     public async Task<T> ScalarAsync<T>(string sql, params object[] parameters)
     {
