@@ -90,79 +90,23 @@ public sealed partial class PostgresStore
         // its arguments each time, unlike the statements Trellis keeps one generic plan for (SessionSetup).
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        var command = new NpgsqlBatchCommand();
+        var listing = RunListing.Command(Schema, query);
         await using var batch = new NpgsqlBatch(connection, transaction)
         {
-            BatchCommands = { new NpgsqlBatchCommand("SELECT set_config('plan_cache_mode', 'auto', true)"), command },
+            BatchCommands = { new NpgsqlBatchCommand("SELECT set_config('plan_cache_mode', 'auto', true)"), listing },
         };
-        var sql = new StringBuilder($"SELECT {PostgresSql.RunColumns("r")} FROM {Schema.Quoted}.runs r WHERE true");
-        void Filter(string condition, NpgsqlParameter parameter)
-        {
-            command.Parameters.Add(parameter);
-            sql.Append(" AND ").Append(condition.Replace("?", $"${command.Parameters.Count}", StringComparison.Ordinal));
-        }
-
-        if (query.Status is { } status)
-        {
-            Filter("r.status = ?", Text(status.ToText()));
-        }
-
-        if (query.WorkflowName is { } workflow)
-        {
-            Filter("r.workflow_name = ?", Text(workflow));
-        }
-
-        if (query.CorrelationId is { } correlation)
-        {
-            Filter("r.correlation_id = ?", Text(correlation));
-        }
-
-        if (query.Tag is { } tag)
-        {
-            // "tags <> '{}'" lets the planner use the tag index, which leaves out runs without tags.
-            Filter("r.tags <> '{}' AND r.tags @> ?", Jsonb(PostgresReaders.TagsToJson(new Dictionary<string, string> { [tag.Key] = tag.Value })));
-        }
-
-        if (query.CreatedAfter is { } after)
-        {
-            Filter("r.created_at >= ?", Time(after));
-        }
-
-        if (query.CreatedBefore is { } before)
-        {
-            Filter("r.created_at < ?", Time(before));
-        }
-
-        if (query.Cursor is { } cursor)
-        {
-            var (createdAt, id) = DecodeCursor(cursor);
-            command.Parameters.Add(Time(createdAt));
-            command.Parameters.Add(Text(id));
-            sql.Append(CultureInfo.InvariantCulture, $" AND (r.created_at, r.id) < (${command.Parameters.Count - 1}, ${command.Parameters.Count})");
-        }
-
-        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = query.Limit + 1 });
-        sql.Append(CultureInfo.InvariantCulture, $" ORDER BY r.created_at DESC, r.id DESC LIMIT ${command.Parameters.Count}");
-        command.CommandText = sql.ToString();
-
-        var runs = new List<RunInfo>();
+        var rows = new List<RunInfo>();
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
             await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                runs.Add(PostgresReaders.ReadRun(reader));
+                rows.Add(PostgresReaders.ReadRun(reader));
             }
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        if (runs.Count <= query.Limit)
-        {
-            return new RunPage(runs, null);
-        }
-
-        var page = runs.Take(query.Limit).ToList();
-        return new RunPage(page, EncodeCursor(page[^1].CreatedAt, page[^1].Id));
+        return RunListing.Page(rows, query.Limit);
     }
 
     public async Task<IReadOnlyList<StepInfo>> GetStepsAsync(string runId, CancellationToken cancellationToken = default)
@@ -231,33 +175,7 @@ public sealed partial class PostgresStore
         return runs;
     }
 
-    private static string EncodeCursor(DateTimeOffset createdAt, string id)
-    {
-        var microseconds = (createdAt.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
-        return Convert.ToBase64String(Encoding.UTF8.GetBytes($"{microseconds.ToString(CultureInfo.InvariantCulture)}|{id}"))
-            .TrimEnd('=').Replace('+', '-').Replace('/', '_');
-    }
-
-    private static (DateTimeOffset CreatedAt, string Id) DecodeCursor(string cursor)
-    {
-        try
-        {
-            var base64 = cursor.Replace('-', '+').Replace('_', '/');
-            base64 += new string('=', (4 - base64.Length % 4) % 4);
-            var text = Encoding.UTF8.GetString(Convert.FromBase64String(base64));
-            var bar = text.IndexOf('|', StringComparison.Ordinal);
-            var microseconds = long.Parse(text[..bar], CultureInfo.InvariantCulture);
-            return (DateTimeOffset.UnixEpoch.AddTicks(microseconds * 10), text[(bar + 1)..]);
-        }
-        catch (Exception ex) when (ex is FormatException or ArgumentException or OverflowException)
-        {
-            throw new ArgumentException("The cursor is not one this store returned.", nameof(cursor), ex);
-        }
-    }
-
     internal static NpgsqlParameter Text(string? value) => new() { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)value ?? DBNull.Value };
 
     internal static NpgsqlParameter Jsonb(string? json) => new() { NpgsqlDbType = NpgsqlDbType.Jsonb, Value = json is null ? DBNull.Value : json };
-
-    private static NpgsqlParameter Time(DateTimeOffset value) => new() { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = value.ToUniversalTime() };
 }

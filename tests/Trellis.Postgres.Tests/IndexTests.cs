@@ -76,7 +76,7 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
             "'{busy-1}', '{1}', '{0}', '{NULL}', '{s}', '{completed}', '{\"{}\"}', '{NULL}', '{NULL}', '{1}', '{2026-01-01}', '{2026-01-01}'");
         Assert.Contains("$1", plan, StringComparison.Ordinal); // the generic plan, not one made for these values
         Assert.Contains("runs_pkey", plan, StringComparison.Ordinal);
-        Assert.DoesNotContain("runs_by_status", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("runs_finished", plan, StringComparison.Ordinal);
         Assert.DoesNotContain("runs_leases", plan, StringComparison.Ordinal);
         Assert.DoesNotContain("Seq Scan on runs", plan, StringComparison.Ordinal);
     }
@@ -86,7 +86,7 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
     {
         var plan = await ExplainAsync(_sql.GetFinishedRuns, "text[]", "'{done-1,done-2}'");
         Assert.Contains("runs_pkey", plan, StringComparison.Ordinal);
-        Assert.DoesNotContain("runs_by_status", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("runs_finished", plan, StringComparison.Ordinal);
         Assert.DoesNotContain("Seq Scan on runs", plan, StringComparison.Ordinal);
     }
 
@@ -107,43 +107,72 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
         Assert.DoesNotContain("Seq Scan", plan, StringComparison.Ordinal);
     }
 
-    // Listings are planned for their arguments (ListRunsAsync), so their plans are the ones EXPLAIN makes for the values.
-    private async Task<string> ExplainForArgumentsAsync(string sql, params object[] parameters)
+    // The statement ListRunsAsync sends, explained as it plans it: for its arguments (plan_cache_mode auto in its transaction).
+    private async Task<string> ExplainListingAsync(RunQuery query)
     {
         await using var store = database.NewStore();
-        await using var command = store.DataSource.CreateCommand("EXPLAIN " + sql);
-        foreach (var parameter in parameters)
+        await using var connection = await store.DataSource.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        var listing = RunListing.Command(database.Schema, query);
+        listing.CommandText = "EXPLAIN " + listing.CommandText;
+        await using var batch = new NpgsqlBatch(connection, transaction)
         {
-            command.Parameters.Add(new NpgsqlParameter { Value = parameter });
-        }
-
+            BatchCommands = { new NpgsqlBatchCommand("SELECT set_config('plan_cache_mode', 'auto', true)"), listing },
+        };
         var lines = new List<string>();
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
+        await using (var reader = await batch.ExecuteReaderAsync())
         {
-            lines.Add(reader.GetString(0));
+            await reader.NextResultAsync();
+            while (await reader.ReadAsync())
+            {
+                lines.Add(reader.GetString(0));
+            }
         }
 
         return string.Join('\n', lines);
     }
 
-    [Theory]
-    [InlineData("r.status = $1", "failed", "runs_by_status")]
-    [InlineData("r.workflow_name = $1", "Rare", "runs_by_workflow")]
-    [InlineData("r.correlation_id = $1", "batch-7", "runs_by_correlation")]
-    [InlineData("r.tags <> '{}' AND r.tags @> $1::jsonb", """{"tenant": "t5"}""", "runs_by_tags")]
-    public async Task ListRuns_EachFilter_IsServedByItsIndex(string filter, string value, string index)
+    public static TheoryData<string, RunQuery, string[]> Listings => new()
     {
-        var sql = $"SELECT {PostgresSql.RunColumns("r")} FROM {database.Schema.Quoted}.runs r WHERE {filter} ORDER BY r.created_at DESC, r.id DESC LIMIT 101";
-        var plan = await ExplainForArgumentsAsync(sql, value);
-        Assert.Contains(index, plan, StringComparison.Ordinal);
+        // Finished runs by their own indexes; live ones (as many as the backlog) from the live runs' index.
+        { "newest first", new RunQuery(), ["runs_live_by_created", "runs_finished_by_created"] },
+        { "failed", new RunQuery { Status = RunStatus.Failed }, ["runs_finished_by_status"] },
+        { "rare workflow", new RunQuery { WorkflowName = "Rare" }, ["runs_finished_by_workflow", "runs_live_by_created"] },
+        { "correlation id", new RunQuery { CorrelationId = "batch-7" }, ["runs_by_correlation"] },
+        { "tag", new RunQuery { Tag = new("tenant", "t5") }, ["runs_by_tags"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Listings))]
+    public async Task ListRuns_IsServedByIndexes(string listing, RunQuery query, string[] indexes)
+    {
+        var plan = await ExplainListingAsync(query);
+        foreach (var index in indexes)
+        {
+            Assert.True(plan.Contains(index, StringComparison.Ordinal), $"{listing}: {index} not used in\n{plan}");
+        }
+
         Assert.DoesNotContain("Seq Scan", plan, StringComparison.Ordinal);
     }
 
     [Fact]
-    public async Task ListRuns_NoFilter_WalksTheCreationIndex()
+    public async Task ListRuns_NextPage_ContinuesInBothIndexes()
     {
-        var plan = await ExplainForArgumentsAsync($"SELECT {PostgresSql.RunColumns("r")} FROM {database.Schema.Quoted}.runs r ORDER BY r.created_at DESC, r.id DESC LIMIT 101");
-        Assert.Contains("runs_by_created", plan, StringComparison.Ordinal);
+        await using var store = database.NewStore();
+        var first = await store.ListRunsAsync(new RunQuery { Limit = 10 });
+        var plan = await ExplainListingAsync(new RunQuery { Cursor = first.NextCursor });
+        Assert.Contains("runs_live_by_created", plan, StringComparison.Ordinal);
+        Assert.Contains("runs_finished_by_created", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("Seq Scan", plan, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(RunStatus.Pending)]
+    [InlineData(RunStatus.Running)]
+    public async Task ListRuns_LiveStatus_ReadsNoFinishedRuns(RunStatus status)
+    {
+        var plan = await ExplainListingAsync(new RunQuery { Status = status });
+        Assert.DoesNotContain("runs_finished", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("Seq Scan", plan, StringComparison.Ordinal);
     }
 }

@@ -533,6 +533,56 @@ public sealed class RunLifecycleTests(PostgresFixture database, ITestOutputHelpe
     }
 
     [Fact]
+    public async Task ListRunsAsync_LiveAndFinishedRuns_ComeNewestFirstInOneSequenceOfPages()
+    {
+        // Live and finished runs are indexed apart; a listing merges them, also across page boundaries.
+        await using var engine = await TestEngines.Builder(database, output).AddWorkflow<Other>().StartAsync();
+        var batch = Guid.NewGuid().ToString("N");
+        var parked = $"p{Guid.NewGuid():N}"[..12]; // no worker serves it: its runs stay pending
+        var finished = new List<RunHandle<Other>>();
+        var pending = new List<string>();
+        for (var i = 0; i < 8; i++)
+        {
+            var options = new StartOptions { Queue = i % 2 == 0 ? null : parked, Tags = new Dictionary<string, string> { ["batch"] = batch } };
+            var run = await engine.Client.StartAsync<Other>($"x{i}", options);
+            if (i % 2 == 0)
+            {
+                finished.Add(run);
+                await run.GetResultAsync(TimeSpan.FromSeconds(30)); // finished before the next one is created
+            }
+            else
+            {
+                pending.Add(run.RunId);
+            }
+        }
+
+        var listed = new List<RunInfo>();
+        string? cursor = null;
+        do
+        {
+            var page = await engine.Client.ListRunsAsync(new RunQuery { Tag = new("batch", batch), Limit = 3, Cursor = cursor });
+            listed.AddRange(page.Runs);
+            cursor = page.NextCursor;
+        }
+        while (cursor is not null);
+
+        Assert.Equal(8, listed.Select(r => r.Id).Distinct().Count());
+        Assert.Equal(
+            listed.OrderByDescending(r => r.CreatedAt).ThenByDescending(r => r.Id, StringComparer.Ordinal).Select(r => r.Id),
+            listed.Select(r => r.Id));
+        // Created alternately, so newest first they alternate too: pending, completed, pending, …
+        Assert.Equal(
+            Enumerable.Range(0, 8).Select(i => i % 2 == 0 ? RunStatus.Pending : RunStatus.Completed),
+            listed.Select(r => r.Status));
+
+        var completed = await engine.Client.ListRunsAsync(new RunQuery { Tag = new("batch", batch), Status = RunStatus.Completed });
+        Assert.Equal(finished.Select(r => r.RunId).Reverse(), completed.Runs.Select(r => r.Id));
+        var waiting = await engine.Client.ListRunsAsync(new RunQuery { Tag = new("batch", batch), Status = RunStatus.Pending, Limit = 2 });
+        Assert.Equal(pending.AsEnumerable().Reverse().Take(2), waiting.Runs.Select(r => r.Id));
+        Assert.NotNull(waiting.NextCursor);
+    }
+
+    [Fact]
     public async Task StopAsync_RunStillInFlightAtShutdownTimeout_IsReleasedAndFinishedByNextWorker()
     {
         var probe = new Probe();

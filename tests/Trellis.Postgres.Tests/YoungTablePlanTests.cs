@@ -64,7 +64,7 @@ public sealed class YoungTablePlanTests(PostgresFixture database) : IClassFixtur
         Assert.Contains("runs_ready", start, StringComparison.Ordinal);
         Assert.Contains("runs_ready", claim, StringComparison.Ordinal);
         Assert.Contains("runs_pkey", finished, StringComparison.Ordinal);
-        Assert.DoesNotContain("runs_by_status", finished, StringComparison.Ordinal);
+        Assert.DoesNotContain("runs_finished", finished, StringComparison.Ordinal);
         Assert.DoesNotContain("Seq Scan on runs", start + claim + finished, StringComparison.Ordinal);
     }
 
