@@ -58,13 +58,15 @@ internal sealed class PostgresSql
             WHERE (SELECT count(*) FROM notified) >= 0
             """;
 
+        // A plain insert: the ids are new by contract (NewRunBatch), and "ON CONFLICT DO NOTHING" would make
+        // each row a speculative insertion (a check of the key first, a confirmation record after), which took
+        // a fifth of the statement's time for 1,000 runs.
         CreateRunBatch = $"""
             WITH inserted AS (
                 INSERT INTO {s}.runs (id, workflow_name, workflow_version, queue, priority, status, input,
                                       correlation_id, tags, max_attempts, scheduled_at)
                 SELECT n.id, $3, $4, $5, $6, 'pending', n.input, $7, $8, $9, coalesce($10, now() + $11)
                 FROM unnest($1::text[], $2::jsonb[]) AS n(id, input)
-                ON CONFLICT (id) DO NOTHING
                 RETURNING scheduled_at
             ), notified AS (
                 SELECT pg_notify($12, 'w:' || $5) WHERE EXISTS (SELECT 1 FROM inserted WHERE scheduled_at <= now())

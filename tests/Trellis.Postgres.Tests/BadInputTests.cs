@@ -39,6 +39,23 @@ public sealed class BadInputTests(PostgresFixture database, ITestOutputHelper ou
     }
 
     [Fact]
+    public async Task CreateRunBatch_AnIdThatExists_FailsTheWholeBatchAndStoresNothing()
+    {
+        await using var engine = await ClientAsync();
+        var existing = (await engine.Client.StartAsync<CountPages>(new PageJob("a", 1))).RunId;
+        var before = await RunCountAsync();
+        await using var store = database.NewStore();
+
+        // The bulk enqueue inserts without "ON CONFLICT": its ids are generated, so one that exists is a bug, not a retry.
+        var batch = new Storage.NewRunBatch(
+            "CountPages", 1, "default", 0, [Guid.CreateVersion7().ToString(), existing], ["{}", "{}"], null, RunInfo.EmptyTags, 3, null, null);
+        var error = await Assert.ThrowsAsync<Npgsql.PostgresException>(() => store.CreateRunBatchAsync(batch));
+
+        Assert.Equal(Npgsql.PostgresErrorCodes.UniqueViolation, error.SqlState);
+        Assert.Equal(before, await RunCountAsync());
+    }
+
+    [Fact]
     public async Task StartJsonAsync_InputNotOfTheWorkflowsInputType_ThrowsAndStoresNothing()
     {
         await using var engine = await ClientAsync();

@@ -30,7 +30,8 @@ public interface IRunStore
 
     /// <summary>
     /// Creates many runs of one workflow with the same settings in one round trip and one transaction
-    /// (bulk enqueue). Runs whose id exists are skipped. Returns how many were created.
+    /// (bulk enqueue). The ids are new (the client generates them), so the batch is inserted as it is: an id
+    /// that exists fails the whole batch and creates nothing. Returns how many were created.
     /// </summary>
     Task<int> CreateRunBatchAsync(NewRunBatch batch, CancellationToken cancellationToken = default);
 

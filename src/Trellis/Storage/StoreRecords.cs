@@ -28,7 +28,10 @@ public sealed record LocalClaim(string WorkerId, TimeSpan LeaseDuration);
 /// </summary>
 public sealed record CreatedRun(string Id, bool Created, bool Claimed, string? WorkflowName);
 
-/// <summary>Many runs of one workflow with the same settings; only their ids and inputs differ.</summary>
+/// <summary>
+/// Many runs of one workflow with the same settings; only their ids and inputs differ. The ids are new ones
+/// (<see cref="TrellisClient.StartManyAsync{TWorkflow}"/> generates them).
+/// </summary>
 public sealed record NewRunBatch(
     string WorkflowName,
     int WorkflowVersion,
@@ -41,7 +44,6 @@ public sealed record NewRunBatch(
     int MaxAttempts,
     DateTimeOffset? ScheduledAt,
     TimeSpan? Delay);
-
 
 /// <summary>A workflow name and version a worker can run.</summary>
 public readonly record struct WorkflowKey(string Name, int Version);
