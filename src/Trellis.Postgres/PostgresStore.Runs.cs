@@ -86,14 +86,12 @@ public sealed partial class PostgresStore
     public async Task<RunPage> ListRunsAsync(RunQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
-        // A listing combines any filters with any values (a rare tag, a common status), so it is planned for
-        // its arguments each time, unlike the statements Trellis keeps one generic plan for (SessionSetup).
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         var listing = RunListing.Command(Schema, query);
         await using var batch = new NpgsqlBatch(connection, transaction)
         {
-            BatchCommands = { new NpgsqlBatchCommand("SELECT set_config('plan_cache_mode', 'auto', true)"), listing },
+            BatchCommands = { new NpgsqlBatchCommand(RunListing.PlanForArguments), listing },
         };
         var rows = new List<RunInfo>();
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))

@@ -17,6 +17,13 @@ namespace Trellis.Postgres;
 /// </remarks>
 internal static class RunListing
 {
+    /// <summary>
+    /// Sent before the listing in its transaction: a listing combines any filters with any values (a rare tag, a
+    /// common status), so it is planned for its arguments, unlike the statements Trellis keeps one generic plan
+    /// for (<see cref="PostgresStore.SessionSetup"/>). Local to the transaction.
+    /// </summary>
+    public const string PlanForArguments = "SELECT set_config('plan_cache_mode', 'auto', true)";
+
     public static NpgsqlBatchCommand Command(SchemaName schema, RunQuery query)
     {
         var command = new NpgsqlBatchCommand();

@@ -107,7 +107,7 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
         Assert.DoesNotContain("Seq Scan", plan, StringComparison.Ordinal);
     }
 
-    // The statement ListRunsAsync sends, explained as it plans it: for its arguments (plan_cache_mode auto in its transaction).
+    // The statement ListRunsAsync sends, explained as ListRunsAsync plans it: for its arguments.
     private async Task<string> ExplainListingAsync(RunQuery query)
     {
         await using var store = database.NewStore();
@@ -117,7 +117,7 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
         listing.CommandText = "EXPLAIN " + listing.CommandText;
         await using var batch = new NpgsqlBatch(connection, transaction)
         {
-            BatchCommands = { new NpgsqlBatchCommand("SELECT set_config('plan_cache_mode', 'auto', true)"), listing },
+            BatchCommands = { new NpgsqlBatchCommand(RunListing.PlanForArguments), listing },
         };
         var lines = new List<string>();
         await using (var reader = await batch.ExecuteReaderAsync())
