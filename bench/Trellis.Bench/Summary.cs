@@ -68,11 +68,11 @@ internal static class Summary
                 $"| {workload} | {Cell(cases, full, metric)} | empty tables: {Cell(cases, empty, metric)} | {(change is { } c ? $"{c:0.00}×" : "—")} | within 10 % | {(change is { } x ? (x >= 0.9 ? "yes" : "**no**") : "not run")} |");
         }
 
-        if (Median(cases, "trellis-b-idle-commit", "commit.p50") is { } commit)
+        if (Median(cases, "trellis-b-idle-commit", "commit.p50") is { } commit && Median(cases, "trellis-b-idle-commit", "gapMs") is { } idleMs)
         {
             text.AppendLine();
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"The floor under W3 in this run: one idle commit from .NET (an INSERT after 20 ms of idle, no Trellis) took {commit:0.00} ms at the median; "
+                $"The floor under W3 in this run: one idle commit from .NET (an INSERT after {idleMs:0} ms of idle, no Trellis) took {commit:0.00} ms at the median; "
                 + $"W3 needs two (the start, then the outcome), {2 * commit:0.00} ms.");
         }
 
