@@ -86,13 +86,11 @@ public sealed partial class PostgresStore
     public async Task<RunPage> ListRunsAsync(RunQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        var listing = RunListing.Command(Schema, query);
-        await using var batch = new NpgsqlBatch(connection, transaction)
-        {
-            BatchCommands = { new NpgsqlBatchCommand(RunListing.PlanForArguments), listing },
-        };
+        // One round trip: a batch is one implicit transaction, so the plan setting (local to the transaction)
+        // holds for the listing and is gone after it.
+        await using var batch = _dataSource.CreateBatch();
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(RunListing.PlanForArguments));
+        batch.BatchCommands.Add(RunListing.Command(Schema, query));
         var rows = new List<RunInfo>();
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -103,7 +101,6 @@ public sealed partial class PostgresStore
             }
         }
 
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return RunListing.Page(rows, query.Limit);
     }
 

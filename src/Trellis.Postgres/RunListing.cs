@@ -18,9 +18,10 @@ namespace Trellis.Postgres;
 internal static class RunListing
 {
     /// <summary>
-    /// Sent before the listing in its transaction: a listing combines any filters with any values (a rare tag, a
-    /// common status), so it is planned for its arguments, unlike the statements Trellis keeps one generic plan
-    /// for (<see cref="PostgresStore.SessionSetup"/>). Local to the transaction.
+    /// Sent before the listing in the same batch, which PostgreSQL runs as one implicit transaction: a listing
+    /// combines any filters with any values (a rare tag, a common status), so it is planned for its arguments,
+    /// unlike the statements Trellis keeps one generic plan for (<see cref="PostgresStore.SessionSetup"/>). The
+    /// setting is local to that transaction; the connection goes back to the pool with its own.
     /// </summary>
     public const string PlanForArguments = "SELECT set_config('plan_cache_mode', 'auto', true)";
 

@@ -111,14 +111,11 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
     private async Task<string> ExplainListingAsync(RunQuery query)
     {
         await using var store = database.NewStore();
-        await using var connection = await store.DataSource.OpenConnectionAsync();
-        await using var transaction = await connection.BeginTransactionAsync();
         var listing = RunListing.Command(database.Schema, query);
         listing.CommandText = "EXPLAIN " + listing.CommandText;
-        await using var batch = new NpgsqlBatch(connection, transaction)
-        {
-            BatchCommands = { new NpgsqlBatchCommand(RunListing.PlanForArguments), listing },
-        };
+        await using var batch = store.DataSource.CreateBatch();
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(RunListing.PlanForArguments));
+        batch.BatchCommands.Add(listing);
         var lines = new List<string>();
         await using (var reader = await batch.ExecuteReaderAsync())
         {
