@@ -163,6 +163,16 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
         Assert.DoesNotContain("Seq Scan", plan, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task ListRuns_Running_ReadsTheRunningRunsOnly()
+    {
+        // Running runs are older than most of the backlog; walking the live runs newest first to find them would
+        // read the whole backlog. The lease index holds exactly the running runs (as many as the workers' slots).
+        var plan = await ExplainListingAsync(new RunQuery { Status = RunStatus.Running });
+        Assert.Contains("runs_leases", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("runs_live_by_created", plan, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(RunStatus.Pending)]
     [InlineData(RunStatus.Running)]
