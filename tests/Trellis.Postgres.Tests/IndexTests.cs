@@ -11,9 +11,13 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
 {
     private PostgresSql _sql = null!;
 
+    // One store (a pool of Trellis's connections, with their session settings) for each test's EXPLAINs.
+    private PostgresStore _store = null!;
+
     public async Task InitializeAsync()
     {
         _sql = new PostgresSql(database.Schema);
+        _store = database.NewStore();
         await database.MigrateAndSeedOnceAsync("""
             INSERT INTO {schema}.runs (id, workflow_name, workflow_version, queue, status, input, output, correlation_id, tags,
                                        max_attempts, created_at, completed_at)
@@ -34,14 +38,11 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
             """);
     }
 
-    public Task DisposeAsync() => Task.CompletedTask;
+    public async Task DisposeAsync() => await _store.DisposeAsync();
 
     // Trellis's connections keep one generic plan per statement (PostgresStore.SessionSetup); those plans are checked.
-    private async Task<string> ExplainAsync(string sql, string parameterTypes, string arguments)
-    {
-        await using var store = database.NewStore();
-        return await GenericPlans.ExplainAsync(store.DataSource, parameterTypes, sql, arguments);
-    }
+    private Task<string> ExplainAsync(string sql, string parameterTypes, string arguments) =>
+        GenericPlans.ExplainAsync(_store.DataSource, parameterTypes, sql, arguments);
 
     [Fact]
     public async Task Claim_UsesThePartialIndexOfPendingRuns()
@@ -110,10 +111,9 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
     // The statement ListRunsAsync sends, explained as ListRunsAsync plans it: for its arguments.
     private async Task<string> ExplainListingAsync(RunQuery query)
     {
-        await using var store = database.NewStore();
         var listing = RunListing.Command(database.Schema, query);
         listing.CommandText = "EXPLAIN " + listing.CommandText;
-        await using var batch = store.DataSource.CreateBatch();
+        await using var batch = _store.DataSource.CreateBatch();
         batch.BatchCommands.Add(new NpgsqlBatchCommand(RunListing.PlanForArguments));
         batch.BatchCommands.Add(listing);
         var lines = new List<string>();
@@ -155,8 +155,7 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
     [Fact]
     public async Task ListRuns_NextPage_ContinuesInBothIndexes()
     {
-        await using var store = database.NewStore();
-        var first = await store.ListRunsAsync(new RunQuery { Limit = 10 });
+        var first = await _store.ListRunsAsync(new RunQuery { Limit = 10 });
         var plan = await ExplainListingAsync(new RunQuery { Cursor = first.NextCursor });
         Assert.Contains("runs_live_by_created", plan, StringComparison.Ordinal);
         Assert.Contains("runs_finished_by_created", plan, StringComparison.Ordinal);
