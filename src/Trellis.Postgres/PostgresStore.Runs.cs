@@ -80,7 +80,8 @@ public sealed partial class PostgresStore
 
         await using var command = _dataSource.CreateCommand(_sql.GetFinishedRuns);
         command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. runIds] });
-        return await ReadRunsAsync(command, cancellationToken).ConfigureAwait(false);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await ReadRunsAsync(reader, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<RunPage> ListRunsAsync(RunQuery query, CancellationToken cancellationToken = default)
@@ -91,17 +92,9 @@ public sealed partial class PostgresStore
         await using var batch = _dataSource.CreateBatch();
         batch.BatchCommands.Add(new NpgsqlBatchCommand(RunListing.PlanForArguments));
         batch.BatchCommands.Add(RunListing.Command(Schema, query));
-        var rows = new List<RunInfo>();
-        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
-        {
-            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                rows.Add(PostgresReaders.ReadRun(reader));
-            }
-        }
-
-        return RunListing.Page(rows, query.Limit);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false); // past the plan setting's result
+        return RunListing.Page(await ReadRunsAsync(reader, cancellationToken).ConfigureAwait(false), query.Limit);
     }
 
     public async Task<IReadOnlyList<StepInfo>> GetStepsAsync(string runId, CancellationToken cancellationToken = default)
@@ -158,9 +151,9 @@ public sealed partial class PostgresStore
         return definitions;
     }
 
-    private static async Task<IReadOnlyList<RunInfo>> ReadRunsAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    /// <summary>The rows of the reader's current result, as runs.</summary>
+    private static async Task<List<RunInfo>> ReadRunsAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
     {
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var runs = new List<RunInfo>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {

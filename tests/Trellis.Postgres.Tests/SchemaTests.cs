@@ -43,7 +43,8 @@ public sealed class SchemaTests(PostgresFixture database, ITestOutputHelper outp
     [Fact]
     public async Task Runs_FinishedWithoutCompletedAtOrCompletedAtOnALiveRun_AreRefused()
     {
-        // The lookup of finished runs reads "finished" from completed_at; the schema keeps the two in step.
+        // Live and finished runs are indexed and listed apart by completed_at (migration 003); the schema keeps it
+        // in step with the status.
         // The class's own schema: the other tests here migrate schemas of their own.
         await using (var store = database.NewStore())
         {
