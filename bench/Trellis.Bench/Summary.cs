@@ -76,6 +76,17 @@ internal static class Summary
                 + $"W3 needs two (the start, then the outcome), {2 * commit:0.00} ms.");
         }
 
+        if (Median(cases, "trellis-w1-n200000", "processCpuPerRun.engineUs") is { } engineUs
+            && Median(cases, "trellis-w1-n200000", "processCpuPerRun.databaseUs") is { } databaseUs)
+        {
+            // CPU time per run is the cost the throughput hides: on a machine of C cores, work that needs
+            // engine + database microseconds of CPU per run cannot go faster than C / (engine + database).
+            text.AppendLine();
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"CPU per run in the 200k drain (medians): the engine's process {engineUs:0.0} µs, PostgreSQL's processes {databaseUs:0.0} µs; "
+                + $"with {Environment.ProcessorCount} cores that bounds the drain at {Environment.ProcessorCount * 1e6 / (engineUs + databaseUs):#,0} runs/s.");
+        }
+
         text.AppendLine();
         text.AppendLine("All cases, median [min–max] (repetitions):");
         text.AppendLine();
@@ -83,7 +94,9 @@ internal static class Summary
         text.AppendLine("| --- | --- | --- |");
         foreach (var (name, runs) in cases.OrderBy(c => c.Key, StringComparer.Ordinal))
         {
-            foreach (var metric in new[] { "enqueuePerS", "processPerS", "workflowsPerS", "stepsPerS", "e2e.p50", "e2e.p99", "pickup.p50", "enqueueCall.p50", "commit.p50", "commit.p99", "totalMs", "peakRssMb", "tps" })
+            foreach (var metric in new[] { "enqueuePerS", "processPerS", "workflowsPerS", "stepsPerS", "e2e.p50", "e2e.p99", "pickup.p50", "enqueueCall.p50", "commit.p50", "commit.p99", "totalMs", "peakRssMb", "tps",
+                         "enqueueCpuPerRun.engineUs", "enqueueCpuPerRun.databaseUs", "processCpuPerRun.engineUs", "processCpuPerRun.databaseUs",
+                         "cpuPerWorkflow.engineUs", "cpuPerWorkflow.databaseUs" })
             {
                 if (Values(runs, metric).Count > 0)
                 {
