@@ -165,6 +165,7 @@ internal static class Runs
         }
 
         var processCpu = CpuUse.Now();
+        var collectionsBefore = Enumerable.Range(0, 3).Select(GC.CollectionCount).ToArray();
         var processStart = Stopwatch.GetTimestamp();
         await using var worker = await Engine(options, worker: true).AddWorkflow<NoOp>().StartAsync();
         var workerStarted = Stopwatch.GetTimestamp();
@@ -180,6 +181,7 @@ internal static class Runs
 
         var processEnd = Stopwatch.GetTimestamp();
         var processCpuPerRun = CpuUse.PerUnitSince(processCpu, n);
+        var collections = Enumerable.Range(0, 3).Select(g => GC.CollectionCount(g) - collectionsBefore[g]).ToArray();
         var completed = await CountAsync(probe, "SELECT count(*) FROM trellis.runs WHERE status = 'completed' AND workflow_name = 'NoOp'");
         if (completed != n)
         {
@@ -205,6 +207,7 @@ internal static class Runs
             ["workerStartMs"] = Ms(processStart, workerStarted),
             // Both figures include the phase's end check (a count every 5 ms once every run was handled).
             ["processCpuPerRun"] = processCpuPerRun,
+            ["processGcCollections"] = new Dictionary<string, int> { ["gen0"] = collections[0], ["gen1"] = collections[1], ["gen2"] = collections[2] },
             ["handled"] = NoOp.Handled,
         };
     }
