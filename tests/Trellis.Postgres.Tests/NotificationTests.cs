@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Logging;
 using System.Runtime.InteropServices;
 using Trellis.Postgres.Tests.Infrastructure;
 
@@ -70,6 +71,55 @@ public sealed partial class NotificationTests(PostgresFixture database, ITestOut
         }
 
         Assert.True(await TimeOneRunAsync(engine, 4) < TimeSpan.FromSeconds(10), "woken by a notification, not the 30 s poll");
+    }
+
+    /// <summary>The worker's log event for each claim statement it sends ("Claimed n of m run(s)").</summary>
+    private const int ClaimEvent = 1015;
+
+    /// <summary>An engine whose worker polls only every 30 s, with its log events counted.</summary>
+    private Task<TrellisEngine> StartCountingEngineAsync(LoggedEvents events, int slots) =>
+        TestEngines.Builder(database, output)
+            .UseLoggerFactory(LoggerFactory.Create(b => b
+                .AddProvider(events).AddProvider(new XunitLoggerProvider(output))
+                .SetMinimumLevel(LogLevel.Debug).AddFilter("Npgsql", LogLevel.Warning)))
+            .AddWorkflow<Quick>()
+            .ConfigureWorker(w => (w.PollInterval, w.MaxConcurrentRuns, w.ClaimBatchSize) = (TimeSpan.FromSeconds(30), slots, slots))
+            .StartAsync();
+
+    [Fact]
+    public async Task LocalStarts_WithTheQueueEmpty_DoNotMakeTheWorkerQueryTheQueueAfterEachRun()
+    {
+        var events = new LoggedEvents();
+        await using var engine = await StartCountingEngineAsync(events, slots: 4);
+        await Eventually.HoldsAsync(() => Task.FromResult(events.Count(ClaimEvent) >= 1), "the worker's first claim (the queue is empty)");
+        var claimsBefore = events.Count(ClaimEvent);
+
+        // Each run is handed to this process's worker as it is created (the queue is empty), so when it ends,
+        // nothing new can be waiting in the queue: anything new would have been announced.
+        for (var i = 0; i < 20; i++)
+        {
+            await TimeOneRunAsync(engine, i);
+        }
+
+        Assert.Equal(claimsBefore, events.Count(ClaimEvent));
+    }
+
+    [Fact]
+    public async Task FreedSlots_WithABacklog_ClaimTheRestWithoutWaitingForThePoll()
+    {
+        var events = new LoggedEvents();
+        await using var engine = await StartCountingEngineAsync(events, slots: 2);
+        var watch = Stopwatch.StartNew();
+        var ids = await engine.Client.StartManyAsync<Quick>(Enumerable.Range(0, 20).Select(i => (object?)i));
+
+        for (var i = 0; i < ids.Count; i++)
+        {
+            Assert.Equal(i + 1, await engine.Client.GetHandle<Quick>(ids[i]).GetResultAsync(TimeSpan.FromSeconds(60)));
+        }
+
+        // Two slots for twenty runs: at least ten claims, each made when a slot came free, not by the 30 s poll.
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"took {watch.Elapsed}");
+        Assert.True(events.Count(ClaimEvent) >= 10, $"{events.Count(ClaimEvent)} claims");
     }
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]

@@ -32,6 +32,9 @@ internal static partial class LogMessages
     [LoggerMessage(1014, LogLevel.Warning, "Looking for expired leases failed")]
     public static partial void LeaseRecoveryFailed(this ILogger logger, Exception exception);
 
+    [LoggerMessage(1015, LogLevel.Debug, "Claimed {Claimed} of {Requested} run(s)")]
+    public static partial void Claimed(this ILogger logger, int claimed, int requested);
+
     [LoggerMessage(1020, LogLevel.Debug, "Run {RunId} ({Workflow} v{Version}) claimed, epoch {Epoch}, attempt {Attempt}")]
     public static partial void RunClaimed(this ILogger logger, string runId, string workflow, int version, long epoch, int attempt);
 

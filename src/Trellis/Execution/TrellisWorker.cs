@@ -35,6 +35,14 @@ public sealed class TrellisWorker : IAsyncDisposable
     private Task? _sweepLoop;
     private int _state; // 0 new, 1 started, 2 stopped
 
+    // Whether ready runs may be waiting in the queue. Set by a notification of work (or a poll request) and by a
+    // claim that came back full; cleared by a claim that came back short with no notification since it began.
+    // A freed slot wakes the claim loop only while it is set: once the queue was found empty, a run that ends
+    // does not mean another is waiting (a run started in this process brings its own slot, and new work in the
+    // queue is announced), so a worker fed by local starts does not query the queue after every run.
+    private volatile bool _workMayBeWaiting = true;
+    private int _workNotifications;
+
     internal TrellisWorker(
         IWorkflowStore store,
         Func<Exception, bool> isTransient,
@@ -133,12 +141,26 @@ public sealed class TrellisWorker : IAsyncDisposable
     {
         if (Array.IndexOf(_queues, queue) >= 0)
         {
-            _wake.Set();
+            Poll();
         }
     }
 
-    /// <summary>Wakes the claim loop, e.g. after the notification connection came back.</summary>
-    internal void Poll() => _wake.Set();
+    /// <summary>Wakes the claim loop to look at the queue, as a notification of work does (e.g. after the notification connection came back).</summary>
+    internal void Poll()
+    {
+        Interlocked.Increment(ref _workNotifications);
+        _workMayBeWaiting = true;
+        _wake.Set();
+    }
+
+    /// <summary>A slot became free: worth a claim only if runs may be waiting in the queue.</summary>
+    private void OnSlotFreed()
+    {
+        if (_workMayBeWaiting)
+        {
+            _wake.Set();
+        }
+    }
 
     /// <summary>True while this worker is executing the run.</summary>
     internal bool IsExecuting(string runId) => _active.ContainsKey(runId);
@@ -165,7 +187,7 @@ public sealed class TrellisWorker : IAsyncDisposable
     internal void CancelReservation()
     {
         _slots.Release();
-        _wake.Set();
+        OnSlotFreed();
     }
 
     internal void OnCancelRequested(string runId)
@@ -193,8 +215,14 @@ public sealed class TrellisWorker : IAsyncDisposable
                 }
 
                 var requested = workflows.Length > 0 ? _slots.TryTakeForClaim(_worker.ClaimBatchSize) : 0;
-                if (requested > 0)
+                if (requested == 0)
                 {
+                    // No free slot: whether runs wait is unknown, so the next freed slot should look.
+                    _workMayBeWaiting = true;
+                }
+                else
+                {
+                    var notificationsBefore = Volatile.Read(ref _workNotifications);
                     IReadOnlyList<ClaimedRun> claimed;
                     try
                     {
@@ -207,6 +235,16 @@ public sealed class TrellisWorker : IAsyncDisposable
                         throw;
                     }
 
+                    _logger.Claimed(claimed.Count, requested);
+                    if (claimed.Count == requested)
+                    {
+                        _workMayBeWaiting = true; // a full claim: more is probably waiting
+                    }
+                    else if (Volatile.Read(ref _workNotifications) == notificationsBefore)
+                    {
+                        _workMayBeWaiting = false;
+                    }
+
                     // The slots are held before the runs start, so a run that ends at once gives its slot back correctly.
                     _slots.EndClaim(requested, claimed.Count);
                     foreach (var run in claimed)
@@ -217,7 +255,7 @@ public sealed class TrellisWorker : IAsyncDisposable
                     backoff = TimeSpan.FromMilliseconds(100);
                     if (claimed.Count == requested)
                     {
-                        continue; // a full claim: more is probably waiting
+                        continue;
                     }
                 }
 
@@ -286,7 +324,7 @@ public sealed class TrellisWorker : IAsyncDisposable
                 if (execution.TryReleaseSlot())
                 {
                     worker._slots.Release();
-                    worker._wake.Set();
+                    worker.OnSlotFreed();
                 }
             },
             (this, run),
@@ -314,7 +352,7 @@ public sealed class TrellisWorker : IAsyncDisposable
 
         if (released)
         {
-            _wake.Set();
+            OnSlotFreed();
         }
 
         RunsFinished?.Invoke(finishes);
