@@ -1,11 +1,14 @@
 using System.Diagnostics;
-using Microsoft.Extensions.Logging;
 using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
 using Trellis.Postgres.Tests.Infrastructure;
 
 namespace Trellis.Postgres.Tests;
 
-/// <summary>Workers and waiters wake on LISTEN/NOTIFY; a listener connection that dies is replaced.</summary>
+/// <summary>
+/// Workers and waiters wake on LISTEN/NOTIFY; a listener connection that dies is replaced. A worker claims when
+/// runs may be waiting (notified, or slots freed behind a backlog), not after every run it finishes.
+/// </summary>
 public sealed partial class NotificationTests(PostgresFixture database, ITestOutputHelper output) : IClassFixture<PostgresFixture>
 {
     private sealed class Quick : Workflow<int, int>
