@@ -6,9 +6,9 @@ namespace Trellis.Bench;
 /// CPU time spent by this process (the engine: client and worker) and by the PostgreSQL server's processes
 /// on this machine, between two snapshots. On two cores the workloads are CPU-bound: CPU time per run splits
 /// their cost between the engine and the database, and bounds the rate the cores allow (it drifts with the
-/// shared machine too, though it is not distorted by waits). The server's processes are found by name, so the database figure is
-/// empty unless PostgreSQL runs on the benchmark's machine (as in bench/run.sh); a backend that exits
-/// between the snapshots is not counted.
+/// shared machine too, but waits do not count in it). The server's processes are found by name, so the
+/// database figure is empty unless PostgreSQL runs on the benchmark's machine (as in bench/run.sh); a backend
+/// that exits between the snapshots is not counted.
 /// </summary>
 internal sealed class CpuUse
 {
