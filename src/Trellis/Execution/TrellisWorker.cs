@@ -35,13 +35,13 @@ public sealed class TrellisWorker : IAsyncDisposable
     private Task? _sweepLoop;
     private int _state; // 0 new, 1 started, 2 stopped
 
-    // Whether ready runs may be waiting in the queue. Set by a notification of work (or a poll request) and by a
-    // claim that came back full; cleared by a claim that came back short with no notification since it began.
-    // A freed slot wakes the claim loop only while it is set: once the queue was found empty, a run that ends
-    // does not mean another is waiting (a run started in this process brings its own slot, and new work in the
-    // queue is announced), so a worker fed by local starts does not query the queue after every run.
+    // Whether ready runs may be waiting in the queue. Cleared as a claim is sent, set again by a notification of
+    // work (or a poll request), by a claim that came back full or failed, and when no slot was free to claim
+    // with; so after a short claim it stays clear unless work was announced meanwhile. A freed slot wakes the
+    // claim loop only while it is set: once the queue was found empty, a run that ends does not mean another is
+    // waiting (a run started in this process brings its own slot, and new work in the queue is announced), so a
+    // worker fed by local starts does not query the queue after every run.
     private volatile bool _workMayBeWaiting = true;
-    private int _workNotifications;
 
     internal TrellisWorker(
         IWorkflowStore store,
@@ -148,7 +148,6 @@ public sealed class TrellisWorker : IAsyncDisposable
     /// <summary>Wakes the claim loop to look at the queue, as a notification of work does (e.g. after the notification connection came back).</summary>
     internal void Poll()
     {
-        Interlocked.Increment(ref _workNotifications);
         _workMayBeWaiting = true;
         _wake.Set();
     }
@@ -222,7 +221,7 @@ public sealed class TrellisWorker : IAsyncDisposable
                 }
                 else
                 {
-                    var notificationsBefore = Volatile.Read(ref _workNotifications);
+                    _workMayBeWaiting = false;
                     IReadOnlyList<ClaimedRun> claimed;
                     try
                     {
@@ -231,6 +230,7 @@ public sealed class TrellisWorker : IAsyncDisposable
                     }
                     catch
                     {
+                        _workMayBeWaiting = true;
                         _slots.EndClaim(requested, 0);
                         throw;
                     }
@@ -239,10 +239,6 @@ public sealed class TrellisWorker : IAsyncDisposable
                     if (claimed.Count == requested)
                     {
                         _workMayBeWaiting = true; // a full claim: more is probably waiting
-                    }
-                    else if (Volatile.Read(ref _workNotifications) == notificationsBefore)
-                    {
-                        _workMayBeWaiting = false;
                     }
 
                     // The slots are held before the runs start, so a run that ends at once gives its slot back correctly.
