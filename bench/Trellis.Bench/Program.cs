@@ -165,7 +165,7 @@ internal static class Runs
         }
 
         var processCpu = CpuUse.Now();
-        var collectionsBefore = Enumerable.Range(0, 3).Select(GC.CollectionCount).ToArray();
+        var collectionsBefore = Collections.Now();
         var processStart = Stopwatch.GetTimestamp();
         await using var worker = await Engine(options, worker: true).AddWorkflow<NoOp>().StartAsync();
         var workerStarted = Stopwatch.GetTimestamp();
@@ -181,7 +181,7 @@ internal static class Runs
 
         var processEnd = Stopwatch.GetTimestamp();
         var processCpuPerRun = CpuUse.PerUnitSince(processCpu, n);
-        var collections = Enumerable.Range(0, 3).Select(g => GC.CollectionCount(g) - collectionsBefore[g]).ToArray();
+        var collections = Collections.Since(collectionsBefore);
         var completed = await CountAsync(probe, "SELECT count(*) FROM trellis.runs WHERE status = 'completed' AND workflow_name = 'NoOp'");
         if (completed != n)
         {
@@ -207,7 +207,7 @@ internal static class Runs
             ["workerStartMs"] = Ms(processStart, workerStarted),
             // Both figures include the phase's end check (a count every 5 ms once every run was handled).
             ["processCpuPerRun"] = processCpuPerRun,
-            ["processGcCollections"] = new Dictionary<string, int> { ["gen0"] = collections[0], ["gen1"] = collections[1], ["gen2"] = collections[2] },
+            ["processGcCollections"] = collections,
             ["handled"] = NoOp.Handled,
         };
     }
@@ -222,7 +222,7 @@ internal static class Runs
 
         var next = -1;
         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
-        var collectionsBefore = Enumerable.Range(0, 3).Select(GC.CollectionCount).ToArray();
+        var collectionsBefore = Collections.Now();
         var cpu = CpuUse.Now();
         var start = Stopwatch.GetTimestamp();
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
@@ -240,7 +240,7 @@ internal static class Runs
         var end = Stopwatch.GetTimestamp();
         var cpuPerWorkflow = CpuUse.PerUnitSince(cpu, n);
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
-        var collections = Enumerable.Range(0, 3).Select(g => GC.CollectionCount(g) - collectionsBefore[g]).ToArray();
+        var collections = Collections.Since(collectionsBefore);
 
         await using var probe = NpgsqlDataSource.Create(ConnectionStrings.Normalize(options.DbUrl));
         var workflows = await CountAsync(probe, "SELECT count(*) FROM trellis.runs WHERE status = 'completed' AND workflow_name = 'ThreeSteps'");
@@ -263,7 +263,7 @@ internal static class Runs
             // Client and worker together, per workflow (start, three checkpointed steps, outcome, result).
             ["cpuPerWorkflow"] = cpuPerWorkflow,
             ["allocatedKbPerWorkflow"] = allocated / 1024.0 / n,
-            ["gcCollections"] = new Dictionary<string, int> { ["gen0"] = collections[0], ["gen1"] = collections[1], ["gen2"] = collections[2] },
+            ["gcCollections"] = collections,
             ["verified"] = new Dictionary<string, long> { ["workflows"] = workflows, ["steps"] = steps },
         };
     }
@@ -425,6 +425,15 @@ internal static class Runs
         await using var command = dataSource.CreateCommand(sql);
         return (long)(await command.ExecuteScalarAsync())!;
     }
+}
+
+/// <summary>Garbage collections per generation between two points of a workload.</summary>
+internal static class Collections
+{
+    public static int[] Now() => [.. Enumerable.Range(0, 3).Select(GC.CollectionCount)];
+
+    public static Dictionary<string, int> Since(int[] before) =>
+        Enumerable.Range(0, 3).ToDictionary(g => $"gen{g}", g => GC.CollectionCount(g) - before[g]);
 }
 
 /// <summary>Nearest-rank percentiles, as the peers' lib/common.mjs computes them.</summary>
