@@ -233,6 +233,80 @@ internal sealed class PostgresSql
             """;
 
         Health = $"SELECT max(version) FROM {s}.schema_migrations";
+
+        OpenWindowOneQueue = OpenWindow(s, "r.queue = $1");
+        OpenWindowManyQueues = OpenWindow(s, "r.queue = ANY($1)");
+
+        LimitIdleInTransaction = "SELECT set_config('idle_in_transaction_session_timeout', $1, true)";
+
+        RecordWindow = $"""
+            INSERT INTO {s}.claim_windows (worker_id, run_ids, expires_at) VALUES ($1, $2, now() + $3) RETURNING id
+            """;
+
+        CloseWindow = $"""
+            WITH closing AS (
+                SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::jsonb[], $5::interval[])
+                    AS c(id, kind, output, error, delay)
+            ), closed AS (
+                -- The rows are locked by this transaction since the window opened, still as they were then.
+                UPDATE {s}.runs r SET
+                    status = CASE c.kind WHEN 'promote' THEN 'running' WHEN 'retry' THEN 'pending' ELSE c.kind END,
+                    output = CASE WHEN c.kind = 'completed' THEN c.output ELSE r.output END,
+                    error = CASE WHEN c.kind IN ('failed', 'retry') THEN c.error
+                                 WHEN c.kind = 'completed' THEN NULL ELSE r.error END,
+                    epoch = r.epoch + 1,
+                    attempt = r.attempt + 1,
+                    locked_by = CASE WHEN c.kind = 'promote' THEN $6 END,
+                    lease_expires_at = CASE WHEN c.kind = 'promote' THEN clock_timestamp() + $7 END,
+                    scheduled_at = CASE WHEN c.kind = 'retry' THEN clock_timestamp() + c.delay ELSE r.scheduled_at END,
+                    -- now() is when the window's transaction began: the time of the claim.
+                    started_at = coalesce(r.started_at, now()),
+                    completed_at = CASE WHEN c.kind IN ('completed', 'failed', 'cancelled') THEN clock_timestamp() END,
+                    updated_at = clock_timestamp()
+                FROM closing c
+                WHERE r.id = c.id AND r.status = 'pending'
+                RETURNING r.id, r.status, r.queue
+            ), forgotten AS (
+                DELETE FROM {s}.claim_windows WHERE id = $8 RETURNING id
+            ){Notifications("closed", "$9")}
+            SELECT id FROM closed
+            WHERE (SELECT count(*) FROM forgotten) + (SELECT count(*) FROM work_notified) + (SELECT count(*) FROM done_notified) >= 0
+            """;
+
+        ForgetWindow = $"DELETE FROM {s}.claim_windows WHERE id = $1";
+
+        RecoverLostWindows = $"""
+            WITH lost AS (
+                DELETE FROM {s}.claim_windows w
+                WHERE w.id = ANY (ARRAY(
+                    SELECT id FROM {s}.claim_windows WHERE expires_at < now() ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED))
+                RETURNING w.worker_id, w.run_ids
+            ), charged AS (
+                -- Not SKIP LOCKED: a run held by a live window now is waited for, then charged only if that
+                -- window also left it pending (crashed too); one a window finished or promoted is left alone.
+                SELECT r.id, l.worker_id FROM {s}.runs r
+                JOIN (SELECT worker_id, unnest(run_ids) AS id FROM lost) l ON r.id = l.id
+                WHERE r.status = 'pending'
+                FOR UPDATE OF r
+            ), counted AS (
+                UPDATE {s}.runs r SET
+                    attempt = r.attempt + 1,
+                    status = CASE WHEN r.attempt + 1 >= r.max_attempts THEN 'failed' ELSE 'pending' END,
+                    error = CASE WHEN r.attempt + 1 >= r.max_attempts
+                                 THEN jsonb_build_object(
+                                     'type', 'Trellis.WorkerLost',
+                                     'message', format('Worker %s stopped (it crashed or was cut off) while running attempt %s of %s, before the attempt''s first checkpoint.',
+                                                       c.worker_id, r.attempt + 1, r.max_attempts),
+                                     'stack', NULL, 'attempt', r.attempt + 1, 'permanent', false)
+                                 ELSE r.error END,
+                    completed_at = CASE WHEN r.attempt + 1 >= r.max_attempts THEN now() END,
+                    updated_at = now()
+                FROM charged c
+                WHERE r.id = c.id
+                RETURNING r.id, r.status, r.queue
+            ){Notifications("counted", "$2")}
+            SELECT count(*) FROM counted WHERE (SELECT count(*) FROM work_notified) + (SELECT count(*) FROM done_notified) >= 0
+            """;
     }
 
     public string Channel { get; }
@@ -253,6 +327,13 @@ internal sealed class PostgresSql
     public string WriteProgress { get; }
     public string FinishRuns { get; }
     public string Health { get; }
+    public string OpenWindowOneQueue { get; }
+    public string OpenWindowManyQueues { get; }
+    public string LimitIdleInTransaction { get; }
+    public string RecordWindow { get; }
+    public string CloseWindow { get; }
+    public string ForgetWindow { get; }
+    public string RecoverLostWindows { get; }
 
     /// <summary>The columns read into <see cref="RunInfo"/>, in the order <see cref="PostgresStore"/> reads them.</summary>
     public static string RunColumns(string alias) => string.Join(", ", RunColumnNames.Select(c => $"{alias}.{c}"));
@@ -294,6 +375,21 @@ internal sealed class PostgresSql
         WHERE r.id = ANY (ARRAY(SELECT id FROM ready))
         RETURNING r.id, r.workflow_name, r.workflow_version, r.input, r.epoch, r.attempt, r.max_attempts,
                   r.cancel_requested, r.correlation_id, r.tags
+        """;
+
+    /// <summary>
+    /// A claim window's claim: up to $2 ready runs locked by this transaction (skipping rows others hold), and
+    /// nothing written. Each comes with the epoch and attempt it will have when the window closes.
+    /// </summary>
+    private static string OpenWindow(string s, string queueFilter) => $"""
+        SELECT r.id, r.workflow_name, r.workflow_version, r.input, r.epoch + 1, r.attempt + 1, r.max_attempts,
+               r.cancel_requested, r.correlation_id, r.tags
+        FROM {s}.runs r
+        WHERE r.status = 'pending' AND {queueFilter} AND r.scheduled_at <= now()
+          AND (r.workflow_name, r.workflow_version) IN (SELECT * FROM unnest($3::text[], $4::int[]))
+        ORDER BY r.priority DESC, r.scheduled_at
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED
         """;
 
     /// <summary>

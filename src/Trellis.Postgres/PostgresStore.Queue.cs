@@ -52,9 +52,26 @@ public sealed partial class PostgresStore
 
     public async Task<int> RecoverExpiredLeasesAsync(int limit, CancellationToken cancellationToken = default)
     {
-        await using var command = _dataSource.CreateCommand(_sql.RecoverExpiredLeases);
-        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
-        command.Parameters.Add(Text(_sql.Channel));
-        return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+        await using var batch = _dataSource.CreateBatch();
+        foreach (var sql in (ReadOnlySpan<string>)[_sql.RecoverExpiredLeases, _sql.RecoverLostWindows])
+        {
+            var command = new NpgsqlBatchCommand(sql);
+            command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
+            command.Parameters.Add(Text(_sql.Channel));
+            batch.BatchCommands.Add(command);
+        }
+
+        var recovered = 0;
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        do
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                recovered += (int)reader.GetInt64(0);
+            }
+        }
+        while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
+
+        return recovered;
     }
 }

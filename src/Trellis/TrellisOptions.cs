@@ -76,6 +76,18 @@ public sealed class WorkerOptions
     /// <summary>Most runs claimed by one claim statement. Default 32.</summary>
     public int ClaimBatchSize { get; set; } = 32;
 
+    /// <summary>
+    /// How long a claim window may stay open. With a window, the worker claims runs by row lock inside a
+    /// transaction and keeps it open while they execute; runs that finish in it without writing a step or
+    /// progress get their outcomes written in that same transaction, which spares the store one write per run
+    /// (the claim). The window closes when all its runs have finished, when one of them writes anything else,
+    /// or after this long, whichever comes first; runs still executing then are held under a lease as usual.
+    /// Meanwhile its runs still read as <c>pending</c>, and the outcome of a run that finished waits for the
+    /// window to close (never longer than this). <see cref="TimeSpan.Zero"/> claims with a lease at once.
+    /// Default 50 ms; must be under half of <see cref="LeaseDuration"/>.
+    /// </summary>
+    public TimeSpan ClaimWindow { get; set; } = TimeSpan.FromMilliseconds(50);
+
     /// <summary>How often the queue is polled when no notification arrives. Default 1 s.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -146,6 +158,11 @@ public sealed class WorkerOptions
         if (EffectiveHeartbeatInterval <= TimeSpan.Zero || EffectiveHeartbeatInterval >= LeaseDuration)
         {
             throw new ArgumentException("WorkerOptions.HeartbeatInterval must be positive and shorter than LeaseDuration.");
+        }
+
+        if (ClaimWindow < TimeSpan.Zero || ClaimWindow >= LeaseDuration / 2)
+        {
+            throw new ArgumentException($"WorkerOptions.ClaimWindow must be at least zero and under half of LeaseDuration (was {ClaimWindow}).");
         }
 
         if (MaxCheckpointBatch < 1)

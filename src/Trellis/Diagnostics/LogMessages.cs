@@ -26,7 +26,7 @@ internal static partial class LogMessages
     [LoggerMessage(1012, LogLevel.Warning, "Could not renew leases for longer than the lease duration; abandoning {Count} run(s)")]
     public static partial void LeasesPresumedLost(this ILogger logger, int count);
 
-    [LoggerMessage(1013, LogLevel.Information, "Recovered {Count} run(s) whose lease had expired")]
+    [LoggerMessage(1013, LogLevel.Information, "Recovered {Count} run(s) whose lease had expired or whose claim window was never closed")]
     public static partial void LeasesRecovered(this ILogger logger, int count);
 
     [LoggerMessage(1014, LogLevel.Warning, "Looking for expired leases failed")]
@@ -61,6 +61,9 @@ internal static partial class LogMessages
 
     [LoggerMessage(1030, LogLevel.Warning, "Step '{Step}' of run {RunId} attempt {Attempt} failed; retrying in {Delay}")]
     public static partial void StepAttemptFailed(this ILogger logger, Exception exception, string runId, string step, int attempt, TimeSpan delay);
+
+    [LoggerMessage(1042, LogLevel.Error, "Closing a claim window failed ({Finished} outcome(s), {Promoted} run(s) to hold under a lease); those runs are abandoned here and recovered from the store")]
+    public static partial void ClaimWindowCloseFailed(this ILogger logger, Exception exception, int finished, int promoted);
 
     [LoggerMessage(1040, LogLevel.Warning, "Writing {Count} checkpoint(s) failed with a transient error; retrying in {Delay}")]
     public static partial void CheckpointRetry(this ILogger logger, Exception exception, int count, TimeSpan delay);

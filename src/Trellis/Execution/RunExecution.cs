@@ -23,13 +23,15 @@ internal sealed class RunExecution : IDisposable
     private int _abortReason = -1;
     private int _slotReleased;
     private volatile bool _cancelRequested;
+    private ClaimWindowSession? _window;
 
-    public RunExecution(ClaimedRun claim, WorkflowDefinition definition, ExecutionServices services)
+    public RunExecution(ClaimedRun claim, WorkflowDefinition definition, ExecutionServices services, ClaimWindowSession? window = null)
     {
         Claim = claim;
         Definition = definition;
         Services = services;
         _cancelRequested = claim.CancelRequested;
+        _window = window;
     }
 
     public ClaimedRun Claim { get; }
@@ -47,6 +49,9 @@ internal sealed class RunExecution : IDisposable
     public bool CancelRequested => _cancelRequested;
 
     public RunLease Lease => new(Claim.Id, Claim.Epoch);
+
+    /// <summary>False while the run is inside a claim window that has not closed: the store has no lease to renew yet.</summary>
+    public bool HoldsLease => _window is not { HasClosed: false };
 
     public void RequestCancel() => _cancelRequested = true;
 
@@ -95,6 +100,37 @@ internal sealed class RunExecution : IDisposable
         {
             throw new RunCancelledException(RunId);
         }
+    }
+
+    /// <summary>
+    /// Queues one of this run's writes; the task completes when it is durable: true if applied, false if fenced off.
+    /// Inside a claim window, the outcome goes into the window's close, and any other write first ends the window
+    /// (a step or progress needs the run held under a lease).
+    /// </summary>
+    public async Task<bool> WriteAsync(CheckpointWrite write)
+    {
+        if (_window is { HasClosed: false } window)
+        {
+            if (write is RunFinish finish && window.TryFinish(finish) is { } written)
+            {
+                return await written.ConfigureAwait(false);
+            }
+
+            try
+            {
+                await window.PromoteAsync().ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // The window did not commit (logged there): this worker does not hold the run.
+                Abort(AbortReason.LeaseLost);
+                return false;
+            }
+
+            _window = null;
+        }
+
+        return await Services.Writer.WriteAsync(write).ConfigureAwait(false);
     }
 
     /// <summary>Awaits a write and abandons the run when it was fenced off.</summary>

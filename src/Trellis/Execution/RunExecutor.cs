@@ -146,7 +146,7 @@ internal static class RunExecutor
     {
         try
         {
-            var applied = await run.Services.Writer.WriteAsync(finish).ConfigureAwait(false);
+            var applied = await run.WriteAsync(finish).ConfigureAwait(false);
             if (!applied)
             {
                 run.Services.Logger.RunLeaseLost(run.RunId, run.Epoch);

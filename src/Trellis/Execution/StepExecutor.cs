@@ -31,7 +31,7 @@ internal static class StepExecutor
             using var activity = StartActivity(run, name, sequence, itemIndex, attempt);
             var inFlight = services.InFlight.Begin(
                 Row(run, sequence, itemIndex, name, StepStatus.Running, attempt, startedAt),
-                services.Writer.WriteAsync);
+                run.WriteAsync);
             var ended = false;
             try
             {

@@ -180,7 +180,7 @@ public sealed class TrellisWorker : IAsyncDisposable
     }
 
     /// <summary>Runs a run the store created already claimed by this worker, in the slot reserved for it.</summary>
-    internal void StartReserved(ClaimedRun claim) => Start(claim);
+    internal void StartReserved(ClaimedRun claim) => Start(claim, window: null);
 
     /// <summary>Gives back a slot reserved for a run that was not created claimed after all.</summary>
     internal void CancelReservation()
@@ -223,10 +223,20 @@ public sealed class TrellisWorker : IAsyncDisposable
                 {
                     _workMayBeWaiting = false;
                     IReadOnlyList<ClaimedRun> claimed;
+                    ClaimWindowSession? window = null;
                     try
                     {
-                        claimed = await _store.ClaimAsync(
-                            new ClaimRequest(WorkerId, _queues, workflows, requested, _worker.LeaseDuration), token).ConfigureAwait(false);
+                        var request = new ClaimRequest(WorkerId, _queues, workflows, requested, _worker.LeaseDuration);
+                        if (_worker.ClaimWindow > TimeSpan.Zero)
+                        {
+                            var opened = await _store.OpenClaimWindowAsync(request, token).ConfigureAwait(false);
+                            claimed = opened?.Runs ?? [];
+                            window = opened is null ? null : new ClaimWindowSession(opened, _worker.ClaimWindow, _worker.LeaseDuration, _time, OnRunsFinished, _logger);
+                        }
+                        else
+                        {
+                            claimed = await _store.ClaimAsync(request, token).ConfigureAwait(false);
+                        }
                     }
                     catch
                     {
@@ -245,7 +255,7 @@ public sealed class TrellisWorker : IAsyncDisposable
                     _slots.EndClaim(requested, claimed.Count);
                     foreach (var run in claimed)
                     {
-                        Start(run);
+                        Start(run, window);
                     }
 
                     backoff = TimeSpan.FromMilliseconds(100);
@@ -296,7 +306,7 @@ public sealed class TrellisWorker : IAsyncDisposable
         }
     }
 
-    private void Start(ClaimedRun claim)
+    private void Start(ClaimedRun claim, ClaimWindowSession? window)
     {
         if (!_registry.TryGet(claim.WorkflowName, claim.WorkflowVersion, out var definition))
         {
@@ -304,7 +314,7 @@ public sealed class TrellisWorker : IAsyncDisposable
             throw new UnknownWorkflowException(claim.WorkflowName, claim.WorkflowVersion, _registry.Names());
         }
 
-        var run = new RunExecution(claim, definition, _services);
+        var run = new RunExecution(claim, definition, _services, window);
         _active[claim.Id] = run;
         _logger.RunClaimed(claim.Id, claim.WorkflowName, claim.WorkflowVersion, claim.Epoch, claim.Attempt);
         var task = Task.Run(() => RunExecutor.ExecuteAsync(run, _store));
@@ -312,7 +322,8 @@ public sealed class TrellisWorker : IAsyncDisposable
         task.ContinueWith(
             (t, state) =>
             {
-                var (worker, execution) = ((TrellisWorker, RunExecution))state!;
+                var (worker, execution, window) = ((TrellisWorker, RunExecution, ClaimWindowSession?))state!;
+                window?.OnRunEnded(execution.RunId);
                 // Only this execution's entry: a released run may already be running here again.
                 worker._active.TryRemove(new KeyValuePair<string, RunExecution>(execution.RunId, execution));
                 worker._runTasks.TryRemove(t, out _);
@@ -323,7 +334,7 @@ public sealed class TrellisWorker : IAsyncDisposable
                     worker.OnSlotFreed();
                 }
             },
-            (this, run),
+            (this, run, window),
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
@@ -371,7 +382,8 @@ public sealed class TrellisWorker : IAsyncDisposable
                 break;
             }
 
-            var runs = _active.Values.ToArray();
+            // Runs inside a claim window that has not closed have no lease in the store yet.
+            var runs = _active.Values.Where(r => r.HoldsLease).ToArray();
             if (runs.Length == 0)
             {
                 lastSuccess = _time.GetUtcNow();

@@ -68,6 +68,16 @@ public interface IRunQueue
     Task<IReadOnlyList<ClaimedRun>> ClaimAsync(ClaimRequest request, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Claims up to <see cref="ClaimRequest.Limit"/> ready runs by row lock alone, inside a transaction that stays
+    /// open until <see cref="IClaimWindow.CloseAsync"/>: the runs stay <c>pending</c> in the store meanwhile, and
+    /// the close writes the outcomes of those that finished and hands the rest over as an ordinary claim would.
+    /// Before returning, the store records the window's runs durably, so that an attempt cut short by a crash
+    /// inside the window is still charged (see <see cref="RecoverExpiredLeasesAsync"/>). Returns null when no
+    /// run was ready.
+    /// </summary>
+    Task<IClaimWindow?> OpenClaimWindowAsync(ClaimRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Extends the leases the worker still holds. Returns, for each run still held, whether a cancel
     /// was requested. Runs missing from the result have been taken over.
     /// </summary>
@@ -75,9 +85,28 @@ public interface IRunQueue
 
     /// <summary>
     /// Puts runs whose lease has expired back in the queue (or fails them when their attempts are used up,
-    /// or cancels them when a cancel was requested). Returns how many runs were recovered.
+    /// or cancels them when a cancel was requested), and charges an attempt to the runs of claim windows that
+    /// never closed (a crashed worker's). Returns how many runs were recovered or charged.
     /// </summary>
     Task<int> RecoverExpiredLeasesAsync(int limit, CancellationToken cancellationToken = default);
+}
+
+/// <summary>
+/// Runs claimed by row lock inside an open transaction (<see cref="IRunQueue.OpenClaimWindowAsync"/>). Disposing
+/// without closing rolls the claim back: the runs are ready again, with no attempt charged.
+/// </summary>
+public interface IClaimWindow : IAsyncDisposable
+{
+    /// <summary>The claimed runs, each with the epoch and attempt it will have once the window closes.</summary>
+    IReadOnlyList<ClaimedRun> Runs { get; }
+
+    /// <summary>
+    /// Commits the window: writes <paramref name="finishes"/> (completed, failed, cancelled or retry, without a
+    /// step to reset), hands the runs in <paramref name="promoted"/> to the worker under a lease as
+    /// <see cref="IRunQueue.ClaimAsync"/> would, and leaves the other runs ready as they were. Sets
+    /// <see cref="CheckpointWrite.Applied"/> on the finishes written.
+    /// </summary>
+    Task CloseAsync(IReadOnlyList<RunFinish> finishes, IReadOnlyCollection<string> promoted, TimeSpan leaseDuration, CancellationToken cancellationToken = default);
 }
 
 /// <summary>Checkpoints: step results, progress and run outcomes, written in batches.</summary>

@@ -127,7 +127,7 @@ public sealed class WorkflowContext
         }
 
         var write = new ProgressWrite { RunId = _run.RunId, Epoch = _run.Epoch, Percent = percent, Message = message };
-        await _run.EnsureAppliedAsync(_run.Services.Writer.WriteAsync(write)).ConfigureAwait(false);
+        await _run.EnsureAppliedAsync(_run.WriteAsync(write)).ConfigureAwait(false);
     }
 
     private async Task<T> RunStepAsync<T>(int sequence, string name, Func<CancellationToken, Task<T>> body, StepOptions? options)
