@@ -237,10 +237,14 @@ internal sealed class PostgresSql
         OpenWindowOneQueue = OpenWindow(s, "r.queue = $1");
         OpenWindowManyQueues = OpenWindow(s, "r.queue = ANY($1)");
 
-        LimitIdleInTransaction = "SELECT set_config('idle_in_transaction_session_timeout', $1, true)";
+        OpenWindowSetup = "SELECT set_config('idle_in_transaction_session_timeout', $1, true)";
+
+        // The window's transaction id, which its record names: assigned by the claim's first row lock, so a claim
+        // that found nothing stays a read-only transaction, whose commit costs no flush.
+        WindowTransaction = "SELECT pg_current_xact_id_if_assigned()::text";
 
         RecordWindow = $"""
-            INSERT INTO {s}.claim_windows (worker_id, run_ids, expires_at) VALUES ($1, $2, now() + $3) RETURNING id
+            INSERT INTO {s}.claim_windows (xact, worker_id, run_ids) VALUES ($1::xid8, $2, $3) RETURNING id
             """;
 
         CloseWindow = $"""
@@ -278,16 +282,21 @@ internal sealed class PostgresSql
         RecoverLostWindows = $"""
             WITH lost AS (
                 DELETE FROM {s}.claim_windows w
+                -- Windows whose transaction ended without committing (a committed one deleted its row), or is
+                -- too old for the server to say. The table holds only the windows open now and those lost.
                 WHERE w.id = ANY (ARRAY(
-                    SELECT id FROM {s}.claim_windows WHERE expires_at < now() ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED))
+                    SELECT id FROM {s}.claim_windows
+                    WHERE coalesce(pg_xact_status(xact) <> 'in progress', true)
+                    ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED))
                 RETURNING w.worker_id, w.run_ids
             ), charged AS (
-                -- Not SKIP LOCKED: a run held by a live window now is waited for, then charged only if that
-                -- window also left it pending (crashed too); one a window finished or promoted is left alone.
-                SELECT r.id, l.worker_id FROM {s}.runs r
-                JOIN (SELECT worker_id, unnest(run_ids) AS id FROM lost) l ON r.id = l.id
-                WHERE r.status = 'pending'
-                FOR UPDATE OF r
+                -- Every claim runs this first, in its own transaction, so a lost window's runs are charged before
+                -- anyone runs them again. Not SKIP LOCKED: in a race with another recovery, a run some window took
+                -- meanwhile is waited for, and charged only if that window left it pending too.
+                -- Found by primary key: joined to the lost runs instead, the plan walked every pending run.
+                SELECT r.id FROM {s}.runs r
+                WHERE r.id = ANY (ARRAY(SELECT unnest(run_ids) FROM lost)) AND r.status = 'pending'
+                FOR UPDATE
             ), counted AS (
                 UPDATE {s}.runs r SET
                     attempt = r.attempt + 1,
@@ -296,13 +305,13 @@ internal sealed class PostgresSql
                                  THEN jsonb_build_object(
                                      'type', 'Trellis.WorkerLost',
                                      'message', format('Worker %s stopped (it crashed or was cut off) while running attempt %s of %s, before the attempt''s first checkpoint.',
-                                                       c.worker_id, r.attempt + 1, r.max_attempts),
+                                                       (SELECT l.worker_id FROM lost l WHERE r.id = ANY (l.run_ids) LIMIT 1),
+                                                       r.attempt + 1, r.max_attempts),
                                      'stack', NULL, 'attempt', r.attempt + 1, 'permanent', false)
                                  ELSE r.error END,
                     completed_at = CASE WHEN r.attempt + 1 >= r.max_attempts THEN now() END,
                     updated_at = now()
-                FROM charged c
-                WHERE r.id = c.id
+                WHERE r.id = ANY (ARRAY(SELECT id FROM charged))
                 RETURNING r.id, r.status, r.queue
             ){Notifications("counted", "$2")}
             SELECT count(*) FROM counted WHERE (SELECT count(*) FROM work_notified) + (SELECT count(*) FROM done_notified) >= 0
@@ -329,7 +338,8 @@ internal sealed class PostgresSql
     public string Health { get; }
     public string OpenWindowOneQueue { get; }
     public string OpenWindowManyQueues { get; }
-    public string LimitIdleInTransaction { get; }
+    public string OpenWindowSetup { get; }
+    public string WindowTransaction { get; }
     public string RecordWindow { get; }
     public string CloseWindow { get; }
     public string ForgetWindow { get; }

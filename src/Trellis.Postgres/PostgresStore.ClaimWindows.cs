@@ -12,20 +12,22 @@ public sealed partial class PostgresStore
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var runs = await LockReadyRunsAsync(connection, request, cancellationToken).ConfigureAwait(false);
+            var (transactionId, runs) = await LockReadyRunsAsync(connection, request, cancellationToken).ConfigureAwait(false);
             if (runs.Count == 0)
             {
-                await RollbackAsync(connection).ConfigureAwait(false);
+                // Committed, not rolled back: the lost windows charged on the way stay charged.
+                await using var commit = new NpgsqlCommand("COMMIT", connection);
+                await commit.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                 await connection.DisposeAsync().ConfigureAwait(false);
                 return null;
             }
 
-            // Committed apart, before any run starts: if this process dies inside the window, its transaction
-            // rolls back and this row is what tells lease recovery to charge the attempts.
+            // Committed apart, before any run starts: if this process dies inside the window, its transaction rolls
+            // back, and this row (naming a transaction that never committed) is what gets the attempts charged.
             await using var record = _dataSource.CreateCommand(_sql.RecordWindow);
+            record.Parameters.Add(Text(transactionId ?? throw new InvalidOperationException("A claim that locked runs has no transaction id.")));
             record.Parameters.Add(Text(request.WorkerId));
             record.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. runs.Select(r => r.Id)] });
-            record.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = request.LeaseDuration });
             // Not cancelled midway: a record committed unbeknown to us would charge attempts of runs that never started.
             var windowId = (long)(await record.ExecuteScalarAsync(CancellationToken.None).ConfigureAwait(false))!;
             return new PostgresClaimWindow(this, connection, windowId, request.WorkerId, runs);
@@ -38,29 +40,32 @@ public sealed partial class PostgresStore
         }
     }
 
-    private async Task<List<ClaimedRun>> LockReadyRunsAsync(NpgsqlConnection connection, ClaimRequest request, CancellationToken cancellationToken)
+    private async Task<(string? TransactionId, List<ClaimedRun> Runs)> LockReadyRunsAsync(
+        NpgsqlConnection connection, ClaimRequest request, CancellationToken cancellationToken)
     {
-        var oneQueue = request.Queues.Count == 1;
         // The transaction is begun, committed and rolled back by statements of its own (not NpgsqlTransaction),
         // so that the commit can travel in one batch with the window's last statement.
         await using var batch = new NpgsqlBatch(connection);
         batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
 
         // A window whose process stops answering (hung, or cut off) must not hold its runs' locks for good: the
-        // server ends a transaction left idle for a lease, by which time the window's record has expired too.
-        var limitIdle = new NpgsqlBatchCommand(_sql.LimitIdleInTransaction);
-        limitIdle.Parameters.Add(Text(((long)request.LeaseDuration.TotalMilliseconds).ToString(CultureInfo.InvariantCulture)));
-        batch.BatchCommands.Add(limitIdle);
+        // server ends a transaction left idle for a lease, as long as another worker would wait for a lease.
+        var setup = new NpgsqlBatchCommand(_sql.OpenWindowSetup);
+        setup.Parameters.Add(Text(((long)request.LeaseDuration.TotalMilliseconds).ToString(CultureInfo.InvariantCulture)));
+        batch.BatchCommands.Add(setup);
+        batch.BatchCommands.Add(RecoverLostWindowsCommand(request.Limit));
 
-        var claim = new NpgsqlBatchCommand(oneQueue ? _sql.OpenWindowOneQueue : _sql.OpenWindowManyQueues);
-        claim.Parameters.Add(oneQueue ? Text(request.Queues[0]) : new NpgsqlParameter<string[]> { TypedValue = [.. request.Queues] });
+        var claim = new NpgsqlBatchCommand(request.Queues.Count == 1 ? _sql.OpenWindowOneQueue : _sql.OpenWindowManyQueues);
+        claim.Parameters.Add(QueuesParameter(request));
         claim.Parameters.Add(new NpgsqlParameter<int> { TypedValue = request.Limit });
         claim.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. request.Workflows.Select(w => w.Name)] });
         claim.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = [.. request.Workflows.Select(w => w.Version)] });
         batch.BatchCommands.Add(claim);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(_sql.WindowTransaction));
 
+        // BEGIN has no result; the reader starts at the setup's.
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        // The reader skips BEGIN (no rows) by itself; the first result is set_config's.
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false); // the lost windows charged
         await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
         var runs = new List<ClaimedRun>(request.Limit);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -68,7 +73,10 @@ public sealed partial class PostgresStore
             runs.Add(PostgresReaders.ReadClaim(reader));
         }
 
-        return runs;
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var transactionId = reader.IsDBNull(0) ? null : reader.GetString(0);
+        return (transactionId, runs);
     }
 
     /// <summary>Ends the window's transaction, if the connection still can; a broken connection took it with it.</summary>

@@ -8,16 +8,20 @@ public sealed partial class PostgresStore
     public async Task<IReadOnlyList<ClaimedRun>> ClaimAsync(ClaimRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var oneQueue = request.Queues.Count == 1;
-        await using var command = _dataSource.CreateCommand(oneQueue ? _sql.ClaimOneQueue : _sql.ClaimManyQueues);
-        command.Parameters.Add(oneQueue ? Text(request.Queues[0]) : new NpgsqlParameter<string[]> { TypedValue = [.. request.Queues] });
+        // Lost claim windows first, in the same transaction: their runs are charged before anyone takes them again.
+        await using var batch = _dataSource.CreateBatch();
+        batch.BatchCommands.Add(RecoverLostWindowsCommand(request.Limit));
+        var command = new NpgsqlBatchCommand(request.Queues.Count == 1 ? _sql.ClaimOneQueue : _sql.ClaimManyQueues);
+        command.Parameters.Add(QueuesParameter(request));
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = request.Limit });
         command.Parameters.Add(Text(request.WorkerId));
         command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = request.LeaseDuration });
         command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. request.Workflows.Select(w => w.Name)] });
         command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = [.. request.Workflows.Select(w => w.Version)] });
+        batch.BatchCommands.Add(command);
 
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false); // past the lost windows charged
         var claimed = new List<ClaimedRun>(request.Limit);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -53,13 +57,11 @@ public sealed partial class PostgresStore
     public async Task<int> RecoverExpiredLeasesAsync(int limit, CancellationToken cancellationToken = default)
     {
         await using var batch = _dataSource.CreateBatch();
-        foreach (var sql in (ReadOnlySpan<string>)[_sql.RecoverExpiredLeases, _sql.RecoverLostWindows])
-        {
-            var command = new NpgsqlBatchCommand(sql);
-            command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
-            command.Parameters.Add(Text(_sql.Channel));
-            batch.BatchCommands.Add(command);
-        }
+        var expired = new NpgsqlBatchCommand(_sql.RecoverExpiredLeases);
+        expired.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
+        expired.Parameters.Add(Text(_sql.Channel));
+        batch.BatchCommands.Add(expired);
+        batch.BatchCommands.Add(RecoverLostWindowsCommand(limit));
 
         var recovered = 0;
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -74,4 +76,16 @@ public sealed partial class PostgresStore
 
         return recovered;
     }
+
+    /// <summary>Charges an attempt to the pending runs of claim windows that never committed (see migration 004).</summary>
+    private NpgsqlBatchCommand RecoverLostWindowsCommand(int limit)
+    {
+        var command = new NpgsqlBatchCommand(_sql.RecoverLostWindows);
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
+        command.Parameters.Add(Text(_sql.Channel));
+        return command;
+    }
+
+    private static NpgsqlParameter QueuesParameter(ClaimRequest request) =>
+        request.Queues.Count == 1 ? Text(request.Queues[0]) : new NpgsqlParameter<string[]> { TypedValue = [.. request.Queues] };
 }

@@ -59,6 +59,36 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
     }
 
     [Fact]
+    public async Task ClaimWindowOpen_LocksReadyRunsThroughThePartialIndexOfPendingRuns()
+    {
+        var plan = await ExplainAsync(_sql.OpenWindowOneQueue, "text, int, text[], int[]", "'default', 10, '{Wf1}', '{1}'");
+        Assert.Contains("LockRows", plan, StringComparison.Ordinal);
+        Assert.Contains("Index Scan using runs_ready", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("Seq Scan on runs", plan, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ClaimWindowClose_FindsItsRunsByPrimaryKey()
+    {
+        var plan = await ExplainAsync(
+            _sql.CloseWindow,
+            "text[], text[], jsonb[], jsonb[], interval[], text, interval, bigint, text",
+            "'{ready-1,ready-2}', '{completed,promote}', '{\"{}\",NULL}', '{NULL,NULL}', '{0,0}', 'w', '30 s', 1, 'channel'");
+        Assert.Contains("runs_pkey", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("Seq Scan on runs", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("runs_finished", plan, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task LostClaimWindows_AreChargedByPrimaryKey()
+    {
+        var plan = await ExplainAsync(_sql.RecoverLostWindows, "int, text", "100, 'channel'");
+        Assert.Contains("runs_pkey", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("Seq Scan on runs", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("Hash Join", plan, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ExpiredLeaseScan_UsesThePartialIndexOfRunningRuns()
     {
         var plan = await ExplainAsync(_sql.RecoverExpiredLeases, "int, text", "100, 'channel'");

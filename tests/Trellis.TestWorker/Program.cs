@@ -5,7 +5,7 @@ using Trellis.Postgres;
 using Trellis.TestWorker;
 
 // A worker process for crash tests. Usage:
-//   Trellis.TestWorker --schema S --worker-id W [--lease-ms 2000] [--slots 8] [--poll-ms 100]
+//   Trellis.TestWorker --schema S --worker-id W [--lease-ms 2000] [--slots 8] [--poll-ms 100] [--claim-window-ms 50]
 // The connection string comes from TRELLIS_DATABASE_URL. Prints "ready" once it is claiming work and
 // runs until it is killed or its standard input is closed.
 var settings = Arguments.Parse(args);
@@ -22,6 +22,7 @@ await using var engine = await TrellisEngine.Create()
     .UsePostgres(connectionString, pg => pg.Schema = schema.Name)
     .AddWorkflow(_ => new SequentialSteps(bodyLog))
     .AddWorkflow(_ => new PerItemSteps(bodyLog))
+    .AddWorkflow(_ => new StepFreeHold(bodyLog))
     .UseLoggerFactory(loggerFactory)
     .ConfigureWorker(w =>
     {
@@ -31,6 +32,7 @@ await using var engine = await TrellisEngine.Create()
         w.MaxConcurrentRuns = int.Parse(settings.GetValueOrDefault("slots", "8"), System.Globalization.CultureInfo.InvariantCulture);
         w.PollInterval = TimeSpan.FromMilliseconds(int.Parse(settings.GetValueOrDefault("poll-ms", "100"), System.Globalization.CultureInfo.InvariantCulture));
         w.ShutdownTimeout = TimeSpan.FromSeconds(5);
+        w.ClaimWindow = TimeSpan.FromMilliseconds(int.Parse(settings.GetValueOrDefault("claim-window-ms", "50"), System.Globalization.CultureInfo.InvariantCulture));
     })
     .StartAsync();
 

@@ -38,3 +38,20 @@ public sealed class PerItemSteps(BodyLog log) : Workflow<ItemsInput, long>
         return await context.StepAsync("sum", _ => log.TraceAsync(context, "sum", null, () => Task.FromResult(squares.Sum())));
     }
 }
+
+public sealed record HoldInput(int HoldMsOnVictim);
+
+/// <summary>No steps: records that its body started, then holds for a while on the worker named "victim" only.</summary>
+public sealed class StepFreeHold(BodyLog log) : Workflow<HoldInput, string>
+{
+    public override async Task<string> RunAsync(WorkflowContext context, HoldInput input)
+    {
+        await log.RecordAsync(context.RunId, "body", null, "start");
+        if (log.WorkerId == "victim")
+        {
+            await Task.Delay(input.HoldMsOnVictim);
+        }
+
+        return $"done@{log.WorkerId}";
+    }
+}

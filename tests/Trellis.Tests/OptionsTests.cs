@@ -58,6 +58,18 @@ public class OptionsTests
     }
 
     [Theory]
+    [InlineData(-1)]
+    [InlineData(15_000)]
+    public void WorkerValidate_ClaimWindowNegativeOrHalfTheLease_ThrowsNamingOption(int milliseconds)
+    {
+        AssertRejects(w =>
+        {
+            w.LeaseDuration = TimeSpan.FromSeconds(30);
+            w.ClaimWindow = TimeSpan.FromMilliseconds(milliseconds);
+        }, "ClaimWindow");
+    }
+
+    [Theory]
     [InlineData(30)]
     [InlineData(31)]
     public void WorkerValidate_HeartbeatNotShorterThanLease_ThrowsNamingOption(int heartbeatSeconds)

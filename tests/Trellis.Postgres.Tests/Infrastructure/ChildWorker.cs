@@ -41,7 +41,7 @@ internal sealed partial class ChildWorker : IAsyncDisposable
         }
     }
 
-    public static async Task<ChildWorker> StartAsync(PostgresFixture database, string workerId, ITestOutputHelper log, int leaseMs = 2000, int slots = 8)
+    public static async Task<ChildWorker> StartAsync(PostgresFixture database, string workerId, ITestOutputHelper log, int leaseMs = 2000, int slots = 8, int claimWindowMs = 50)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "Trellis.TestWorker.dll");
         var start = new ProcessStartInfo("dotnet")
@@ -51,7 +51,7 @@ internal sealed partial class ChildWorker : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var argument in new[] { dll, "--schema", database.Schema.Name, "--worker-id", workerId, "--lease-ms", $"{leaseMs}", "--slots", $"{slots}" })
+        foreach (var argument in new[] { dll, "--schema", database.Schema.Name, "--worker-id", workerId, "--lease-ms", $"{leaseMs}", "--slots", $"{slots}", "--claim-window-ms", $"{claimWindowMs}" })
         {
             start.ArgumentList.Add(argument);
         }

@@ -1,0 +1,186 @@
+using Trellis.Postgres.Tests.Infrastructure;
+using Trellis.TestWorker;
+
+namespace Trellis.Postgres.Tests;
+
+/// <summary>
+/// Claim windows (<see cref="WorkerOptions.ClaimWindow"/>): runs claimed by row lock, whose outcomes are written in
+/// the claim's own transaction when they finish before the window closes. Runs are queued by a client without a
+/// worker, so that the worker takes them through a claim (a run started next to a worker goes to it directly).
+/// </summary>
+public sealed class ClaimWindowTests(PostgresFixture database, ITestOutputHelper output) : IClassFixture<PostgresFixture>
+{
+    private sealed class Quick : Workflow<int, int>
+    {
+        public override Task<int> RunAsync(WorkflowContext context, int input) => Task.FromResult(input * 2);
+    }
+
+    private sealed class Held(Probe probe) : Workflow<int, int>
+    {
+        public override async Task<int> RunAsync(WorkflowContext context, int input)
+        {
+            probe.Hit("started");
+            await probe.Gate("release");
+            return input;
+        }
+    }
+
+    private sealed class StepThenHeld(Probe probe) : Workflow<int, int>
+    {
+        public override async Task<int> RunAsync(WorkflowContext context, int input)
+        {
+            var doubled = await context.StepAsync("double", _ => Task.FromResult(input * 2));
+            await probe.Gate("release");
+            return doubled;
+        }
+    }
+
+    private sealed class AlwaysFails(Probe probe) : Workflow<int, int>
+    {
+        public override Task<int> RunAsync(WorkflowContext context, int input)
+        {
+            probe.Hit("attempt");
+            throw new InvalidOperationException("no luck");
+        }
+    }
+
+    [Fact]
+    public async Task QueuedQuickRuns_FinishInTheirWindows_WithOneAttemptAndNoRecordLeft()
+    {
+        var queue = NewQueue();
+        await using var client = await ClientAsync<Quick>(queue, _ => new Quick());
+        var ids = await client.Client.StartManyAsync<Quick>(Enumerable.Range(0, 300).Cast<object?>());
+        await using var worker = await WorkerAsync(queue, _ => new Quick(), TimeSpan.FromMilliseconds(200), w =>
+        {
+            w.MaxConcurrentRuns = 100;
+            w.ClaimBatchSize = 50;
+        });
+
+        for (var i = 0; i < ids.Count; i++)
+        {
+            Assert.Equal(i * 2, await client.Client.GetHandle<Quick>(ids[i]).GetResultAsync(TimeSpan.FromSeconds(30)));
+        }
+
+        var rows = await database.RowsAsync(
+            "SELECT status, attempt, epoch, locked_by IS NULL AND lease_expires_at IS NULL, started_at <= completed_at FROM {schema}.runs WHERE id = ANY($1)",
+            new object[] { ids.ToArray() });
+        Assert.Equal(300, rows.Count);
+        Assert.All(rows, r => Assert.Equal(("completed", 1, 1L, true, true), ((string)r[0]!, (int)r[1]!, (long)r[2]!, (bool)r[3]!, (bool)r[4]!)));
+        Assert.Equal(0, await database.ScalarAsync<long>("SELECT count(*) FROM {schema}.claim_windows"));
+    }
+
+    [Fact]
+    public async Task RunStillGoingWhenTheWindowEnds_ReadsAsPendingUntilThen_ThenIsHeldUnderALease()
+    {
+        var queue = NewQueue();
+        var probe = new Probe();
+        await using var client = await ClientAsync(queue, _ => new Held(probe));
+        var run = await client.Client.StartAsync<Held>(7);
+        await using var worker = await WorkerAsync(queue, _ => new Held(probe), TimeSpan.FromSeconds(2));
+        await probe.WaitForAsync("started", 1);
+
+        // Inside the window: executing, yet pending in the store, with no lease.
+        var inside = await run.GetAsync();
+        Assert.Equal((RunStatus.Pending, null, 0), (inside.Status, inside.LockedBy, inside.Attempt));
+
+        await Eventually.HoldsAsync(async () => (await run.GetAsync()).Status == RunStatus.Running, "the window closed and the run is held");
+        var held = await run.GetAsync();
+        Assert.Equal((worker.Worker!.WorkerId, 1, 1L), (held.LockedBy, held.Attempt, held.Epoch));
+        Assert.NotNull(held.LeaseExpiresAt);
+
+        // Held past a heartbeat (a third of the 5 s lease): the lease is renewed like any claimed run's.
+        await Eventually.HoldsAsync(async () => (await run.GetAsync()).LeaseExpiresAt > held.LeaseExpiresAt, "the lease was renewed");
+        probe.Open("release");
+        Assert.Equal(7, await run.GetResultAsync(TimeSpan.FromSeconds(30)));
+        var done = await run.GetAsync();
+        Assert.Equal((RunStatus.Completed, 1, 1L), (done.Status, done.Attempt, done.Epoch));
+    }
+
+    [Fact]
+    public async Task RunThatWritesAStep_EndsItsWindowAndIsHeldUnderALeaseFromThen()
+    {
+        var queue = NewQueue();
+        var probe = new Probe();
+        await using var client = await ClientAsync(queue, _ => new StepThenHeld(probe));
+        var run = await client.Client.StartAsync<StepThenHeld>(21);
+        // A window far longer than the test waits: only the step can have ended it.
+        await using var worker = await WorkerAsync(queue, _ => new StepThenHeld(probe), TimeSpan.FromSeconds(2));
+
+        await Eventually.HoldsAsync(async () => (await run.GetStepsAsync()).Count == 1, "the step is stored", TimeSpan.FromSeconds(1.5));
+        var held = await run.GetAsync();
+        Assert.Equal((RunStatus.Running, worker.Worker!.WorkerId, 1, 1L), (held.Status, held.LockedBy, held.Attempt, held.Epoch));
+        Assert.Equal(1L, (await run.GetStepsAsync())[0].Epoch);
+
+        probe.Open("release");
+        Assert.Equal(42, await run.GetResultAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    [Fact]
+    public async Task FailingRun_IsRetriedThroughWindowsAndFailsWhenItsAttemptsAreUsedUp()
+    {
+        var queue = NewQueue();
+        var probe = new Probe();
+        await using var client = await ClientAsync(queue, _ => new AlwaysFails(probe));
+        var run = await client.Client.StartAsync<AlwaysFails>(1, new StartOptions { MaxAttempts = 3 });
+        await using var worker = await WorkerAsync(queue, _ => new AlwaysFails(probe), TimeSpan.FromMilliseconds(200));
+
+        var failed = await Assert.ThrowsAsync<RunFailedException>(() => run.GetResultAsync(TimeSpan.FromSeconds(30)));
+
+        Assert.Equal(("System.InvalidOperationException", 3), (failed.Error?.Type, failed.Error?.Attempt));
+        var info = await run.GetAsync();
+        Assert.Equal((RunStatus.Failed, 3, 3L), (info.Status, info.Attempt, info.Epoch));
+        Assert.Equal(3, probe.Count("attempt"));
+    }
+
+    [Fact]
+    public async Task WorkerKilledInsideAWindow_ItsRunsAreChargedTheAttemptBeforeTheyRunAgain()
+    {
+        var clientBuilder = TestEngines.Builder(database, output, queue: "default").AddWorkflow(_ => new StepFreeHold(null!));
+        clientBuilder.Options.Worker.Enabled = false;
+        await using var client = await clientBuilder.StartAsync();
+        await BodyLog.CreateTableAsync(database.DataSource, database.Schema);
+        // The victim keeps its window open for 4 s (its lease is 10 s), and holds each run for a minute.
+        await using var victim = await ChildWorker.StartAsync(database, "victim", output, leaseMs: 10_000, claimWindowMs: 4_000);
+        var oneAttempt = await client.Client.StartAsync<StepFreeHold>(new HoldInput(60_000), new StartOptions { MaxAttempts = 1 });
+        var threeAttempts = await client.Client.StartAsync<StepFreeHold>(new HoldInput(60_000), new StartOptions { MaxAttempts = 3 });
+        foreach (var run in new[] { oneAttempt, threeAttempts })
+        {
+            await Eventually.HoldsAsync(async () => await database.CountAsync(run.RunId, "body", "start", "victim") == 1, "the victim runs it");
+            Assert.Equal(RunStatus.Pending, (await run.GetAsync()).Status); // inside the window
+        }
+
+        await victim.KillAsync();
+        var log = new BodyLog(database.DataSource, database.Schema, "survivor");
+        await using var survivor = await TestEngines.Builder(database, output, queue: "default").AddWorkflow(_ => new StepFreeHold(log)).StartAsync();
+
+        // One attempt allowed, and the victim used it: failed, never run again.
+        var lost = await Assert.ThrowsAsync<RunFailedException>(() => oneAttempt.GetResultAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(("Trellis.WorkerLost", 1), (lost.Error?.Type, lost.Error?.Attempt));
+        Assert.Contains("victim", lost.Error?.Message, StringComparison.Ordinal);
+        Assert.Equal(0, await database.CountAsync(oneAttempt.RunId, "body", "start", "survivor"));
+
+        // Three allowed: run again by the survivor as its second attempt.
+        Assert.Equal("done@survivor", await threeAttempts.GetResultAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal((RunStatus.Completed, 2), ((await threeAttempts.GetAsync()).Status, (await threeAttempts.GetAsync()).Attempt));
+        Assert.Equal(0, await database.ScalarAsync<long>("SELECT count(*) FROM {schema}.claim_windows"));
+    }
+
+    private static string NewQueue() => $"q{Guid.NewGuid():N}"[..12];
+
+    private async Task<TrellisEngine> ClientAsync<TWorkflow>(string queue, Func<IServiceProvider?, TWorkflow> workflow)
+        where TWorkflow : class, IWorkflow
+    {
+        var builder = TestEngines.Builder(database, output, queue).AddWorkflow(workflow);
+        builder.Options.Worker.Enabled = false;
+        return await builder.StartAsync();
+    }
+
+    private Task<TrellisEngine> WorkerAsync<TWorkflow>(string queue, Func<IServiceProvider?, TWorkflow> workflow, TimeSpan window, Action<WorkerOptions>? configure = null)
+        where TWorkflow : class, IWorkflow
+    {
+        var builder = TestEngines.Builder(database, output, queue).AddWorkflow(workflow);
+        builder.Options.Worker.ClaimWindow = window;
+        configure?.Invoke(builder.Options.Worker);
+        return builder.StartAsync();
+    }
+}
