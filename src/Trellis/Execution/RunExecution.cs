@@ -17,6 +17,7 @@ internal enum AbortReason
 internal sealed class RunExecution : IDisposable
 {
     private readonly CancellationTokenSource _abort = new();
+    private readonly Lock _writeOrder = new();
     private Dictionary<int, StoredPosition> _stored = [];
     private int _lastStoredSequence = -1;
     private int _lastSequence = -1;
@@ -24,6 +25,7 @@ internal sealed class RunExecution : IDisposable
     private int _slotReleased;
     private volatile bool _cancelRequested;
     private ClaimWindowSession? _window;
+    private List<(CheckpointWrite Write, TaskCompletionSource<bool> Written)>? _afterWindow;
 
     public RunExecution(ClaimedRun claim, WorkflowDefinition definition, ExecutionServices services, ClaimWindowSession? window = null)
     {
@@ -105,32 +107,81 @@ internal sealed class RunExecution : IDisposable
     /// <summary>
     /// Queues one of this run's writes; the task completes when it is durable: true if applied, false if fenced off.
     /// Inside a claim window, the outcome goes into the window's close, and any other write first ends the window
-    /// (a step or progress needs the run held under a lease).
+    /// (a step or progress needs the run held under a lease): it waits, in the order given, until then.
     /// </summary>
-    public async Task<bool> WriteAsync(CheckpointWrite write)
+    public Task<bool> WriteAsync(CheckpointWrite write)
     {
-        if (_window is { HasClosed: false } window)
+        if (_window is { HasClosed: false } window && write is RunFinish finish && window.TryFinish(finish) is { } written)
         {
-            if (write is RunFinish finish && window.TryFinish(finish) is { } written)
-            {
-                return await written.ConfigureAwait(false);
-            }
+            return written;
+        }
 
-            try
+        lock (_writeOrder)
+        {
+            if (_window is not null)
             {
-                await window.PromoteAsync().ConfigureAwait(false);
+                // Writes to the same row must reach the writer in the order they were made (a step's running row
+                // before its completed one), so they wait in one list rather than each on its own continuation.
+                var pending = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+                var first = _afterWindow is null;
+                (_afterWindow ??= []).Add((write, pending));
+                if (first)
+                {
+                    // Added first: if the window has closed already, this continuation runs here and now.
+                    _window.PromoteAsync().ContinueWith(
+                        static (promotion, state) => ((RunExecution)state!).WriteAfterWindow(promotion),
+                        this,
+                        CancellationToken.None,
+                        TaskContinuationOptions.ExecuteSynchronously,
+                        TaskScheduler.Default);
+                }
+
+                return pending.Task;
             }
-            catch (Exception)
+        }
+
+        return Services.Writer.WriteAsync(write);
+    }
+
+    private void WriteAfterWindow(Task promotion)
+    {
+        lock (_writeOrder)
+        {
+            var waiting = _afterWindow!;
+            _window = null; // from now on, writes go straight to the writer, after these
+            if (promotion.IsFaulted)
             {
                 // The window did not commit (logged there): this worker does not hold the run.
                 Abort(AbortReason.LeaseLost);
-                return false;
             }
 
-            _window = null;
-        }
+            foreach (var (write, pending) in waiting)
+            {
+                if (promotion.IsFaulted)
+                {
+                    pending.TrySetResult(false);
+                    continue;
+                }
 
-        return await Services.Writer.WriteAsync(write).ConfigureAwait(false);
+                Services.Writer.WriteAsync(write).ContinueWith(
+                    static (done, state) =>
+                    {
+                        var target = (TaskCompletionSource<bool>)state!;
+                        if (done.IsFaulted)
+                        {
+                            target.TrySetException(done.Exception!.InnerExceptions);
+                        }
+                        else
+                        {
+                            target.TrySetResult(done.Result);
+                        }
+                    },
+                    pending,
+                    CancellationToken.None,
+                    TaskContinuationOptions.ExecuteSynchronously,
+                    TaskScheduler.Default);
+            }
+        }
     }
 
     /// <summary>Awaits a write and abandons the run when it was fenced off.</summary>
