@@ -6,7 +6,7 @@ using Trellis.Postgres;
 namespace Trellis.Bench;
 
 /// <summary>
-/// The plans of the hot statements (claim, step checkpoint, run outcome) on tables that already hold
+/// The plans of the hot statements (claim window, claim, step checkpoint, run outcome) on tables that already hold
 /// the prefilled finished runs, as PostgreSQL runs them once Npgsql has prepared them (generic plans),
 /// executed for real (EXPLAIN ANALYZE) inside one transaction that is rolled back.
 /// </summary>
@@ -31,10 +31,33 @@ internal static class Plans
         report.AppendLine($"Tables: {runs:N0} runs ({pending:N0} pending), {steps:N0} steps. Plans forced generic (what a prepared statement uses), executed with EXPLAIN (ANALYZE, BUFFERS) in a transaction rolled back afterwards.");
         report.AppendLine();
 
+        // A claim window (the worker's default): lock 500 ready runs, then close with their outcomes.
+        var window = await ExplainAsync(connection, sql.OpenWindowOneQueue, "text, int, text[], int[]",
+            Text("default"), Value(Batch), Value(ClaimableNames), Value(ClaimableVersions));
+        Append(report, $"Claim window of {Batch} runs, opened (`OpenWindowOneQueue`)", window);
+        var locked = new List<string>();
+        await using (var command = new NpgsqlCommand(
+            "SELECT id FROM trellis.runs WHERE status = 'pending' AND queue = 'default' AND scheduled_at <= now() ORDER BY priority DESC, scheduled_at LIMIT $1",
+            connection))
+        {
+            command.Parameters.Add(Value(Batch));
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                locked.Add(reader.GetString(0));
+            }
+        }
+
+        var close = await ExplainAsync(connection, sql.CloseWindow, "text[], text[], jsonb[], jsonb[], interval[], text, interval, bigint, text",
+            Value(locked.ToArray()), Value(locked.Select(_ => "completed").ToArray()),
+            JsonbArray([.. locked.Select(_ => (string?)"{\"done\":true}")]), JsonbArray(new string?[locked.Count]),
+            Value(locked.Select(_ => TimeSpan.Zero).ToArray()), Text("plans-worker"), Value(TimeSpan.FromSeconds(30)), Value(0L), Text(sql.Channel));
+        Append(report, $"Claim window of {locked.Count} runs, closed with their outcomes (`CloseWindow`)", close);
+
         var claim = await ExplainAsync(connection, sql.ClaimOneQueue, "text, int, text, interval, text[], int[]",
             Text("default"), Value(Batch), Text("plans-worker"), Value(TimeSpan.FromSeconds(30)),
             Value(ClaimableNames), Value(ClaimableVersions));
-        Append(report, $"Claim of {Batch} runs (`ClaimOneQueue`)", claim);
+        Append(report, $"Claim of {Batch} runs with a lease at once (`ClaimOneQueue`; the next 500)", claim);
 
         var held = new List<(string Id, long Epoch)>();
         await using (var command = new NpgsqlCommand("SELECT id, epoch FROM trellis.runs WHERE locked_by = 'plans-worker'", connection))

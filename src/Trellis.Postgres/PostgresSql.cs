@@ -252,7 +252,7 @@ internal sealed class PostgresSql
                 SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::jsonb[], $5::interval[])
                     AS c(id, kind, output, error, delay)
             ), closed AS (
-                -- The rows are locked by this transaction since the window opened, still as they were then.
+                -- The rows are locked by this transaction since the window opened, still pending as they were then.
                 UPDATE {s}.runs r SET
                     status = CASE c.kind WHEN 'promote' THEN 'running' WHEN 'retry' THEN 'pending' ELSE c.kind END,
                     output = CASE WHEN c.kind = 'completed' THEN c.output ELSE r.output END,
@@ -268,7 +268,9 @@ internal sealed class PostgresSql
                     completed_at = CASE WHEN c.kind IN ('completed', 'failed', 'cancelled') THEN clock_timestamp() END,
                     updated_at = clock_timestamp()
                 FROM closing c
-                WHERE r.id = c.id AND r.status = 'pending'
+                -- By primary key. No status condition: 'pending' matches the ready index's, and the plan then walked
+                -- every pending run to find these.
+                WHERE r.id = ANY (ARRAY(SELECT id FROM closing)) AND r.id = c.id
                 RETURNING r.id, r.status, r.queue
             ), forgotten AS (
                 DELETE FROM {s}.claim_windows WHERE id = $8 RETURNING id
@@ -293,9 +295,10 @@ internal sealed class PostgresSql
                 -- Every claim runs this first, in its own transaction, so a lost window's runs are charged before
                 -- anyone runs them again. Not SKIP LOCKED: in a race with another recovery, a run some window took
                 -- meanwhile is waited for, and charged only if that window left it pending too.
-                -- Found by primary key: joined to the lost runs instead, the plan walked every pending run.
-                SELECT r.id FROM {s}.runs r
-                WHERE r.id = ANY (ARRAY(SELECT unnest(run_ids) FROM lost)) AND r.status = 'pending'
+                -- Found by primary key alone: joined to the lost runs, or with the status among the conditions (it
+                -- matches the ready index's), the plan walked every pending run. The status is read once locked.
+                SELECT r.id, r.status FROM {s}.runs r
+                WHERE r.id = ANY (ARRAY(SELECT unnest(run_ids) FROM lost))
                 FOR UPDATE
             ), counted AS (
                 UPDATE {s}.runs r SET
@@ -311,7 +314,7 @@ internal sealed class PostgresSql
                                  ELSE r.error END,
                     completed_at = CASE WHEN r.attempt + 1 >= r.max_attempts THEN now() END,
                     updated_at = now()
-                WHERE r.id = ANY (ARRAY(SELECT id FROM charged))
+                WHERE r.id = ANY (ARRAY(SELECT id FROM charged WHERE status = 'pending'))
                 RETURNING r.id, r.status, r.queue
             ){Notifications("counted", "$2")}
             SELECT count(*) FROM counted WHERE (SELECT count(*) FROM work_notified) + (SELECT count(*) FROM done_notified) >= 0
