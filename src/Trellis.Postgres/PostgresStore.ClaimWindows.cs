@@ -207,8 +207,8 @@ public sealed partial class PostgresStore
             }
             catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or IOException)
             {
-                // The connection is gone, and the transaction with it; the record expires and lease recovery
-                // charges the attempts.
+                // The connection is gone, and the transaction with it; the record names a transaction that never
+                // committed, so the next claim charges the attempts.
                 await RollbackAsync(connection).ConfigureAwait(false);
             }
             finally

@@ -35,6 +35,16 @@ public sealed class ClaimWindowTests(PostgresFixture database, ITestOutputHelper
         }
     }
 
+    private sealed class WaitsForShutdown(Probe probe) : Workflow<int, int>
+    {
+        public override async Task<int> RunAsync(WorkflowContext context, int input)
+        {
+            probe.Hit("started");
+            await Task.Delay(Timeout.Infinite, context.CancellationToken);
+            return input;
+        }
+    }
+
     private sealed class AlwaysFails(Probe probe) : Workflow<int, int>
     {
         public override Task<int> RunAsync(WorkflowContext context, int input)
@@ -130,6 +140,23 @@ public sealed class ClaimWindowTests(PostgresFixture database, ITestOutputHelper
         var info = await run.GetAsync();
         Assert.Equal((RunStatus.Failed, 3, 3L), (info.Status, info.Attempt, info.Epoch));
         Assert.Equal(3, probe.Count("attempt"));
+    }
+
+    [Fact]
+    public async Task WorkerStoppedInsideAWindow_ReleasesTheRunWithNoAttemptCharged()
+    {
+        var queue = NewQueue();
+        var probe = new Probe();
+        await using var client = await ClientAsync(queue, _ => new WaitsForShutdown(probe));
+        var run = await client.Client.StartAsync<WaitsForShutdown>(5);
+        var worker = await WorkerAsync(queue, _ => new WaitsForShutdown(probe), TimeSpan.FromSeconds(2), w => w.ShutdownTimeout = TimeSpan.FromMilliseconds(100));
+        await probe.WaitForAsync("started", 1);
+
+        await worker.DisposeAsync(); // inside the window: the run is released when the shutdown timeout passes
+
+        var released = await run.GetAsync();
+        Assert.Equal((RunStatus.Pending, 0, 0L, null), (released.Status, released.Attempt, released.Epoch, released.LockedBy));
+        Assert.Equal(0, await database.ScalarAsync<long>("SELECT count(*) FROM {schema}.claim_windows"));
     }
 
     [Fact]

@@ -21,6 +21,7 @@ internal sealed class ClaimWindowSession
     private readonly IClaimWindow _window;
     private readonly TimeSpan _leaseDuration;
     private readonly Action<IReadOnlyList<RunFinish>> _runsFinished;
+    private readonly Action<IReadOnlyList<string>> _runsLost;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Member> _members;
@@ -30,11 +31,18 @@ internal sealed class ClaimWindowSession
     private volatile bool _closed;
 
     public ClaimWindowSession(
-        IClaimWindow window, TimeSpan maxOpen, TimeSpan leaseDuration, TimeProvider time, Action<IReadOnlyList<RunFinish>> runsFinished, ILogger logger)
+        IClaimWindow window,
+        TimeSpan maxOpen,
+        TimeSpan leaseDuration,
+        TimeProvider time,
+        Action<IReadOnlyList<RunFinish>> runsFinished,
+        Action<IReadOnlyList<string>> runsLost,
+        ILogger logger)
     {
         _window = window;
         _leaseDuration = leaseDuration;
         _runsFinished = runsFinished;
+        _runsLost = runsLost;
         _logger = logger;
         _members = new Dictionary<string, Member>(window.Runs.Count, StringComparer.Ordinal);
         foreach (var run in window.Runs)
@@ -162,6 +170,8 @@ internal sealed class ClaimWindowSession
                 _members[finish.RunId].Written!.TrySetException(ex);
             }
 
+            // Not held by this worker (or held under a lease it cannot know of): stop executing them now.
+            _runsLost(promoted);
             throw;
         }
         finally

@@ -231,7 +231,8 @@ public sealed class TrellisWorker : IAsyncDisposable
                         {
                             var opened = await _store.OpenClaimWindowAsync(request, token).ConfigureAwait(false);
                             claimed = opened?.Runs ?? [];
-                            window = opened is null ? null : new ClaimWindowSession(opened, _worker.ClaimWindow, _worker.LeaseDuration, _time, OnRunsFinished, _logger);
+                            window = opened is null ? null : new ClaimWindowSession(
+                                opened, _worker.ClaimWindow, _worker.LeaseDuration, _time, OnRunsFinished, AbortLostRuns, _logger);
                         }
                         else
                         {
@@ -363,6 +364,19 @@ public sealed class TrellisWorker : IAsyncDisposable
         }
 
         RunsFinished?.Invoke(finishes);
+    }
+
+    /// <summary>Runs this worker no longer holds (a claim window whose close failed): they stop at once.</summary>
+    private void AbortLostRuns(IReadOnlyList<string> runIds)
+    {
+        foreach (var runId in runIds)
+        {
+            if (_active.TryGetValue(runId, out var run))
+            {
+                _logger.RunLeaseLost(run.RunId, run.Epoch);
+                run.Abort(AbortReason.LeaseLost);
+            }
+        }
     }
 
     private async Task HeartbeatLoopAsync()

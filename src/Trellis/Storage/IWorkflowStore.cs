@@ -63,7 +63,8 @@ public interface IRunQueue
 {
     /// <summary>
     /// Claims up to <see cref="ClaimRequest.Limit"/> ready runs in one statement, highest priority first,
-    /// then oldest; raises each claimed run's epoch and gives it a lease from the store's clock.
+    /// then oldest; raises each claimed run's epoch and gives it a lease from the store's clock. Charges the runs of
+    /// lost claim windows first (see <see cref="OpenClaimWindowAsync"/>).
     /// </summary>
     Task<IReadOnlyList<ClaimedRun>> ClaimAsync(ClaimRequest request, CancellationToken cancellationToken = default);
 
@@ -72,8 +73,8 @@ public interface IRunQueue
     /// open until <see cref="IClaimWindow.CloseAsync"/>: the runs stay <c>pending</c> in the store meanwhile, and
     /// the close writes the outcomes of those that finished and hands the rest over as an ordinary claim would.
     /// Before returning, the store records the window's runs durably, so that an attempt cut short by a crash
-    /// inside the window is still charged (see <see cref="RecoverExpiredLeasesAsync"/>). Returns null when no
-    /// run was ready.
+    /// inside the window is still charged: every claim, of either kind, first charges the runs of windows that
+    /// never committed, before it can take them again. Returns null when no run was ready.
     /// </summary>
     Task<IClaimWindow?> OpenClaimWindowAsync(ClaimRequest request, CancellationToken cancellationToken = default);
 
