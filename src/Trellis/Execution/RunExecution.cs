@@ -24,7 +24,7 @@ internal sealed class RunExecution : IDisposable
     private int _abortReason = -1;
     private int _slotReleased;
     private volatile bool _cancelRequested;
-    private ClaimWindowSession? _window;
+    private volatile ClaimWindowSession? _window;
     private List<(CheckpointWrite Write, TaskCompletionSource<bool> Written)>? _afterWindow;
 
     public RunExecution(ClaimedRun claim, WorkflowDefinition definition, ExecutionServices services, ClaimWindowSession? window = null)
@@ -111,7 +111,16 @@ internal sealed class RunExecution : IDisposable
     /// </summary>
     public Task<bool> WriteAsync(CheckpointWrite write)
     {
-        if (_window is { HasClosed: false } window && write is RunFinish finish && window.TryFinish(finish) is { } written)
+        // Once null, _window stays null, and it is cleared only after the writes that waited for the window have
+        // reached the writer: a run outside any window (every locally started run, every run after its window)
+        // writes without taking the lock, which the items of one ForEachAsync would otherwise all contend for.
+        var window = _window;
+        if (window is null)
+        {
+            return Services.Writer.WriteAsync(write);
+        }
+
+        if (!window.HasClosed && write is RunFinish finish && window.TryFinish(finish) is { } written)
         {
             return written;
         }
@@ -148,7 +157,6 @@ internal sealed class RunExecution : IDisposable
         lock (_writeOrder)
         {
             var waiting = _afterWindow!;
-            _window = null; // from now on, writes go straight to the writer, after these
             if (promotion.IsFaulted)
             {
                 // The window did not commit (logged there): this worker does not hold the run.
@@ -181,6 +189,8 @@ internal sealed class RunExecution : IDisposable
                     TaskContinuationOptions.ExecuteSynchronously,
                     TaskScheduler.Default);
             }
+
+            _window = null; // from now on, writes go straight to the writer, after these
         }
     }
 
