@@ -155,7 +155,10 @@ internal sealed class ResultWaiter : IAsyncDisposable
             try
             {
                 await _pollNow.WaitAsync(_pollInterval, token).ConfigureAwait(false);
-                var awaited = _entries.Where(e => !e.Value.Outcome.Task.IsCompleted).Select(e => e.Key).ToArray();
+                // As for notifications: a run a worker here executes reports its own end (its slot freed first).
+                var awaited = _entries
+                    .Where(e => !e.Value.Outcome.Task.IsCompleted && IsExecutingLocally?.Invoke(e.Key) != true)
+                    .Select(e => e.Key).ToArray();
                 if (awaited.Length > 0)
                 {
                     await ResolveAsync(awaited, token).ConfigureAwait(false);

@@ -10,6 +10,19 @@ internal sealed class AsyncSignal(TimeProvider time)
 
     public void Set() => Volatile.Read(ref _signal).TrySetResult();
 
+    /// <summary>
+    /// Drops a wake-up that arrived before the loop started the work it would have asked for (e.g. a
+    /// claim): the work covers it, and only a <see cref="Set"/> from now on wakes the next wait.
+    /// </summary>
+    public void Reset()
+    {
+        var signal = Volatile.Read(ref _signal);
+        if (signal.Task.IsCompleted)
+        {
+            Interlocked.CompareExchange(ref _signal, NewSignal(), signal);
+        }
+    }
+
     /// <summary>Waits for a <see cref="Set"/> or the timeout; true when signalled.</summary>
     public async Task<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {

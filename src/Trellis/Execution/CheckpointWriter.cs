@@ -142,22 +142,27 @@ internal sealed class CheckpointWriter : IAsyncDisposable
     private void Complete(CheckpointBatch batch, Dictionary<CheckpointWrite, List<PendingWrite>> waiters)
     {
         List<RunFinish>? finished = null;
-        foreach (var write in batch.All())
+        foreach (var finish in batch.Finishes)
         {
-            if (write is RunFinish { Applied: true } finish)
+            if (finish.Applied)
             {
                 (finished ??= []).Add(finish);
             }
+        }
 
+        // Slots and in-process waiters first, then the runs' own awaits: a caller that starts its next run
+        // on a result must find the finished run's slot free, and the run's end would otherwise race it.
+        if (finished is not null)
+        {
+            RunsFinished?.Invoke(finished);
+        }
+
+        foreach (var write in batch.All())
+        {
             foreach (var pending in waiters[write])
             {
                 pending.Completion.TrySetResult(write.Applied);
             }
-        }
-
-        if (finished is not null)
-        {
-            RunsFinished?.Invoke(finished);
         }
     }
 

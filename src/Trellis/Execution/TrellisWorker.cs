@@ -222,6 +222,7 @@ public sealed class TrellisWorker : IAsyncDisposable
                 else
                 {
                     _workMayBeWaiting = false;
+                    _wake.Reset(); // a wake-up from before this claim (e.g. the listener's first look) is answered by it
                     IReadOnlyList<ClaimedRun> claimed;
                     ClaimWindowSession? window = null;
                     try
@@ -325,15 +326,19 @@ public sealed class TrellisWorker : IAsyncDisposable
             {
                 var (worker, execution, window) = ((TrellisWorker, RunExecution, ClaimWindowSession?))state!;
                 window?.OnRunEnded(execution.RunId);
-                // Only this execution's entry: a released run may already be running here again.
-                worker._active.TryRemove(new KeyValuePair<string, RunExecution>(execution.RunId, execution));
-                worker._runTasks.TryRemove(t, out _);
-                execution.Dispose();
+                // The slot before the entry: while the run is listed here, result waiters in this process wait
+                // for its in-process report instead of reading the store, so they cannot start a next run
+                // on its result and find its slot still taken.
                 if (execution.TryReleaseSlot())
                 {
                     worker._slots.Release();
                     worker.OnSlotFreed();
                 }
+
+                // Only this execution's entry: a released run may already be running here again.
+                worker._active.TryRemove(new KeyValuePair<string, RunExecution>(execution.RunId, execution));
+                worker._runTasks.TryRemove(t, out _);
+                execution.Dispose();
             },
             (this, run, window),
             CancellationToken.None,
