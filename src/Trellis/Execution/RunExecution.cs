@@ -11,6 +11,12 @@ internal enum AbortReason
 
     /// <summary>The worker is shutting down and gives the run back to the queue.</summary>
     Shutdown,
+
+    /// <summary>
+    /// Claimed while starts in this process took the worker's free slots: given back to the queue, unstarted
+    /// and uncharged, so the worker never runs more than its <see cref="WorkerOptions.MaxConcurrentRuns"/>.
+    /// </summary>
+    OverLimit,
 }
 
 /// <summary>The state of one claimed run while a worker executes it.</summary>

@@ -9,6 +9,13 @@ internal static class RunExecutor
 {
     public static async Task ExecuteAsync(RunExecution run, IRunStore store)
     {
+        if (run.Aborted is { } early)
+        {
+            // Given back before it began (the worker's slots were taken, or it is stopping): nothing runs.
+            await HandleAbortAsync(run, early).ConfigureAwait(false);
+            return;
+        }
+
         using var activity = TrellisWorker.StartRunActivity(run.Claim);
         var services = run.Services;
         var logger = services.Logger;
@@ -129,7 +136,14 @@ internal static class RunExecutor
 
         if (await FinishAsync(run, new RunFinish { RunId = run.RunId, Epoch = run.Epoch, Kind = RunFinishKind.Release }).ConfigureAwait(false))
         {
-            run.Services.Logger.RunReleased(run.RunId);
+            if (reason == AbortReason.OverLimit)
+            {
+                run.Services.Logger.RunGivenBackOverLimit(run.RunId);
+            }
+            else
+            {
+                run.Services.Logger.RunReleased(run.RunId);
+            }
         }
     }
 

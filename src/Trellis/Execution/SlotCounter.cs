@@ -8,8 +8,9 @@ namespace Trellis.Execution;
 /// <remarks>
 /// A start in this process that hands its run straight to the worker only needs a slot not held by a
 /// run: it does not wait for a claim in flight to give its unused slots back (on an idle worker the
-/// claim loop asks for all of them every poll). If that claim does come back full at the same moment,
-/// the worker holds a few runs more than its limit for a while; the limit is never exceeded otherwise.
+/// claim loop asks for all of them every poll). If that claim then comes back with more runs than the
+/// slots left, <see cref="EndClaim"/> says how many are over, and the worker gives those back to the
+/// queue before they begin: no more than the capacity ever execute at once.
 /// </remarks>
 internal sealed class SlotCounter(int capacity)
 {
@@ -28,13 +29,18 @@ internal sealed class SlotCounter(int capacity)
         }
     }
 
-    /// <summary>For the claim loop: the claim for <paramref name="taken"/> slots returned <paramref name="claimed"/> runs.</summary>
-    public void EndClaim(int taken, int claimed)
+    /// <summary>
+    /// For the claim loop: the claim for <paramref name="taken"/> slots returned <paramref name="claimed"/> runs.
+    /// Returns how many of them are over the capacity (local starts took their slots meanwhile); they
+    /// hold slots until given back, like any run.
+    /// </summary>
+    public int EndClaim(int taken, int claimed)
     {
         lock (_lock)
         {
             _claiming -= taken;
             _held += claimed;
+            return Math.Clamp(_held - capacity, 0, claimed);
         }
     }
 

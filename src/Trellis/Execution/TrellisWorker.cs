@@ -180,7 +180,7 @@ public sealed class TrellisWorker : IAsyncDisposable
     }
 
     /// <summary>Runs a run the store created already claimed by this worker, in the slot reserved for it.</summary>
-    internal void StartReserved(ClaimedRun claim) => Start(claim, window: null);
+    internal void StartReserved(ClaimedRun claim) => Start(claim, window: null, givenBack: null);
 
     /// <summary>Gives back a slot reserved for a run that was not created claimed after all.</summary>
     internal void CancelReservation()
@@ -254,10 +254,15 @@ public sealed class TrellisWorker : IAsyncDisposable
                     }
 
                     // The slots are held before the runs start, so a run that ends at once gives its slot back correctly.
-                    _slots.EndClaim(requested, claimed.Count);
-                    foreach (var run in claimed)
+                    var overLimit = _slots.EndClaim(requested, claimed.Count);
+                    for (var i = 0; i < claimed.Count; i++)
                     {
-                        Start(run, window);
+                        Start(claimed[i], window, i >= claimed.Count - overLimit ? AbortReason.OverLimit : null);
+                    }
+
+                    if (overLimit > 0)
+                    {
+                        _workMayBeWaiting = true; // the runs given back wait for the next free slot
                     }
 
                     backoff = TimeSpan.FromMilliseconds(100);
@@ -308,7 +313,7 @@ public sealed class TrellisWorker : IAsyncDisposable
         }
     }
 
-    private void Start(ClaimedRun claim, ClaimWindowSession? window)
+    private void Start(ClaimedRun claim, ClaimWindowSession? window, AbortReason? givenBack)
     {
         if (!_registry.TryGet(claim.WorkflowName, claim.WorkflowVersion, out var definition))
         {
@@ -317,6 +322,11 @@ public sealed class TrellisWorker : IAsyncDisposable
         }
 
         var run = new RunExecution(claim, definition, _services, window);
+        if (givenBack is { } reason)
+        {
+            run.Abort(reason); // before it begins: the executor only gives it back
+        }
+
         _active[claim.Id] = run;
         _logger.RunClaimed(claim.Id, claim.WorkflowName, claim.WorkflowVersion, claim.Epoch, claim.Attempt);
         var task = Task.Run(() => RunExecutor.ExecuteAsync(run, _store));
