@@ -65,7 +65,8 @@ public sealed partial class PostgresStore
 
         // BEGIN has no result; the reader starts at the setup's.
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false); // the lost windows charged
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+        await ReadLostWindowsChargedAsync(reader, cancellationToken).ConfigureAwait(false);
         await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
         var runs = new List<ClaimedRun>(request.Limit);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))

@@ -21,7 +21,8 @@ public sealed partial class PostgresStore
         batch.BatchCommands.Add(command);
 
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false); // past the lost windows charged
+        await ReadLostWindowsChargedAsync(reader, cancellationToken).ConfigureAwait(false);
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
         var claimed = new List<ClaimedRun>(request.Limit);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -84,6 +85,18 @@ public sealed partial class PostgresStore
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
         command.Parameters.Add(Text(_sql.Channel));
         return command;
+    }
+
+    /// <summary>
+    /// Reads the lost-window charge a claim made first, and logs it: the periodic lease recovery reports its own
+    /// count, but a claim is what usually finds a lost window first.
+    /// </summary>
+    private async Task ReadLostWindowsChargedAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    {
+        if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false) && reader.GetInt64(0) is var charged and > 0)
+        {
+            _logger.LostWindowsCharged(charged);
+        }
     }
 
     private static NpgsqlParameter QueuesParameter(ClaimRequest request) =>

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Trellis.Postgres.Tests.Infrastructure;
 using Trellis.TestWorker;
 
@@ -176,9 +177,18 @@ public sealed class ClaimWindowTests(PostgresFixture database, ITestOutputHelper
             Assert.Equal(RunStatus.Pending, (await run.GetAsync()).Status); // inside the window
         }
 
-        await victim.KillAsync();
+        // The survivor is up before the kill, and its periodic lease recovery will not run again for minutes: its
+        // claims (every 100 ms, finding both runs locked) are what find the lost window.
+        var events = new LoggedEvents();
         var log = new BodyLog(database.DataSource, database.Schema, "survivor");
-        await using var survivor = await TestEngines.Builder(database, output, queue: "default").AddWorkflow(_ => new StepFreeHold(log)).StartAsync();
+        await using var survivor = await TestEngines.Builder(database, output, queue: "default").AddWorkflow(_ => new StepFreeHold(log))
+            .UseLoggerFactory(LoggerFactory.Create(b => b
+                .AddProvider(events).AddProvider(new XunitLoggerProvider(output))
+                .SetMinimumLevel(LogLevel.Debug).AddFilter("Npgsql", LogLevel.Warning)))
+            .ConfigureWorker(w => w.LeaseRecoveryInterval = TimeSpan.FromMinutes(10))
+            .StartAsync();
+        await Eventually.HoldsAsync(() => Task.FromResult(events.Count(ClaimedEvent) > 0), "the survivor's first claim, after its first recovery");
+        await victim.KillAsync();
 
         // One attempt allowed, and the victim used it: failed, never run again.
         var lost = await Assert.ThrowsAsync<RunFailedException>(() => oneAttempt.GetResultAsync(TimeSpan.FromSeconds(30)));
@@ -190,7 +200,14 @@ public sealed class ClaimWindowTests(PostgresFixture database, ITestOutputHelper
         Assert.Equal("done@survivor", await threeAttempts.GetResultAsync(TimeSpan.FromSeconds(30)));
         Assert.Equal((RunStatus.Completed, 2), ((await threeAttempts.GetAsync()).Status, (await threeAttempts.GetAsync()).Attempt));
         Assert.Equal(0, await database.ScalarAsync<long>("SELECT count(*) FROM {schema}.claim_windows"));
+        Assert.Equal(1, events.Count(LostWindowsChargedEvent)); // "Charged an attempt to 2 run(s) of claim windows that never closed"
     }
+
+    /// <summary>The store's warning when a claim charged the runs of lost windows.</summary>
+    private const int LostWindowsChargedEvent = 1100;
+
+    /// <summary>The worker's "Claimed n of m run(s)", logged after each claim statement.</summary>
+    private const int ClaimedEvent = 1015;
 
     private static string NewQueue() => $"q{Guid.NewGuid():N}"[..12];
 

@@ -1,0 +1,10 @@
+using Microsoft.Extensions.Logging;
+
+namespace Trellis.Postgres;
+
+/// <summary>The store's own log lines, source-generated; event ids 1100 and up (the engine's are 1000–1099).</summary>
+internal static partial class StoreLogMessages
+{
+    [LoggerMessage(1100, LogLevel.Warning, "Charged an attempt to {Count} run(s) of claim windows that never closed (their worker stopped or lost its connection); a run on its last attempt failed with Trellis.WorkerLost")]
+    public static partial void LostWindowsCharged(this ILogger logger, long count);
+}
