@@ -16,7 +16,9 @@ var lease = TimeSpan.FromMilliseconds(int.Parse(settings.GetValueOrDefault("leas
 
 await using var logDataSource = NpgsqlDataSource.Create(ConnectionStrings.Normalize(connectionString));
 var bodyLog = new BodyLog(logDataSource, schema, workerId);
-using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
+// Npgsql logs every command at Information; a failing test prints this output, which should show the worker's story.
+using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true)
+    .SetMinimumLevel(LogLevel.Information).AddFilter("Npgsql", LogLevel.Warning));
 
 await using var engine = await TrellisEngine.Create()
     .UsePostgres(connectionString, pg => pg.Schema = schema.Name)
