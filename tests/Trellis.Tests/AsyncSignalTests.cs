@@ -87,6 +87,29 @@ public class AsyncSignalTests
     }
 
     [Fact]
+    public async Task Reset_SetBefore_DoesNotWakeTheNextWait()
+    {
+        var signal = new AsyncSignal(TimeProvider.System);
+        signal.Set(); // e.g. the listener's first look, before the claim that answers it
+
+        signal.Reset();
+
+        Assert.False(await signal.WaitAsync(Short, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Reset_SetAfter_WakesTheNextWait()
+    {
+        var signal = new AsyncSignal(TimeProvider.System);
+        signal.Set();
+        signal.Reset();
+
+        signal.Set(); // arrived while the claim was in flight: the claim may not have seen it
+
+        Assert.True(await signal.WaitAsync(Long, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task WaitAsync_Cancelled_ThrowsOperationCanceled()
     {
         var signal = new AsyncSignal(TimeProvider.System);
