@@ -214,7 +214,8 @@ internal sealed class PostgresSql
                                  WHEN f.kind = 'completed' THEN NULL ELSE r.error END,
                     -- A run released at shutdown gets its attempt back: it did not fail.
                     attempt = CASE WHEN f.kind = 'release' THEN r.attempt - 1 ELSE r.attempt END,
-                    scheduled_at = CASE WHEN f.kind IN ('retry', 'release') THEN now() + f.delay ELSE r.scheduled_at END,
+                    -- A released run keeps its place in the queue (it was ready, and nothing went wrong).
+                    scheduled_at = CASE WHEN f.kind = 'retry' THEN now() + f.delay ELSE r.scheduled_at END,
                     completed_at = CASE WHEN f.kind IN ('completed', 'failed', 'cancelled') THEN now() END,
                     locked_by = NULL,
                     lease_expires_at = NULL,

@@ -98,6 +98,9 @@ public sealed class SlotLimitTests(PostgresFixture database, ITestOutputHelper o
             var local = new[] { await engine.Client.StartAsync<Occupying>(3), await engine.Client.StartAsync<Occupying>(4) };
             await Eventually.HoldsAsync(() => Task.FromResult(occupancy.Now == 2), "the two local runs execute");
             var queued = new[] { await producer.Client.StartAsync<Occupying>(1), await producer.Client.StartAsync<Occupying>(2) };
+            var queuedIds = queued.Select(r => r.RunId).ToArray();
+            const string PlaceInQueue = "SELECT string_agg(id || '@' || scheduled_at::text, ',' ORDER BY id) FROM {schema}.runs WHERE id = ANY($1)";
+            var placeBefore = await database.ScalarAsync<string>(PlaceInQueue, (object)queuedIds);
             Assert.Equal(2, await database.ScalarAsync<long>(
                 "SELECT count(*) FROM {schema}.runs WHERE id = ANY($1) AND started_at = created_at", (object)local.Select(r => r.RunId).ToArray()));
 
@@ -105,7 +108,6 @@ public sealed class SlotLimitTests(PostgresFixture database, ITestOutputHelper o
             // their attempt not charged.
             claims.Release();
             await claims.Answered.WaitAsync(TimeSpan.FromSeconds(30));
-            var queuedIds = queued.Select(r => r.RunId).ToArray();
             await Eventually.HoldsAsync(
                 async () => await database.ScalarAsync<long>(
                     """
@@ -118,6 +120,7 @@ public sealed class SlotLimitTests(PostgresFixture database, ITestOutputHelper o
                 "both claimed runs are ready again");
             Assert.Equal(2, occupancy.Started);
             Assert.Equal(2, occupancy.MostAtOnce);
+            Assert.Equal(placeBefore, await database.ScalarAsync<string>(PlaceInQueue, (object)queuedIds)); // not sent to the back
 
             // Once the slots free up, the worker runs them as their first attempt.
             occupancy.Open();
