@@ -128,7 +128,7 @@ public sealed partial class PostgresStore
         var command = new NpgsqlBatchCommand(_sql.FinishRuns);
         command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. finishes.Select(f => f.RunId)] });
         command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. finishes.Select(f => f.Epoch)] });
-        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. finishes.Select(f => f.Kind.ToString().ToLowerInvariant())] });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. finishes.Select(f => KindText(f.Kind))] });
         command.Parameters.Add(JsonbArray([.. finishes.Select(f => f.OutputJson)]));
         command.Parameters.Add(JsonbArray([.. finishes.Select(f => f.ErrorJson)]));
         command.Parameters.Add(new NpgsqlParameter<TimeSpan[]> { TypedValue = [.. finishes.Select(f => f.RetryDelay)] });
@@ -150,6 +150,17 @@ public sealed partial class PostgresStore
             write.Applied = applied.Contains(write.RunId);
         }
     }
+
+    /// <summary>The text the outcome statements match on (no allocation per run, unlike <c>ToString()</c>).</summary>
+    private static string KindText(RunFinishKind kind) => kind switch
+    {
+        RunFinishKind.Completed => "completed",
+        RunFinishKind.Failed => "failed",
+        RunFinishKind.Cancelled => "cancelled",
+        RunFinishKind.Retry => "retry",
+        RunFinishKind.Release => "release",
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
+    };
 
     internal static NpgsqlParameter JsonbArray(string?[] values) =>
         new() { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb, Value = values };

@@ -131,7 +131,7 @@ public sealed partial class PostgresStore
             foreach (var finish in finishes)
             {
                 ids[i] = finish.RunId;
-                kinds[i] = finish.Kind.ToString().ToLowerInvariant();
+                kinds[i] = KindText(finish.Kind);
                 outputs[i] = finish.OutputJson;
                 errors[i] = finish.ErrorJson;
                 delays[i] = finish.RetryDelay;
@@ -163,18 +163,9 @@ public sealed partial class PostgresStore
                 // The commit travels with the statement: one round trip closes the window.
                 batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
 
-                var applied = new HashSet<string>(StringComparer.Ordinal);
                 await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                    {
-                        applied.Add(reader.GetString(0));
-                    }
-                }
-
-                foreach (var finish in finishes)
-                {
-                    finish.Applied = applied.Contains(finish.RunId);
+                    await MarkAppliedAsync(reader, finishes, cancellationToken).ConfigureAwait(false);
                 }
             }
             catch
