@@ -1,6 +1,8 @@
 namespace Trellis.TestWorker;
 
-public sealed record StepsInput(int Steps, int StepDelayMs);
+/// <param name="IgnoreAbort">The step bodies sleep through an abort of the run (a lost lease, a shutdown), as code that
+/// does not watch its token would: a test can then count on the body ending and its checkpoint being attempted.</param>
+public sealed record StepsInput(int Steps, int StepDelayMs, bool IgnoreAbort = false);
 
 /// <summary>N sequential steps; each sleeps, then returns its index and the worker that ran it.</summary>
 public sealed class SequentialSteps(BodyLog log) : Workflow<StepsInput, string[]>
@@ -13,7 +15,7 @@ public sealed class SequentialSteps(BodyLog log) : Workflow<StepsInput, string[]
             var index = i;
             results[i] = await context.StepAsync($"step-{index}", ct => log.TraceAsync(context, $"step-{index}", null, async () =>
             {
-                await Task.Delay(input.StepDelayMs, ct);
+                await Task.Delay(input.StepDelayMs, input.IgnoreAbort ? CancellationToken.None : ct);
                 return $"{index}@{log.WorkerId}";
             }));
         }
