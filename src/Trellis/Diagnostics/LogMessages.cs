@@ -56,11 +56,11 @@ internal static partial class LogMessages
     [LoggerMessage(1026, LogLevel.Information, "Run {RunId} released back to the queue")]
     public static partial void RunReleased(this ILogger logger, string runId);
 
-    [LoggerMessage(1028, LogLevel.Debug, "Run {RunId} given back to the queue before it began: starts in this process took the worker's free slots while the claim was in flight")]
-    public static partial void RunGivenBackOverLimit(this ILogger logger, string runId);
-
     [LoggerMessage(1027, LogLevel.Error, "Run {RunId} could not be finished in the store")]
     public static partial void RunFinishFailed(this ILogger logger, Exception exception, string runId);
+
+    [LoggerMessage(1028, LogLevel.Debug, "Run {RunId} given back to the queue before it began: starts in this process took the worker's free slots while the claim was in flight")]
+    public static partial void RunGivenBackOverLimit(this ILogger logger, string runId);
 
     [LoggerMessage(1030, LogLevel.Warning, "Step '{Step}' of run {RunId} attempt {Attempt} failed; retrying in {Delay}")]
     public static partial void StepAttemptFailed(this ILogger logger, Exception exception, string runId, string step, int attempt, TimeSpan delay);
