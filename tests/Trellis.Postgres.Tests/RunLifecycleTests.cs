@@ -370,6 +370,8 @@ public sealed class RunLifecycleTests(PostgresFixture database, ITestOutputHelpe
         await Assert.ThrowsAsync<RunFailedException>(() => run.GetResultAsync(TimeSpan.FromSeconds(30)));
 
         Assert.Equal(2, probe.Count("slow"));
+        // A timed-out body is abandoned, not awaited: its own reaction to the cancelled token may come after the failure.
+        await probe.WaitForAsync("token-cancelled", 2, TimeSpan.FromSeconds(10));
         Assert.Equal(2, probe.Count("token-cancelled"));
         var step = Assert.Single(await run.GetStepsAsync());
         Assert.Equal((StepStatus.Failed, 2), (step.Status, step.Attempts));
