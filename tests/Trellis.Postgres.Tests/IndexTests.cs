@@ -185,6 +185,17 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
     }
 
     [Fact]
+    public async Task ListRuns_NewestFirst_ReadsTheAscendingIndexesBackwardWithoutSorting()
+    {
+        // The listing indexes are ascending (new entries go to the rightmost leaf: migration 005); newest first is
+        // a backward scan of each, merged, with only ties on created_at ordered on the fly.
+        var plan = await ExplainListingAsync(new RunQuery());
+        Assert.True(plan.Contains("Index Scan Backward using runs_live_by_created", StringComparison.Ordinal), plan);
+        Assert.True(plan.Contains("Index Scan Backward using runs_finished_by_created", StringComparison.Ordinal), plan);
+        Assert.DoesNotMatch(@"(?m)^\s*(->\s*)?Sort\s+\(cost", plan);
+    }
+
+    [Fact]
     public async Task ListRuns_NextPage_ContinuesInBothIndexes()
     {
         var first = await _store.ListRunsAsync(new RunQuery { Limit = 10 });
