@@ -97,6 +97,8 @@ internal static class Runs
     /// <summary>
     /// For the cost-growth cases: fills the tables with finished runs (and three steps each) before the
     /// timed part, then VACUUM ANALYZE, as autovacuum would have done on a system that got there over time.
+    /// The runs are a day old, with ids laid out as Trellis makes them (UUIDv7 text, led by the creation
+    /// time in milliseconds), so, as in a real history, they sort before every run the workload creates.
     /// </summary>
     private static async Task PrefillAsync(BenchOptions options)
     {
@@ -112,14 +114,18 @@ internal static class Runs
             $"""
             INSERT INTO trellis.runs (id, workflow_name, workflow_version, queue, status, input, output, max_attempts, attempt, epoch,
                                       created_at, started_at, updated_at, completed_at)
-            SELECT 'old-' || i, 'Old', 1, 'default', 'completed', jsonb_build_object('i', i), jsonb_build_object('i', i), 3, 1, 1,
-                   now() - interval '1 day' + i * interval '1 ms', now() - interval '1 day', now() - interval '1 day', now() - interval '1 day'
-            FROM generate_series(1, {count}) i
+            SELECT substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-7000-8000-' || lpad(to_hex(i), 12, '0'),
+                   'Old', 1, 'default', 'completed', jsonb_build_object('i', i), jsonb_build_object('i', i), 3, 1, 1,
+                   created_at, created_at, created_at, created_at
+            FROM generate_series(1, {count}) i,
+                 LATERAL (SELECT now() - interval '1 day' + i * interval '1 ms' AS created_at) c,
+                 LATERAL (SELECT lpad(to_hex((extract(epoch FROM c.created_at) * 1000)::bigint), 12, '0') AS h) v
             """,
             $"""
             INSERT INTO trellis.steps (run_id, seq, name, status, result, attempts, epoch, started_at, completed_at)
-            SELECT 'old-' || i, s, 'old-step-' || s, 'completed', jsonb_build_object('s', s, 'i', i), 1, 1, now(), now()
-            FROM generate_series(1, {count}) i, generate_series(0, 2) s
+            SELECT r.id, s, 'old-step-' || s, 'completed', jsonb_build_object('s', s, 'i', r.input -> 'i'), 1, 1, now(), now()
+            FROM trellis.runs r CROSS JOIN LATERAL generate_series(0, 2) s
+            WHERE r.workflow_name = 'Old'
             """,
             "VACUUM ANALYZE trellis.runs",
             "VACUUM ANALYZE trellis.steps",
