@@ -75,4 +75,31 @@ public sealed class SharedWorkTests(PostgresFixture database, ITestOutputHelper 
         Assert.Equal((RunStatus.Completed, 2L), (info.Status, info.Epoch));
         Assert.Contains("1@thief", info.OutputJson, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task LostLease_WaiterInTheLosingProcess_HearsTheNewOwnersOutcomeWhileTheOldBodyStillRuns()
+    {
+        // The waiter leaves a run this process executes to the execution's own report. Once the worker here has lost
+        // the run, that report will never come (it may write nothing more), while its body may run on for long, here
+        // sleeping through the abort: the waiter must learn the outcome from the database like any other process.
+        var log = new BodyLog(database.DataSource, database.Schema, "loser");
+        var builder = TestEngines.Builder(database, output, queue: "default").AddWorkflow(_ => new SequentialSteps(log));
+        builder.Options.Worker.LeaseDuration = TimeSpan.FromSeconds(3);
+        await using var loser = await builder.StartAsync();
+        var run = await loser.Client.StartAsync<SequentialSteps>(new StepsInput(Steps: 1, StepDelayMs: 30_000, IgnoreAbort: true));
+        await Eventually.HoldsAsync(async () => await database.CountAsync(run.RunId, "step-0", "start", "loser") == 1, "the body is in its step");
+
+        // Another worker takes the run over (a new epoch) and finishes it, as one whose lease recovery found it would.
+        Assert.Equal(1L, await database.ScalarAsync<long>("""
+            WITH taken AS (
+                UPDATE {schema}.runs SET epoch = epoch + 1, status = 'completed', output = '["0@thief"]', completed_at = now(),
+                                         locked_by = NULL, lease_expires_at = NULL, updated_at = now()
+                WHERE id = $1 AND status = 'running' RETURNING 1)
+            SELECT count(*) FROM taken
+            """, run.RunId));
+
+        Assert.Equal(["0@thief"], await run.GetResultAsync(TimeSpan.FromSeconds(15)));
+        Assert.Equal(0, await database.CountAsync(run.RunId, "step-0", "end", "loser")); // its body still sleeps,
+        Assert.DoesNotContain(run.RunId, loser.Worker!.InFlightRunIds); // but the run is no longer this worker's
+    }
 }
