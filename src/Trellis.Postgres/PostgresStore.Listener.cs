@@ -30,6 +30,11 @@ public sealed partial class PostgresStore
                     await listen.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                 }
 
+                if (!_ownsDataSource && !_sharedPlansChecked)
+                {
+                    await CheckSharedDataSourcePlansAsync(connection, cancellationToken).ConfigureAwait(false);
+                }
+
                 sink.OnListening();
                 backoff = TimeSpan.FromMilliseconds(100);
                 while (true)
@@ -59,6 +64,22 @@ public sealed partial class PostgresStore
 
                 backoff = backoff * 2 < MaxListenerBackoff ? backoff * 2 : MaxListenerBackoff;
             }
+        }
+    }
+
+    /// <summary>
+    /// A data source shared with Trellis is used as it is (its connections do not get <see cref="SessionSetup"/>); if
+    /// it keeps PostgreSQL's default plan cache mode, says so once, with the fix. The listener's connection comes from
+    /// that data source, so it is asked once it listens (every engine starts its listener).
+    /// </summary>
+    private async Task CheckSharedDataSourcePlansAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SELECT current_setting('plan_cache_mode')", connection);
+        var mode = (string?)await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        _sharedPlansChecked = true;
+        if (mode != "force_generic_plan")
+        {
+            _logger.SharedDataSourceReplans(mode ?? "(unknown)");
         }
     }
 

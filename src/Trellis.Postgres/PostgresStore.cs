@@ -19,6 +19,7 @@ public sealed partial class PostgresStore : IWorkflowStore
     private readonly PostgresSql _sql;
     private readonly ILogger _logger;
     private readonly TimeSpan _listenerCheckInterval;
+    private bool _sharedPlansChecked;
 
     /// <summary>Creates the store from options and the environment (see <see cref="PostgresStoreOptions"/>).</summary>
     public PostgresStore(PostgresStoreOptions options, ILoggerFactory? loggerFactory = null)

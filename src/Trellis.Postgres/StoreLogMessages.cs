@@ -7,4 +7,7 @@ internal static partial class StoreLogMessages
 {
     [LoggerMessage(1100, LogLevel.Warning, "Charged an attempt to {Count} run(s) of claim windows that never closed (their worker stopped or lost its connection); a run on its last attempt failed with Trellis.WorkerLost")]
     public static partial void LostWindowsCharged(this ILogger logger, long count);
+
+    [LoggerMessage(1101, LogLevel.Warning, "The NpgsqlDataSource shared with Trellis runs with plan_cache_mode = {Mode}: PostgreSQL may re-plan Trellis's statements on every execution once its tables have grown. Add \"Options=-c plan_cache_mode=force_generic_plan\" to that data source's connection string, or give Trellis a connection string of its own (README, Configuration)")]
+    public static partial void SharedDataSourceReplans(this ILogger logger, string mode);
 }

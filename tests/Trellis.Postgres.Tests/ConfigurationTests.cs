@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Npgsql;
 using Trellis.Postgres.Tests.Infrastructure;
 
@@ -105,5 +106,27 @@ public sealed class ConfigurationTests(PostgresFixture database, ITestOutputHelp
         await using var stillOpen = shared.CreateCommand("SELECT 42");
         Assert.Equal(42, await stillOpen.ExecuteScalarAsync());
         output.WriteLine("the shared data source survived the engine");
+    }
+
+    [Theory]
+    [InlineData("", 1)]
+    [InlineData(";Options=-c plan_cache_mode=force_generic_plan", 0)]
+    public async Task UsePostgres_SharedDataSource_WithoutGenericPlans_IsWarnedAboutOnce(string extraSettings, int warnings)
+    {
+        // A shared data source is used as it is; the fix for the one setting that matters is named in the warning.
+        const int SharedDataSourceReplans = 1101;
+        var events = new LoggedEvents();
+        await using var shared = NpgsqlDataSource.Create(database.ConnectionString + extraSettings);
+        await using (var engine = await TrellisEngine.Create()
+            .UsePostgres(shared, pg => pg.Schema = database.Schema.Name)
+            .AddWorkflow<Ping>()
+            .UseLoggerFactory(LoggerFactory.Create(b => b.AddProvider(events).AddProvider(new XunitLoggerProvider(output))))
+            .StartAsync())
+        {
+            var run = await engine.Client.StartAsync<Ping>("plans");
+            Assert.Equal("pong plans", await run.GetResultAsync(TimeSpan.FromSeconds(30)));
+        }
+
+        Assert.Equal(warnings, events.Count(SharedDataSourceReplans));
     }
 }
