@@ -31,7 +31,7 @@ public sealed class CrashRecoveryTests(PostgresFixture database, ITestOutputHelp
     public async Task SequentialSteps_WorkerKilledDuringThirdStep_SurvivorFinishesWithoutRepeatingCompletedSteps()
     {
         await using var victim = await ChildWorker.StartAsync(database, "victim", output);
-        var run = await _client.Client.StartAsync<SequentialSteps>(new StepsInput(Steps: 5, StepDelayMs: 400));
+        var run = await _client.Client.StartAsync<SequentialSteps>(new StepsInput(Steps: 5, StepDelayMs: 400, VictimHoldsInStep: 2));
         await Eventually.HoldsAsync(async () => await database.CountAsync(run.RunId, "step-2", "start", "victim") == 1, "the victim is in step 2");
 
         await victim.KillAsync();
@@ -58,7 +58,7 @@ public sealed class CrashRecoveryTests(PostgresFixture database, ITestOutputHelp
         const int Items = 100;
         const int Parallelism = 4;
         await using var victim = await ChildWorker.StartAsync(database, "victim", output);
-        var run = await _client.Client.StartAsync<PerItemSteps>(new ItemsInput(Items, ItemDelayMs: 40, MaxParallelism: Parallelism));
+        var run = await _client.Client.StartAsync<PerItemSteps>(new ItemsInput(Items, ItemDelayMs: 40, MaxParallelism: Parallelism, VictimHoldsFromItem: 40));
         await Eventually.HoldsAsync(async () => await database.CountAsync(run.RunId, "square", "end", "victim") >= 30, "the victim has finished 30 items");
 
         await victim.KillAsync();

@@ -2,7 +2,9 @@ namespace Trellis.TestWorker;
 
 /// <param name="IgnoreAbort">The step bodies sleep through an abort of the run (a lost lease, a shutdown), as code that
 /// does not watch its token would: a test can then count on the body ending and its checkpoint being attempted.</param>
-public sealed record StepsInput(int Steps, int StepDelayMs, bool IgnoreAbort = false);
+/// <param name="VictimHoldsInStep">On the worker named "victim", this step's body never ends: a test that kills the
+/// victim there knows the step was in flight, however slowly the test's own polling saw it start.</param>
+public sealed record StepsInput(int Steps, int StepDelayMs, bool IgnoreAbort = false, int VictimHoldsInStep = -1);
 
 /// <summary>N sequential steps; each sleeps, then returns its index and the worker that ran it.</summary>
 public sealed class SequentialSteps(BodyLog log) : Workflow<StepsInput, string[]>
@@ -15,7 +17,8 @@ public sealed class SequentialSteps(BodyLog log) : Workflow<StepsInput, string[]
             var index = i;
             results[i] = await context.StepAsync($"step-{index}", ct => log.TraceAsync(context, $"step-{index}", null, async () =>
             {
-                await Task.Delay(input.StepDelayMs, input.IgnoreAbort ? CancellationToken.None : ct);
+                var holds = index == input.VictimHoldsInStep && log.WorkerId == "victim";
+                await Task.Delay(holds ? Timeout.Infinite : input.StepDelayMs, input.IgnoreAbort ? CancellationToken.None : ct);
                 return $"{index}@{log.WorkerId}";
             }));
         }
@@ -24,7 +27,9 @@ public sealed class SequentialSteps(BodyLog log) : Workflow<StepsInput, string[]
     }
 }
 
-public sealed record ItemsInput(int Items, int ItemDelayMs, int MaxParallelism);
+/// <param name="VictimHoldsFromItem">On the worker named "victim", the bodies of this item and every later one never
+/// end: the victim cannot finish the loop before a test kills it.</param>
+public sealed record ItemsInput(int Items, int ItemDelayMs, int MaxParallelism, int VictimHoldsFromItem = int.MaxValue);
 
 /// <summary>One per-item step over N items; each item sleeps, then returns its square.</summary>
 public sealed class PerItemSteps(BodyLog log) : Workflow<ItemsInput, long>
@@ -34,7 +39,8 @@ public sealed class PerItemSteps(BodyLog log) : Workflow<ItemsInput, long>
         var items = Enumerable.Range(0, input.Items).ToArray();
         var squares = await context.ForEachAsync("square", items, (item, index, ct) => log.TraceAsync(context, "square", index, async () =>
         {
-            await Task.Delay(input.ItemDelayMs, ct);
+            var holds = index >= input.VictimHoldsFromItem && log.WorkerId == "victim";
+            await Task.Delay(holds ? Timeout.Infinite : input.ItemDelayMs, ct);
             return (long)item * item;
         }), input.MaxParallelism);
         return await context.StepAsync("sum", _ => log.TraceAsync(context, "sum", null, () => Task.FromResult(squares.Sum())));
