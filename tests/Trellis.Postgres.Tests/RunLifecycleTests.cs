@@ -436,7 +436,8 @@ public sealed class RunLifecycleTests(PostgresFixture database, ITestOutputHelpe
         var probe = new Probe();
         await using var engine = await TestEngines.Builder(database, output).AddWorkflow(_ => new Echo(probe)).StartAsync();
 
-        var at = DateTimeOffset.UtcNow.AddSeconds(1.5);
+        // 2.5 s between the check and the run's time: a loaded machine's slow start call cannot close that gap.
+        var at = DateTimeOffset.UtcNow.AddSeconds(3);
         var run = await engine.Client.StartAsync<Echo>("later", new StartOptions { ScheduledAt = at });
         await Task.Delay(500);
         Assert.Equal(RunStatus.Pending, (await run.GetAsync()).Status);
