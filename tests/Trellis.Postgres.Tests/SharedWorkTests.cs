@@ -53,7 +53,8 @@ public sealed class SharedWorkTests(PostgresFixture database, ITestOutputHelper 
         await using var frozen = await ChildWorker.StartAsync(database, "frozen", output, leaseMs: 2000);
         // The frozen worker's step body runs to its end after SIGCONT even if the worker has noticed the lost lease by
         // then (its heartbeat and the body's timer are both overdue, in either order): its checkpoint is always tried.
-        var run = await _client.Client.StartAsync<SequentialSteps>(new StepsInput(Steps: 3, StepDelayMs: 1500, IgnoreAbort: true));
+        // Each step lasts 3 s, so that the test's polling, however slow on a loaded machine, freezes the worker in step 1.
+        var run = await _client.Client.StartAsync<SequentialSteps>(new StepsInput(Steps: 3, StepDelayMs: 3000, IgnoreAbort: true));
         await Eventually.HoldsAsync(async () => await database.CountAsync(run.RunId, "step-1", "start", "frozen") == 1, "the worker is in step 1");
 
         frozen.Pause(); // SIGSTOP: no heartbeat, no writes, while its lease runs out
