@@ -436,7 +436,7 @@ public sealed class RunLifecycleTests(PostgresFixture database, ITestOutputHelpe
         var probe = new Probe();
         await using var engine = await TestEngines.Builder(database, output).AddWorkflow(_ => new Echo(probe)).StartAsync();
 
-        // 2.5 s between the check and the run's time: a loaded machine's slow start call cannot close that gap.
+        // The check comes 2.5 s before the run's time: room for a start call slowed by a loaded machine.
         var at = DateTimeOffset.UtcNow.AddSeconds(3);
         var run = await engine.Client.StartAsync<Echo>("later", new StartOptions { ScheduledAt = at });
         await Task.Delay(500);
