@@ -62,7 +62,9 @@ public sealed partial class PostgresStore : IWorkflowStore
     /// The data source Trellis uses (owned or shared). The connections of one it owns run with
     /// <c>enable_seqscan = off</c> and <c>plan_cache_mode = force_generic_plan</c> (see <see cref="SessionSetup"/>):
     /// for your own whole-table or ad hoc queries through it, use <c>SET LOCAL enable_seqscan = on</c> and
-    /// <c>SET LOCAL plan_cache_mode = auto</c> in their transaction.
+    /// <c>SET LOCAL plan_cache_mode = auto</c> in their transaction. One it owns also knows only PostgreSQL's
+    /// built-in types (it does not load the server's type catalog); for queries of your own on enums, extension
+    /// or composite types, use a data source of your own.
     /// </summary>
     public NpgsqlDataSource DataSource => _dataSource;
 
@@ -198,6 +200,10 @@ public sealed partial class PostgresStore : IWorkflowStore
     private static NpgsqlDataSource Build(NpgsqlConnectionStringBuilder settings, ILoggerFactory? loggerFactory)
     {
         var builder = new NpgsqlDataSourceBuilder(settings.ConnectionString);
+        // Trellis's statements use only built-in types (text, jsonb, integers, timestamps and their arrays). Left to
+        // itself, Npgsql reads the server's type catalog on a data source's first connection: a query and 10-15 ms
+        // more on every engine start, once for the pool and once for the listener.
+        builder.ConfigureTypeLoading(types => types.EnableTypeLoading(false));
         if (loggerFactory is not null)
         {
             builder.UseLoggerFactory(loggerFactory);
