@@ -115,9 +115,9 @@ public sealed class ClaimWindowTests(PostgresFixture database, ITestOutputHelper
         await using var client = await ClientAsync(queue, _ => new StepThenHeld(probe));
         var run = await client.Client.StartAsync<StepThenHeld>(21);
         // A window far longer than the test waits: only the step can have ended it.
-        await using var worker = await WorkerAsync(queue, _ => new StepThenHeld(probe), TimeSpan.FromSeconds(2));
+        await using var worker = await WorkerAsync(queue, _ => new StepThenHeld(probe), TimeSpan.FromSeconds(12), w => w.LeaseDuration = TimeSpan.FromSeconds(30));
 
-        await Eventually.HoldsAsync(async () => (await run.GetStepsAsync()).Count == 1, "the step is stored", TimeSpan.FromSeconds(1.5));
+        await Eventually.HoldsAsync(async () => (await run.GetStepsAsync()).Count == 1, "the step is stored", TimeSpan.FromSeconds(8));
         var held = await run.GetAsync();
         Assert.Equal((RunStatus.Running, worker.Worker!.WorkerId, 1, 1L), (held.Status, held.LockedBy, held.Attempt, held.Epoch));
         Assert.Equal(1L, (await run.GetStepsAsync())[0].Epoch);
