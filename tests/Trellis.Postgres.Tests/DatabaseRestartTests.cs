@@ -16,7 +16,9 @@ public sealed class DatabaseRestartTests(ITestOutputHelper output)
             {
                 value = await context.StepAsync($"step-{i}", async ct =>
                 {
-                    await Task.Delay(20, ct);
+                    // With 16 slots the 200 runs take at least 1.9 s, well past the loop that starts them (0.3-1 s
+                    // here), so the restart comes in the middle of the work.
+                    await Task.Delay(50, ct);
                     return value + 1;
                 });
             }
