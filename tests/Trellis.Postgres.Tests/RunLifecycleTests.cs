@@ -227,10 +227,12 @@ public sealed class RunLifecycleTests(PostgresFixture database, ITestOutputHelpe
         await Assert.ThrowsAsync<RunCancelledException>(() => run.GetResultAsync(TimeSpan.FromSeconds(5)));
     }
 
-    private sealed class TwoGatedSteps(Probe probe) : Workflow<int, int>
+    /// <param name="contexts">Receives each execution's context, for a test to watch what the workflow sees.</param>
+    private sealed class TwoGatedSteps(Probe probe, Action<WorkflowContext>? contexts = null) : Workflow<int, int>
     {
         public override async Task<int> RunAsync(WorkflowContext context, int input)
         {
+            contexts?.Invoke(context);
             await context.StepAsync("first", async _ =>
             {
                 probe.Hit("first");
@@ -249,14 +251,17 @@ public sealed class RunLifecycleTests(PostgresFixture database, ITestOutputHelpe
     public async Task CancelAsync_RunningRun_StopsAtNextStepBoundaryAsCancelled()
     {
         var probe = new Probe();
-        await using var engine = await TestEngines.Builder(database, output).AddWorkflow(_ => new TwoGatedSteps(probe)).StartAsync();
+        WorkflowContext? seen = null;
+        await using var engine = await TestEngines.Builder(database, output).AddWorkflow(_ => new TwoGatedSteps(probe, c => seen = c)).StartAsync();
 
         var run = await engine.Client.StartAsync<TwoGatedSteps>(0);
         await probe.WaitForAsync("first", 1);
+        Assert.False(seen!.IsCancellationRequested);
         var requested = await run.CancelAsync();
         Assert.Equal(RunStatus.Running, requested.Status);
         Assert.True(requested.CancelRequested);
-        await Task.Delay(300); // let the cancel notification reach the worker while the step is still running
+        // The workflow learns of the cancel while its step still runs (by notification, or at the latest the next heartbeat).
+        await Eventually.HoldsAsync(() => Task.FromResult(seen.IsCancellationRequested), "the workflow sees the cancel request");
         probe.Open("first");
 
         await Assert.ThrowsAsync<RunCancelledException>(() => run.GetResultAsync(TimeSpan.FromSeconds(30)));
