@@ -11,6 +11,9 @@ public sealed class BodyLog(NpgsqlDataSource dataSource, SchemaName schema, stri
 {
     public string WorkerId { get; } = workerId;
 
+    /// <summary>This is the worker named "victim", the one a crash test kills: some test workflows hold only there.</summary>
+    public bool OnVictim => WorkerId == "victim";
+
     public static async Task CreateTableAsync(NpgsqlDataSource dataSource, SchemaName schema)
     {
         await using var command = dataSource.CreateCommand($"""

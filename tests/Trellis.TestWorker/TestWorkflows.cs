@@ -17,7 +17,7 @@ public sealed class SequentialSteps(BodyLog log) : Workflow<StepsInput, string[]
             var index = i;
             results[i] = await context.StepAsync($"step-{index}", ct => log.TraceAsync(context, $"step-{index}", null, async () =>
             {
-                var holds = index == input.VictimHoldsInStep && log.WorkerId == "victim";
+                var holds = index == input.VictimHoldsInStep && log.OnVictim;
                 await Task.Delay(holds ? Timeout.Infinite : input.StepDelayMs, input.IgnoreAbort ? CancellationToken.None : ct);
                 return $"{index}@{log.WorkerId}";
             }));
@@ -39,7 +39,7 @@ public sealed class PerItemSteps(BodyLog log) : Workflow<ItemsInput, long>
         var items = Enumerable.Range(0, input.Items).ToArray();
         var squares = await context.ForEachAsync("square", items, (item, index, ct) => log.TraceAsync(context, "square", index, async () =>
         {
-            var holds = index >= input.VictimHoldsFromItem && log.WorkerId == "victim";
+            var holds = index >= input.VictimHoldsFromItem && log.OnVictim;
             await Task.Delay(holds ? Timeout.Infinite : input.ItemDelayMs, ct);
             return (long)item * item;
         }), input.MaxParallelism);
@@ -55,7 +55,7 @@ public sealed class StepFreeHold(BodyLog log) : Workflow<HoldInput, string>
     public override async Task<string> RunAsync(WorkflowContext context, HoldInput input)
     {
         await log.RecordAsync(context.RunId, "body", null, "start");
-        if (log.WorkerId == "victim")
+        if (log.OnVictim)
         {
             await Task.Delay(input.HoldMsOnVictim);
         }
