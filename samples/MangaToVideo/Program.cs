@@ -182,6 +182,8 @@ internal static class Demo
     {
         var info = await run.GetAsync(cancellationToken);
         var steps = await run.GetStepsAsync(cancellationToken);
+        // Each claim of the run has an epoch of its own; numbered here in the order the claims came.
+        var claims = steps.Select(s => s.Epoch).Append(info.Epoch).Distinct().Order().Select((epoch, i) => (epoch, i + 1)).ToDictionary();
         var table = new Table().Title("Stored steps").AddColumns("position", "step", "rows", "status", "attempts", "written by claim");
         foreach (var group in steps.GroupBy(s => (s.Sequence, s.Name)))
         {
@@ -191,14 +193,14 @@ internal static class Demo
                 group.Any(s => s.ItemIndex is not null) ? $"{group.Count()} pages" : "1",
                 string.Join(", ", group.Select(s => s.Status.ToText()).Distinct()),
                 $"{group.Sum(s => s.Attempts)}",
-                string.Join(", ", group.Select(s => s.Epoch).Distinct().Order()));
+                string.Join(", ", group.Select(s => claims[s.Epoch]).Distinct().Order()));
         }
 
         AnsiConsole.Write(table);
-        var reused = steps.Count(s => s.Epoch < info.Epoch);
-        if (info.Epoch > 1)
+        var reused = steps.Count(s => s.Epoch != info.Epoch);
+        if (claims.Count > 1)
         {
-            AnsiConsole.MarkupLine($"[yellow]This run was claimed {info.Epoch} times; {reused} stored step rows from earlier claims were reused, not recomputed.[/]");
+            AnsiConsole.MarkupLine($"[yellow]This run was claimed {claims.Count} times ({info.WorkerLosses} worker loss(es)); {reused} stored step rows from earlier claims were reused, not recomputed.[/]");
         }
 
         AnsiConsole.MarkupLine($"[green]{Markup.Escape(video.Status)}[/]: {video.Pages} pages, {video.TotalSeconds:0.0} s of video → {Markup.Escape(video.OutputPath)}");

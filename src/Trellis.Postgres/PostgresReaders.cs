@@ -35,6 +35,8 @@ internal static class PostgresReaders
         StartedAt = NullableTime(reader, 21),
         UpdatedAt = reader.GetFieldValue<DateTimeOffset>(22),
         CompletedAt = NullableTime(reader, 23),
+        WorkerLosses = reader.GetInt32(24),
+        MaxWorkerLosses = reader.GetInt32(25),
     };
 
     public static StepInfo ReadStep(NpgsqlDataReader reader) => new()
@@ -63,7 +65,20 @@ internal static class PostgresReaders
         reader.GetInt32(6),
         reader.GetBoolean(7),
         NullableString(reader, 8),
-        ReadTags(reader.GetString(9)));
+        ReadTags(reader.GetString(9)),
+        reader.GetBoolean(10));
+
+    public static RunHistoryEntry ReadHistory(NpgsqlDataReader reader) => new()
+    {
+        Id = reader.GetInt64(0),
+        RunId = reader.GetString(1),
+        At = reader.GetFieldValue<DateTimeOffset>(2),
+        Event = reader.GetString(3),
+        WorkerId = NullableString(reader, 4),
+        Epoch = reader.IsDBNull(5) ? null : reader.GetInt64(5),
+        Attempt = reader.IsDBNull(6) ? null : reader.GetInt32(6),
+        DetailJson = NullableString(reader, 7),
+    };
 
     public static string TagsToJson(IReadOnlyDictionary<string, string> tags) => JsonSerializer.Serialize(tags, Json);
 

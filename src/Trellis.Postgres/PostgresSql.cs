@@ -24,9 +24,10 @@ internal sealed class PostgresSql
         CreateRuns = $"""
             WITH wanted AS (
                 SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[], $6::jsonb[], $7::text[],
-                                     $8::jsonb[], $9::int[], $10::timestamptz[], $11::interval[], $12::text[], $13::interval[])
+                                     $8::jsonb[], $9::int[], $10::timestamptz[], $11::interval[], $12::text[], $13::interval[],
+                                     $15::int[])
                     AS w(id, workflow_name, workflow_version, queue, priority, input, correlation_id, tags,
-                         max_attempts, scheduled_at, delay, claim_for, lease)
+                         max_attempts, scheduled_at, delay, claim_for, lease, max_worker_losses)
             ), busy AS MATERIALIZED (
                 -- A new run goes straight to the starting process's worker only when nothing is waiting
                 -- in its queue, so it never overtakes ready work. Looked up once per queue.
@@ -34,24 +35,25 @@ internal sealed class PostgresSql
                 WHERE EXISTS (SELECT 1 FROM {s}.runs r WHERE r.status = 'pending' AND r.queue = q.queue AND r.scheduled_at <= now())
             ), inserted AS (
                 INSERT INTO {s}.runs (id, workflow_name, workflow_version, queue, priority, status, input, correlation_id,
-                                      tags, max_attempts, scheduled_at, epoch, attempt, locked_by, lease_expires_at, started_at)
+                                      tags, max_attempts, max_worker_losses, scheduled_at, epoch, attempt, locked_by,
+                                      lease_expires_at, started_at)
                 SELECT w.id, w.workflow_name, w.workflow_version, w.queue, w.priority,
                        CASE WHEN c.claim THEN 'running' ELSE 'pending' END, w.input, w.correlation_id, w.tags,
-                       w.max_attempts, coalesce(w.scheduled_at, now() + w.delay),
-                       CASE WHEN c.claim THEN 1 ELSE 0 END, CASE WHEN c.claim THEN 1 ELSE 0 END,
+                       w.max_attempts, w.max_worker_losses, coalesce(w.scheduled_at, now() + w.delay),
+                       CASE WHEN c.claim THEN {ClaimEpoch} ELSE 0 END, CASE WHEN c.claim THEN 1 ELSE 0 END,
                        CASE WHEN c.claim THEN w.claim_for END, CASE WHEN c.claim THEN now() + w.lease END,
                        CASE WHEN c.claim THEN now() END
                 FROM wanted w
                 CROSS JOIN LATERAL (SELECT w.claim_for IS NOT NULL AND w.queue NOT IN (SELECT queue FROM busy)) AS c(claim)
                 ON CONFLICT (id) DO NOTHING
-                RETURNING id, status, queue, scheduled_at
+                RETURNING id, status, queue, scheduled_at, epoch
             ), notified AS (
                 SELECT pg_notify($14, 'w:' || queue)
                 FROM (SELECT DISTINCT queue FROM inserted WHERE status = 'pending' AND scheduled_at <= now()) q
             )
             -- For a run that existed: its stored workflow (r sees the table as it was before this statement).
             SELECT w.id, i.id IS NOT NULL, coalesce(i.status = 'running', false),
-                   CASE WHEN i.id IS NOT NULL THEN w.workflow_name ELSE r.workflow_name END
+                   CASE WHEN i.id IS NOT NULL THEN w.workflow_name ELSE r.workflow_name END, coalesce(i.epoch, 0)
             FROM wanted w
             LEFT JOIN inserted i ON i.id = w.id
             LEFT JOIN {s}.runs r ON i.id IS NULL AND r.id = w.id
@@ -64,8 +66,8 @@ internal sealed class PostgresSql
         CreateRunBatch = $"""
             WITH inserted AS (
                 INSERT INTO {s}.runs (id, workflow_name, workflow_version, queue, priority, status, input,
-                                      correlation_id, tags, max_attempts, scheduled_at)
-                SELECT n.id, $3, $4, $5, $6, 'pending', n.input, $7, $8, $9, coalesce($10, now() + $11)
+                                      correlation_id, tags, max_attempts, max_worker_losses, scheduled_at)
+                SELECT n.id, $3, $4, $5, $6, 'pending', n.input, $7, $8, $9, $13, coalesce($10, now() + $11)
                 FROM unnest($1::text[], $2::jsonb[]) AS n(id, input)
                 RETURNING scheduled_at
             ), notified AS (
@@ -106,14 +108,15 @@ internal sealed class PostgresSql
             """;
 
         RegisterDefinitions = $"""
-            INSERT INTO {s}.workflow_definitions (name, version, input_type, output_type)
-            SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[])
+            INSERT INTO {s}.workflow_definitions (name, version, input_type, output_type, max_worker_losses)
+            SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[])
             ON CONFLICT (name, version) DO UPDATE SET
-                input_type = EXCLUDED.input_type, output_type = EXCLUDED.output_type, last_seen_at = now()
+                input_type = EXCLUDED.input_type, output_type = EXCLUDED.output_type,
+                max_worker_losses = EXCLUDED.max_worker_losses, last_seen_at = now()
             """;
 
         GetDefinitions = $"""
-            SELECT name, version, input_type, output_type FROM {s}.workflow_definitions
+            SELECT name, version, input_type, output_type, max_worker_losses FROM {s}.workflow_definitions
             WHERE name = $1 ORDER BY version DESC
             """;
 
@@ -129,32 +132,39 @@ internal sealed class PostgresSql
 
         RecoverExpiredLeases = $"""
             WITH expired AS (
-                SELECT id FROM {s}.runs
+                SELECT id, locked_by FROM {s}.runs
                 WHERE status = 'running' AND lease_expires_at < now()
                 ORDER BY lease_expires_at
                 LIMIT $1
                 FOR UPDATE SKIP LOCKED
             ), recovered AS (
+                -- A worker loss, not a failed attempt: the attempt the claim charged is given back, and the loss is
+                -- counted against the run's own limit.
                 UPDATE {s}.runs r SET
                     status = CASE WHEN r.cancel_requested THEN 'cancelled'
-                                  WHEN r.attempt >= r.max_attempts THEN 'failed'
+                                  WHEN {LossLimitReached("r")} THEN 'failed'
                                   ELSE 'pending' END,
-                    error = CASE WHEN NOT r.cancel_requested AND r.attempt >= r.max_attempts
-                                 THEN jsonb_build_object(
-                                     'type', 'Trellis.LeaseExpired',
-                                     'message', format('Worker %s stopped renewing its lease (it crashed or was cut off) on attempt %s of %s.',
-                                                       r.locked_by, r.attempt, r.max_attempts),
-                                     'stack', NULL, 'attempt', r.attempt, 'permanent', false)
+                    worker_losses = r.worker_losses + 1,
+                    attempt = r.attempt - 1,
+                    error = CASE WHEN NOT r.cancel_requested AND {LossLimitReached("r")}
+                                 THEN {LossLimitError("r", "r.attempt", "r.locked_by", "stopped renewing its lease")}
                                  ELSE r.error END,
-                    completed_at = CASE WHEN r.cancel_requested OR r.attempt >= r.max_attempts THEN now() END,
+                    completed_at = CASE WHEN r.cancel_requested OR {LossLimitReached("r")} THEN now() END,
                     locked_by = NULL,
                     lease_expires_at = NULL,
                     scheduled_at = now(),
                     updated_at = now()
                 WHERE r.id = ANY (ARRAY(SELECT id FROM expired)) -- by key, however many the plan expects (see Claim)
-                RETURNING r.id, r.status, r.queue
+                RETURNING r.id, r.status, r.queue, r.epoch, r.attempt, r.worker_losses, r.max_worker_losses
+            ), recorded AS (
+                INSERT INTO {s}.history (run_id, event, worker_id, epoch, attempt, detail)
+                SELECT x.id, 'worker_lost', e.locked_by, x.epoch, x.attempt + 1,
+                       jsonb_build_object('reason', 'lease_expired', 'losses', x.worker_losses, 'max_losses', x.max_worker_losses)
+                FROM recovered x JOIN expired e ON e.id = x.id
+                RETURNING 1
             ){Notifications("recovered", "$2")}
-            SELECT count(*) FROM recovered WHERE (SELECT count(*) FROM work_notified) + (SELECT count(*) FROM done_notified) >= 0
+            SELECT count(*) FROM recovered
+            WHERE (SELECT count(*) FROM recorded) + (SELECT count(*) FROM work_notified) + (SELECT count(*) FROM done_notified) >= 0
             """;
 
         WriteSteps = $"""
@@ -240,8 +250,8 @@ internal sealed class PostgresSql
 
         OpenWindowSetup = "SELECT set_config('idle_in_transaction_session_timeout', $1, true)";
 
-        // The window's transaction id, which its record names: assigned by the claim's first row lock, so a claim
-        // that found nothing stays a read-only transaction, whose commit costs no flush.
+        // The window's transaction id, which its record names and which is its runs' epoch: assigned by the claim's
+        // first row lock, so a claim that found nothing stays a read-only transaction, whose commit costs no flush.
         WindowTransaction = "SELECT pg_current_xact_id_if_assigned()::text";
 
         RecordWindow = $"""
@@ -259,7 +269,7 @@ internal sealed class PostgresSql
                     output = CASE WHEN c.kind = 'completed' THEN c.output ELSE r.output END,
                     error = CASE WHEN c.kind IN ('failed', 'retry') THEN c.error
                                  WHEN c.kind = 'completed' THEN NULL ELSE r.error END,
-                    epoch = r.epoch + 1,
+                    epoch = {ClaimEpoch}, -- the window's transaction: the epoch its runs were handed out with
                     attempt = r.attempt + 1,
                     locked_by = CASE WHEN c.kind = 'promote' THEN $6 END,
                     lease_expires_at = CASE WHEN c.kind = 'promote' THEN clock_timestamp() + $7 END,
@@ -291,34 +301,60 @@ internal sealed class PostgresSql
                     SELECT id FROM {s}.claim_windows
                     WHERE coalesce(pg_xact_status(xact) <> 'in progress', true)
                     ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED))
-                RETURNING w.worker_id, w.run_ids
+                RETURNING w.xact, w.worker_id, w.run_ids
             ), charged AS (
-                -- Every claim runs this first, in its own transaction, so a lost window's runs are charged before
+                -- Every claim runs this first, in its own transaction, so a lost window's runs are counted before
                 -- anyone runs them again. Not SKIP LOCKED: in a race with another recovery, a run some window took
-                -- meanwhile is waited for, and charged only if that window left it pending too.
+                -- meanwhile is waited for, and counted only if that window left it pending too.
                 -- Found by primary key alone: joined to the lost runs, or with the status among the conditions (it
                 -- matches the ready index's), the plan walked every pending run. The status is read once locked.
                 SELECT r.id, r.status FROM {s}.runs r
                 WHERE r.id = ANY (ARRAY(SELECT unnest(run_ids) FROM lost))
                 FOR UPDATE
             ), counted AS (
+                -- A worker loss: the window never charged the attempt, so only the loss is counted.
                 UPDATE {s}.runs r SET
-                    attempt = r.attempt + 1,
-                    status = CASE WHEN r.attempt + 1 >= r.max_attempts THEN 'failed' ELSE 'pending' END,
-                    error = CASE WHEN r.attempt + 1 >= r.max_attempts
-                                 THEN jsonb_build_object(
-                                     'type', 'Trellis.WorkerLost',
-                                     'message', format('Worker %s stopped (it crashed or was cut off) while running attempt %s of %s, before the attempt''s first checkpoint.',
-                                                       (SELECT l.worker_id FROM lost l WHERE r.id = ANY (l.run_ids) LIMIT 1),
-                                                       r.attempt + 1, r.max_attempts),
-                                     'stack', NULL, 'attempt', r.attempt + 1, 'permanent', false)
+                    worker_losses = r.worker_losses + 1,
+                    status = CASE WHEN {LossLimitReached("r")} THEN 'failed' ELSE 'pending' END,
+                    error = CASE WHEN {LossLimitReached("r")}
+                                 THEN {LossLimitError("r", "r.attempt + 1", "(SELECT l.worker_id FROM lost l WHERE r.id = ANY (l.run_ids) LIMIT 1)", "lost its claim window")}
                                  ELSE r.error END,
-                    completed_at = CASE WHEN r.attempt + 1 >= r.max_attempts THEN now() END,
+                    completed_at = CASE WHEN {LossLimitReached("r")} THEN now() END,
                     updated_at = now()
                 WHERE r.id = ANY (ARRAY(SELECT id FROM charged WHERE status = 'pending'))
-                RETURNING r.id, r.status, r.queue
+                RETURNING r.id, r.status, r.queue, r.attempt, r.worker_losses, r.max_worker_losses
+            ), recorded AS (
+                INSERT INTO {s}.history (run_id, event, worker_id, epoch, attempt, detail)
+                SELECT x.id, 'worker_lost', l.worker_id, l.xact::text::bigint, x.attempt + 1,
+                       jsonb_build_object('reason', 'claim_window_lost', 'losses', x.worker_losses, 'max_losses', x.max_worker_losses)
+                FROM counted x
+                CROSS JOIN LATERAL (SELECT l.worker_id, l.xact FROM lost l WHERE x.id = ANY (l.run_ids) LIMIT 1) l
+                RETURNING 1
             ){Notifications("counted", "$2")}
-            SELECT count(*) FROM counted WHERE (SELECT count(*) FROM work_notified) + (SELECT count(*) FROM done_notified) >= 0
+            SELECT count(*) FROM counted
+            WHERE (SELECT count(*) FROM recorded) + (SELECT count(*) FROM work_notified) + (SELECT count(*) FROM done_notified) >= 0
+            """;
+
+        ResumeRun = $"""
+            WITH resumed AS (
+                -- Only a run stopped by worker losses; its checkpoints stay, and its loss budget starts again.
+                UPDATE {s}.runs r SET
+                    status = 'pending', worker_losses = 0, error = NULL, completed_at = NULL,
+                    scheduled_at = now(), updated_at = now()
+                WHERE r.id = $1 AND r.status = 'failed' AND r.error ->> 'type' = '{WorkerLossLimitErrorType}'
+                RETURNING r.id, r.queue, r.attempt
+            ), recorded AS (
+                INSERT INTO {s}.history (run_id, event, attempt) SELECT id, 'resumed', attempt FROM resumed RETURNING 1
+            ), notified AS (
+                SELECT pg_notify($2, 'w:' || queue) FROM resumed
+            )
+            SELECT count(*) FROM resumed WHERE (SELECT count(*) FROM recorded) + (SELECT count(*) FROM notified) >= 0
+            """;
+
+        GetHistory = $"""
+            SELECT id, run_id, at, event, worker_id, epoch, attempt, detail FROM {s}.history
+            WHERE run_id = $1
+            ORDER BY id
             """;
     }
 
@@ -348,6 +384,8 @@ internal sealed class PostgresSql
     public string CloseWindow { get; }
     public string ForgetWindow { get; }
     public string RecoverLostWindows { get; }
+    public string ResumeRun { get; }
+    public string GetHistory { get; }
 
     /// <summary>The columns read into <see cref="RunInfo"/>, in the order <see cref="PostgresStore"/> reads them.</summary>
     public static string RunColumns(string alias) => string.Join(", ", RunColumnNames.Select(c => $"{alias}.{c}"));
@@ -357,19 +395,44 @@ internal sealed class PostgresSql
         "id", "workflow_name", "workflow_version", "status", "queue", "priority", "input", "output", "error",
         "correlation_id", "tags", "progress_percent", "progress_message", "attempt", "max_attempts", "epoch",
         "locked_by", "lease_expires_at", "cancel_requested", "created_at", "scheduled_at", "started_at",
-        "updated_at", "completed_at",
+        "updated_at", "completed_at", "worker_losses", "max_worker_losses",
     ];
 
     public const string StepColumns =
         "run_id, seq, item_index, name, status, result, error, attempt_errors, attempts, epoch, started_at, completed_at";
 
     /// <summary>
+    /// A claim's epoch: the id of the claiming transaction, which no other transaction ever has. A claim window's
+    /// runs get theirs without anything being written, so a window that dies leaves no trace of its epoch in the
+    /// rows; counted up from the row (epoch + 1), the next claim would hand out the same epoch again, and a resumed
+    /// holder of the dead window could not be told from the new owner. Evaluated only for rows being written,
+    /// where the transaction has its id anyway.
+    /// </summary>
+    private const string ClaimEpoch = "pg_current_xact_id()::text::bigint";
+
+    /// <summary>The error type of a run stopped because its worker losses exceeded its limit.</summary>
+    public const string WorkerLossLimitErrorType = "Trellis.WorkerLossLimitExceeded";
+
+    /// <summary>True when the worker loss being counted is one more than the run allows (old values of the row).</summary>
+    private static string LossLimitReached(string alias) => $"{alias}.worker_losses >= {alias}.max_worker_losses";
+
+    /// <summary>The error (as <see cref="ErrorInfo"/> JSON) of a run stopped by the worker loss being counted.</summary>
+    private static string LossLimitError(string alias, string attempt, string worker, string what) => $"""
+        jsonb_build_object(
+            'type', '{WorkerLossLimitErrorType}',
+            'message', format('Worker %s {what}; that was worker loss %s of this run, over its limit of %s (MaxWorkerLosses). '
+                              'Its checkpoints are kept: ResumeAsync resumes it.',
+                              {worker}, {alias}.worker_losses + 1, {alias}.max_worker_losses),
+            'stack', NULL, 'attempt', {attempt}, 'permanent', true)
+        """;
+
+    /// <summary>
     /// The claim, in one statement: lock up to $2 ready runs (skipping rows other workers hold), then
-    /// hand them to worker $3 with a lease of $4 from the database's clock and a raised epoch.
+    /// hand them to worker $3 with a lease of $4 from the database's clock and a new epoch.
     /// </summary>
     private static string Claim(string s, string queueFilter) => $"""
         WITH ready AS (
-            SELECT r.id FROM {s}.runs r
+            SELECT r.id, r.started_at IS NOT NULL AS started FROM {s}.runs r
             WHERE r.status = 'pending' AND {queueFilter} AND r.scheduled_at <= now()
               AND (r.workflow_name, r.workflow_version) IN (SELECT * FROM unnest($5::text[], $6::int[]))
             ORDER BY r.priority DESC, r.scheduled_at
@@ -378,7 +441,7 @@ internal sealed class PostgresSql
         )
         UPDATE {s}.runs r SET
             status = 'running',
-            epoch = r.epoch + 1,
+            epoch = {ClaimEpoch},
             attempt = r.attempt + 1,
             locked_by = $3,
             lease_expires_at = now() + $4,
@@ -388,16 +451,17 @@ internal sealed class PostgresSql
         -- $2 and expects a tenth of the backlog; joined to that many rows, it read the whole primary key per claim.
         WHERE r.id = ANY (ARRAY(SELECT id FROM ready))
         RETURNING r.id, r.workflow_name, r.workflow_version, r.input, r.epoch, r.attempt, r.max_attempts,
-                  r.cancel_requested, r.correlation_id, r.tags
+                  r.cancel_requested, r.correlation_id, r.tags, r.id = ANY (ARRAY(SELECT id FROM ready WHERE started))
         """;
 
     /// <summary>
     /// A claim window's claim: up to $2 ready runs locked by this transaction (skipping rows others hold), and
-    /// nothing written. Each comes with the epoch and attempt it will have when the window closes.
+    /// nothing written. Each comes with the attempt it will have when the window closes; its epoch is the window
+    /// transaction's id, read once the rows are locked (<see cref="WindowTransaction"/>), so the column is a placeholder.
     /// </summary>
     private static string OpenWindow(string s, string queueFilter) => $"""
-        SELECT r.id, r.workflow_name, r.workflow_version, r.input, r.epoch + 1, r.attempt + 1, r.max_attempts,
-               r.cancel_requested, r.correlation_id, r.tags
+        SELECT r.id, r.workflow_name, r.workflow_version, r.input, 0::bigint, r.attempt + 1, r.max_attempts,
+               r.cancel_requested, r.correlation_id, r.tags, r.started_at IS NOT NULL
         FROM {s}.runs r
         WHERE r.status = 'pending' AND {queueFilter} AND r.scheduled_at <= now()
           AND (r.workflow_name, r.workflow_version) IN (SELECT * FROM unnest($3::text[], $4::int[]))

@@ -77,6 +77,16 @@ public sealed partial class PostgresStore
         await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
         await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         var transactionId = reader.IsDBNull(0) ? null : reader.GetString(0);
+        if (transactionId is not null)
+        {
+            // The window's runs are handed out under its transaction's id, as its close will write it.
+            var epoch = long.Parse(transactionId, CultureInfo.InvariantCulture);
+            for (var i = 0; i < runs.Count; i++)
+            {
+                runs[i] = runs[i] with { Epoch = epoch };
+            }
+        }
+
         return (transactionId, runs);
     }
 

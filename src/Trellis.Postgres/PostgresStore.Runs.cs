@@ -32,12 +32,14 @@ public sealed partial class PostgresStore
         parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = [.. runs.Select(r => r.ClaimFor?.WorkerId)] });
         parameters.Add(new NpgsqlParameter<TimeSpan[]> { TypedValue = [.. runs.Select(r => r.ClaimFor?.LeaseDuration ?? TimeSpan.Zero)] });
         parameters.Add(Text(_sql.Channel));
+        parameters.Add(new NpgsqlParameter<int[]> { TypedValue = [.. runs.Select(r => r.MaxWorkerLosses)] });
 
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var created = new List<CreatedRun>(runs.Count);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            created.Add(new CreatedRun(reader.GetString(0), reader.GetBoolean(1), reader.GetBoolean(2), reader.IsDBNull(3) ? null : reader.GetString(3)));
+            created.Add(new CreatedRun(
+                reader.GetString(0), reader.GetBoolean(1), reader.GetBoolean(2), reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetInt64(4)));
         }
 
         return created;
@@ -60,6 +62,7 @@ public sealed partial class PostgresStore
         parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = batch.ScheduledAt is { } at ? at.ToUniversalTime() : DBNull.Value });
         parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = batch.Delay ?? TimeSpan.Zero });
         parameters.Add(Text(_sql.Channel));
+        parameters.Add(new NpgsqlParameter<int> { TypedValue = batch.MaxWorkerLosses });
         return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
     }
 
@@ -127,6 +130,39 @@ public sealed partial class PostgresStore
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? PostgresReaders.ReadRun(reader) : null;
     }
 
+    public async Task<(bool Resumed, RunInfo? Run)> ResumeRunAsync(string runId, CancellationToken cancellationToken = default)
+    {
+        await using var batch = _dataSource.CreateBatch();
+        var resume = new NpgsqlBatchCommand(_sql.ResumeRun);
+        resume.Parameters.Add(Text(runId));
+        resume.Parameters.Add(Text(_sql.Channel));
+        var read = new NpgsqlBatchCommand(_sql.GetRun);
+        read.Parameters.Add(Text(runId));
+        batch.BatchCommands.Add(resume);
+        batch.BatchCommands.Add(read);
+
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var resumed = reader.GetInt64(0) > 0;
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+        var run = await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? PostgresReaders.ReadRun(reader) : null;
+        return (resumed, run);
+    }
+
+    public async Task<IReadOnlyList<RunHistoryEntry>> GetHistoryAsync(string runId, CancellationToken cancellationToken = default)
+    {
+        await using var command = _dataSource.CreateCommand(_sql.GetHistory);
+        command.Parameters.Add(Text(runId));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var history = new List<RunHistoryEntry>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            history.Add(PostgresReaders.ReadHistory(reader));
+        }
+
+        return history;
+    }
+
     public async Task RegisterDefinitionsAsync(IReadOnlyCollection<DefinitionRecord> definitions, CancellationToken cancellationToken = default)
     {
         await using var command = _dataSource.CreateCommand(_sql.RegisterDefinitions);
@@ -134,6 +170,7 @@ public sealed partial class PostgresStore
         command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = [.. definitions.Select(d => d.Version)] });
         command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. definitions.Select(d => d.InputType)] });
         command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. definitions.Select(d => d.OutputType)] });
+        command.Parameters.Add(new NpgsqlParameter<int?[]> { TypedValue = [.. definitions.Select(d => d.MaxWorkerLosses)] });
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -145,7 +182,8 @@ public sealed partial class PostgresStore
         var definitions = new List<DefinitionRecord>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            definitions.Add(new DefinitionRecord(reader.GetString(0), reader.GetInt32(1), reader.GetString(2), reader.GetString(3)));
+            definitions.Add(new DefinitionRecord(
+                reader.GetString(0), reader.GetInt32(1), reader.GetString(2), reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetInt32(4)));
         }
 
         return definitions;

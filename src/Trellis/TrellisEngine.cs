@@ -87,7 +87,7 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
             if (Worker is not null)
             {
                 var definitions = Registry.Definitions
-                    .Select(d => new DefinitionRecord(d.Name, d.Version, d.InputType.FullName ?? d.InputType.Name, d.OutputType.FullName ?? d.OutputType.Name))
+                    .Select(d => new DefinitionRecord(d.Name, d.Version, d.InputType.FullName ?? d.InputType.Name, d.OutputType.FullName ?? d.OutputType.Name, d.MaxWorkerLosses))
                     .ToArray();
                 if (definitions.Length > 0)
                 {

@@ -5,6 +5,9 @@ namespace Trellis;
 /// <summary>Settings shared by the client and the worker.</summary>
 public sealed class TrellisOptions
 {
+    /// <summary>The default of <see cref="MaxWorkerLosses"/>.</summary>
+    public const int DefaultMaxWorkerLosses = 50;
+
     /// <summary>The queue runs go to when <see cref="StartOptions.Queue"/> is not set.</summary>
     public string DefaultQueue { get; set; } = "default";
 
@@ -17,9 +20,20 @@ public sealed class TrellisOptions
     /// <summary>
     /// Retry policy of whole runs: when a run attempt fails (an exception escapes the workflow), the run
     /// goes back to the queue after the policy's delay until <see cref="RetryPolicy.MaxAttempts"/> is used up.
-    /// Completed steps are not repeated. An attempt cut short by a crash also counts. Default: 3 attempts, 5 s then 10 s apart.
+    /// Completed steps are not repeated. An attempt cut short by a worker loss does not count (see
+    /// <see cref="MaxWorkerLosses"/>). Default: 3 attempts, 5 s then 10 s apart.
     /// </summary>
     public RetryPolicy RunRetry { get; set; } = new() { MaxAttempts = 3, InitialDelay = TimeSpan.FromSeconds(5), MaxDelay = TimeSpan.FromMinutes(5) };
+
+    /// <summary>
+    /// Worker losses a run survives, for runs whose workflow and start options set none. A worker loss is a worker
+    /// that died, froze past its lease or lost its claim window while it held the run; it is not the workflow's
+    /// error, so it does not use up an attempt: the run goes back to the queue and resumes after its last
+    /// checkpoint. One loss more than this fails the run with the error type <c>Trellis.WorkerLossLimitExceeded</c>
+    /// (a run that kills every worker that takes it must stop somewhere); its checkpoints are kept, and
+    /// <c>ResumeAsync</c> resumes it. A graceful shutdown is no loss. Default 50.
+    /// </summary>
+    public int MaxWorkerLosses { get; set; } = DefaultMaxWorkerLosses;
 
     /// <summary>Run the store's migrations when the engine starts. Default true.</summary>
     public bool MigrateOnStart { get; set; } = true;
@@ -50,6 +64,11 @@ public sealed class TrellisOptions
         if (ResultPollInterval <= TimeSpan.Zero)
         {
             throw new ArgumentException("TrellisOptions.ResultPollInterval must be positive.");
+        }
+
+        if (MaxWorkerLosses < 0)
+        {
+            throw new ArgumentException($"TrellisOptions.MaxWorkerLosses must be 0 or more (was {MaxWorkerLosses}).");
         }
 
         StepRetry.Validate("TrellisOptions.StepRetry");

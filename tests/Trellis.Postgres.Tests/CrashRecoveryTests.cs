@@ -45,11 +45,16 @@ public sealed class CrashRecoveryTests(PostgresFixture database, ITestOutputHelp
         Assert.Equal(2, starts[("step-2", null)]); // interrupted: once on each worker
         Assert.Equal(1, starts[("step-3", null)]);
         Assert.Equal(1, starts[("step-4", null)]);
+        // One worker loss, which used up no attempt: the survivor's claim is attempt 1 again, under an epoch of its own.
         var info = await run.GetAsync();
-        Assert.Equal((RunStatus.Completed, 2L), (info.Status, info.Epoch));
+        Assert.Equal((RunStatus.Completed, 1, 1), (info.Status, info.Attempt, info.WorkerLosses));
         var steps = await run.GetStepsAsync();
-        Assert.Equal([1L, 1L, 2L, 2L, 2L], steps.Select(s => s.Epoch));
+        var victimEpoch = steps[0].Epoch;
+        Assert.NotEqual(victimEpoch, info.Epoch);
+        Assert.Equal([victimEpoch, victimEpoch, info.Epoch, info.Epoch, info.Epoch], steps.Select(s => s.Epoch));
         Assert.All(steps, s => Assert.Equal(StepStatus.Completed, s.Status));
+        var lost = Assert.Single(await run.GetHistoryAsync());
+        Assert.Equal((RunHistoryEvents.WorkerLost, "victim", victimEpoch, 1), (lost.Event, lost.WorkerId, lost.Epoch, lost.Attempt));
     }
 
     [Fact]

@@ -150,11 +150,16 @@ public sealed class RunLifecycleTests(PostgresFixture database, ITestOutputHelpe
 
         var run = await engine.Client.StartAsync<TwoGatedSteps>(0);
 
-        // Claimed in the statement that created it: same timestamp, epoch 1, this worker.
+        // Claimed in the statement that created it: same timestamp, an epoch, this worker.
         var row = Assert.Single(await database.RowsAsync("SELECT status, locked_by, epoch, started_at = created_at FROM {schema}.runs WHERE id = $1", run.RunId));
-        Assert.Equal(("running", engine.Worker!.WorkerId, 1L, true), ((string)row[0]!, (string)row[1]!, (long)row[2]!, (bool)row[3]!));
+        Assert.Equal(("running", engine.Worker!.WorkerId, true), ((string)row[0]!, (string)row[1]!, (bool)row[3]!));
+        var epoch = (long)row[2]!;
+        Assert.True(epoch > 0);
         probe.Open("first");
         Assert.Equal(2, await run.GetResultAsync(TimeSpan.FromSeconds(30)));
+        // The worker wrote under the epoch the start handed it: its checkpoints and outcome were accepted.
+        Assert.Equal((epoch, 1), ((await run.GetAsync()).Epoch, (await run.GetAsync()).Attempt));
+        Assert.All(await run.GetStepsAsync(), s => Assert.Equal(epoch, s.Epoch));
     }
 
     [Fact]

@@ -44,7 +44,12 @@ public sealed class SharedWorkTests(PostgresFixture database, ITestOutputHelper 
         Assert.All(perRun, r => Assert.Equal((1L, 3L), ((long)r[1]!, (long)r[2]!))); // one worker, every step body once
         var workers = await database.RowsAsync("SELECT DISTINCT worker FROM {schema}.body_log");
         Assert.Equal(2, workers.Count); // both processes took a share
-        Assert.Equal(200, await database.ScalarAsync<long>("SELECT count(*) FROM {schema}.runs WHERE status = 'completed' AND epoch = 1"));
+        // Each run claimed once: one attempt, no worker lost, every step written under the run's one epoch.
+        Assert.Equal(200, await database.ScalarAsync<long>("""
+            SELECT count(*) FROM {schema}.runs r
+            WHERE r.status = 'completed' AND r.attempt = 1 AND r.worker_losses = 0
+              AND NOT EXISTS (SELECT 1 FROM {schema}.steps s WHERE s.run_id = r.id AND s.epoch <> r.epoch)
+            """));
     }
 
     [Fact]
@@ -70,10 +75,11 @@ public sealed class SharedWorkTests(PostgresFixture database, ITestOutputHelper 
 
         var steps = await run.GetStepsAsync();
         Assert.Equal(["\"0@frozen\"", "\"1@thief\"", "\"2@thief\""], steps.Select(s => s.ResultJson));
-        Assert.Equal([1L, 2L, 2L], steps.Select(s => s.Epoch));
-        Assert.Equal(0, await database.CountAsync(run.RunId, "step-2", "start", "frozen"));
         var info = await run.GetAsync();
-        Assert.Equal((RunStatus.Completed, 2L), (info.Status, info.Epoch));
+        Assert.Equal([steps[0].Epoch, info.Epoch, info.Epoch], steps.Select(s => s.Epoch));
+        Assert.NotEqual(steps[0].Epoch, info.Epoch);
+        Assert.Equal(0, await database.CountAsync(run.RunId, "step-2", "start", "frozen"));
+        Assert.Equal((RunStatus.Completed, 1, 1), (info.Status, info.Attempt, info.WorkerLosses));
         Assert.Contains("1@thief", info.OutputJson, StringComparison.Ordinal);
     }
 

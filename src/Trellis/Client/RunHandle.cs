@@ -22,6 +22,14 @@ public class RunHandle
     public Task<RunInfo> CancelAsync(CancellationToken cancellationToken = default) =>
         Client.CancelAsync(RunId, cancellationToken);
 
+    /// <summary>Resumes the run after it was stopped by worker losses (see <see cref="TrellisClient.ResumeAsync"/>).</summary>
+    public Task<RunInfo> ResumeAsync(CancellationToken cancellationToken = default) =>
+        Client.ResumeAsync(RunId, cancellationToken);
+
+    /// <summary>The run's history, oldest event first.</summary>
+    public Task<IReadOnlyList<RunHistoryEntry>> GetHistoryAsync(CancellationToken cancellationToken = default) =>
+        Client.GetHistoryAsync(RunId, cancellationToken);
+
     /// <summary>Waits until the run has finished, however it ended.</summary>
     public Task<RunOutcome> WaitAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
         Client.WaitForOutcomeAsync(RunId, timeout, cancellationToken);

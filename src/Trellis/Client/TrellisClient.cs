@@ -104,7 +104,8 @@ public sealed class TrellisClient
             options.Tags ?? RunInfo.EmptyTags,
             options.MaxAttempts ?? _options.RunRetry.MaxAttempts,
             options.ScheduledAt,
-            options.ScheduledAt is null ? options.Delay : null);
+            options.ScheduledAt is null ? options.Delay : null,
+            options.MaxWorkerLosses ?? definition.MaxWorkerLosses ?? _options.MaxWorkerLosses);
         var created = await _store.CreateRunBatchAsync(batch, cancellationToken).ConfigureAwait(false);
         TrellisDiagnostics.RunsStarted.Add(created, new KeyValuePair<string, object?>("workflow", definition.Name));
         return ids;
@@ -162,6 +163,39 @@ public sealed class TrellisClient
         return await _store.RequestCancelAsync(runId, cancellationToken).ConfigureAwait(false) ?? throw new RunNotFoundException(runId);
     }
 
+    /// <summary>
+    /// Resumes a run that was stopped because it lost its worker more often than it allows
+    /// (<see cref="TrellisOptions.MaxWorkerLosses"/>: failed with the error type <c>Trellis.WorkerLossLimitExceeded</c>).
+    /// It goes back to the queue and resumes after its last checkpoint; its worker losses count from zero again, and
+    /// its history records the resume. Resuming a run that is pending or running already (resumed before) changes
+    /// nothing. Returns the run after the call.
+    /// </summary>
+    /// <exception cref="RunNotFoundException">No run has this id.</exception>
+    /// <exception cref="RunNotResumableException">The run finished otherwise (completed, cancelled, or failed for another reason).</exception>
+    public async Task<RunInfo> ResumeAsync(string runId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(runId);
+        var (resumed, run) = await _store.ResumeRunAsync(runId, cancellationToken).ConfigureAwait(false);
+        if (run is null)
+        {
+            throw new RunNotFoundException(runId);
+        }
+
+        if (!resumed && run.Status.IsTerminal())
+        {
+            throw new RunNotResumableException(run);
+        }
+
+        return run;
+    }
+
+    /// <summary>The run's history, oldest event first (see <see cref="RunHistoryEvents"/>).</summary>
+    public Task<IReadOnlyList<RunHistoryEntry>> GetHistoryAsync(string runId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(runId);
+        return _store.GetHistoryAsync(runId, cancellationToken);
+    }
+
     /// <summary>Waits until the run has finished and returns how it ended. Woken by notifications, not a tight poll.</summary>
     public Task<RunOutcome> WaitForOutcomeAsync(string runId, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
@@ -183,6 +217,7 @@ public sealed class TrellisClient
 
         var version = options.WorkflowVersion;
         var inputChecked = definition is not null && (version is null || version == definition.Version);
+        DefinitionRecord? remote = null;
         if (!inputChecked)
         {
             if (_registry.TryGet(workflowName, version, out var local))
@@ -193,12 +228,13 @@ public sealed class TrellisClient
             else
             {
                 definition = null;
-                version = await ResolveRemoteVersionAsync(workflowName, version, cancellationToken).ConfigureAwait(false);
+                remote = await ResolveRemoteDefinitionAsync(workflowName, version, cancellationToken).ConfigureAwait(false);
             }
         }
 
         var queue = options.Queue ?? _options.DefaultQueue;
-        var workflowVersion = definition?.Version ?? version!.Value;
+        var workflowVersion = definition?.Version ?? remote!.Version;
+        var maxWorkerLosses = options.MaxWorkerLosses ?? definition?.MaxWorkerLosses ?? remote?.MaxWorkerLosses ?? _options.MaxWorkerLosses;
         var runId = options.RunId ?? Guid.CreateVersion7().ToString();
         var tags = options.Tags ?? RunInfo.EmptyTags;
         var maxAttempts = options.MaxAttempts ?? _options.RunRetry.MaxAttempts;
@@ -208,7 +244,7 @@ public sealed class TrellisClient
         var localClaim = startsNow ? _localWorker?.TryReserveForLocalStart(queue, workflowName, workflowVersion) : null;
         var run = new NewRun(
             runId, workflowName, workflowVersion, queue, options.Priority, inputJson, options.CorrelationId, tags, maxAttempts,
-            options.ScheduledAt, options.ScheduledAt is null ? options.Delay : null, localClaim);
+            options.ScheduledAt, options.ScheduledAt is null ? options.Delay : null, localClaim?.Claim, maxWorkerLosses);
 
         CreatedRun created;
         try
@@ -229,7 +265,9 @@ public sealed class TrellisClient
         {
             if (created.Claimed)
             {
-                _localWorker!.StartReserved(new ClaimedRun(runId, workflowName, workflowVersion, inputJson, 1, 1, maxAttempts, false, options.CorrelationId, tags));
+                _localWorker!.StartReserved(
+                    new ClaimedRun(runId, workflowName, workflowVersion, inputJson, created.Epoch, 1, maxAttempts, false, options.CorrelationId, tags, StartedBefore: false),
+                    localClaim);
             }
             else
             {
@@ -253,7 +291,8 @@ public sealed class TrellisClient
         return runId;
     }
 
-    private async Task<int> ResolveRemoteVersionAsync(string workflowName, int? version, CancellationToken cancellationToken)
+    /// <summary>The definition a worker elsewhere registered: the given version, or the highest.</summary>
+    private async Task<DefinitionRecord> ResolveRemoteDefinitionAsync(string workflowName, int? version, CancellationToken cancellationToken)
     {
         var known = await _store.GetDefinitionsAsync(workflowName, cancellationToken).ConfigureAwait(false);
         var match = version is { } v ? known.FirstOrDefault(d => d.Version == v) : (known.Count > 0 ? known[0] : null);
@@ -263,7 +302,7 @@ public sealed class TrellisClient
             throw new UnknownWorkflowException(workflowName, version, names);
         }
 
-        return match.Version;
+        return match;
     }
 
     private static void CheckInputType(WorkflowDefinition definition, object? input)
@@ -306,6 +345,11 @@ public sealed class TrellisClient
         if (options.MaxAttempts is < 1)
         {
             throw new ArgumentException("StartOptions.MaxAttempts must be at least 1.", nameof(options));
+        }
+
+        if (options.MaxWorkerLosses is < 0)
+        {
+            throw new ArgumentException("StartOptions.MaxWorkerLosses must be 0 or more.", nameof(options));
         }
 
         if (options.Tags?.Keys.Any(string.IsNullOrEmpty) == true)

@@ -59,6 +59,9 @@ internal static partial class LogMessages
     [LoggerMessage(1027, LogLevel.Error, "Run {RunId} could not be finished in the store")]
     public static partial void RunFinishFailed(this ILogger logger, Exception exception, string runId);
 
+    [LoggerMessage(1029, LogLevel.Warning, "Run {RunId}: this worker's hold is older than its lease and the store could not confirm it; nothing of the run starts until it does (retrying in {Delay})")]
+    public static partial void HoldConfirmFailed(this ILogger logger, Exception exception, string runId, TimeSpan delay);
+
     [LoggerMessage(1028, LogLevel.Debug, "Run {RunId} given back to the queue before it began: starts in this process took the worker's free slots while the claim was in flight")]
     public static partial void RunGivenBackOverLimit(this ILogger logger, string runId);
 

@@ -23,6 +23,7 @@ internal sealed class ClaimWindowSession
     private readonly Action<IReadOnlyList<RunFinish>> _runsFinished;
     private readonly Action<IReadOnlyList<string>> _runsLost;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Member> _members;
     private readonly ITimer _deadline;
@@ -30,8 +31,11 @@ internal sealed class ClaimWindowSession
     private Task? _closing;
     private volatile bool _closed;
 
+    /// <param name="claimSentAt">When the claim that opened the window was sent (<see cref="TimeProvider.GetTimestamp"/>): the
+    /// server ends the window's transaction once it has been idle for the lease duration, so the runs' holds count from then.</param>
     public ClaimWindowSession(
         IClaimWindow window,
+        long claimSentAt,
         TimeSpan maxOpen,
         TimeSpan leaseDuration,
         TimeProvider time,
@@ -41,13 +45,14 @@ internal sealed class ClaimWindowSession
     {
         _window = window;
         _leaseDuration = leaseDuration;
+        _time = time;
         _runsFinished = runsFinished;
         _runsLost = runsLost;
         _logger = logger;
         _members = new Dictionary<string, Member>(window.Runs.Count, StringComparer.Ordinal);
         foreach (var run in window.Runs)
         {
-            _members[run.Id] = new Member();
+            _members[run.Id] = new Member(new RunHold(time, leaseDuration, claimSentAt));
         }
 
         _outstanding = _members.Count;
@@ -56,6 +61,9 @@ internal sealed class ClaimWindowSession
 
     /// <summary>The close has committed: the runs it did not finish are held under a lease now.</summary>
     public bool HasClosed => _closed;
+
+    /// <summary>The hold of one of the window's runs: from the claim, then from the close that handed it over under a lease.</summary>
+    public RunHold HoldOf(string runId) => _members[runId].Hold;
 
     /// <summary>
     /// Takes a run's outcome into the window. Returns the task that completes when the window has committed
@@ -158,6 +166,7 @@ internal sealed class ClaimWindowSession
     private async Task CloseAsync(List<RunFinish> finishes, List<string> promoted)
     {
         await _deadline.DisposeAsync().ConfigureAwait(false);
+        var closeSentAt = _time.GetTimestamp();
         try
         {
             await _window.CloseAsync(finishes, promoted, _leaseDuration).ConfigureAwait(false);
@@ -177,6 +186,11 @@ internal sealed class ClaimWindowSession
         finally
         {
             await _window.DisposeAsync().ConfigureAwait(false);
+        }
+
+        foreach (var runId in promoted)
+        {
+            _members[runId].Hold.Confirm(closeSentAt); // their leases run from the close
         }
 
         _closed = true;
@@ -201,8 +215,10 @@ internal sealed class ClaimWindowSession
         }
     }
 
-    private sealed class Member
+    private sealed class Member(RunHold hold)
     {
+        public RunHold Hold { get; } = hold;
+
         /// <summary>The run gave its outcome (or ended without one); the window no longer waits for it.</summary>
         public bool Reported { get; set; }
 

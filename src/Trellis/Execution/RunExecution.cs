@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Trellis.Diagnostics;
 using Trellis.Storage;
 
 namespace Trellis.Execution;
@@ -22,8 +23,12 @@ internal enum AbortReason
 /// <summary>The state of one claimed run while a worker executes it.</summary>
 internal sealed class RunExecution : IDisposable
 {
+    private static readonly TimeSpan MaxConfirmRetryDelay = TimeSpan.FromSeconds(1);
+
     private readonly CancellationTokenSource _abort = new();
     private readonly Lock _writeOrder = new();
+    private readonly Lock _confirmLock = new();
+    private Task? _confirming;
     private Dictionary<int, StoredPosition> _stored = [];
     private int _lastStoredSequence = -1;
     private int _lastSequence = -1;
@@ -33,16 +38,20 @@ internal sealed class RunExecution : IDisposable
     private volatile ClaimWindowSession? _window;
     private List<(CheckpointWrite Write, TaskCompletionSource<bool> Written)>? _afterWindow;
 
-    public RunExecution(ClaimedRun claim, WorkflowDefinition definition, ExecutionServices services, ClaimWindowSession? window = null)
+    public RunExecution(ClaimedRun claim, WorkflowDefinition definition, ExecutionServices services, RunHold hold, ClaimWindowSession? window = null)
     {
         Claim = claim;
         Definition = definition;
         Services = services;
+        Hold = hold;
         _cancelRequested = claim.CancelRequested;
         _window = window;
     }
 
     public ClaimedRun Claim { get; }
+
+    /// <summary>When the store last confirmed that this worker holds the run.</summary>
+    public RunHold Hold { get; }
     public WorkflowDefinition Definition { get; }
     public ExecutionServices Services { get; }
     public string RunId => Claim.Id;
@@ -111,12 +120,118 @@ internal sealed class RunExecution : IDisposable
     }
 
     /// <summary>
+    /// Called before new work starts (the run, each step attempt): throws if the run must not go on, and makes sure
+    /// this worker still holds it. While the hold is fresh on the worker's clock this costs nothing; once it is
+    /// stale (the process was paused, or the store could not be reached), the store must confirm it first. A hold the
+    /// store no longer has aborts the run, which then writes nothing: no body starts on a claim that is long dead.
+    /// </summary>
+    public ValueTask EnsureHeldAsync()
+    {
+        ThrowIfStopped();
+        return Hold.IsStale ? new ValueTask(ConfirmHoldAsync()) : ValueTask.CompletedTask;
+    }
+
+    private async Task ConfirmHoldAsync()
+    {
+        while (Hold.IsStale)
+        {
+            ThrowIfStopped();
+            Task confirming;
+            lock (_confirmLock)
+            {
+                // One confirmation at a time for all of the run's callers (the items of a ForEachAsync).
+                if (_confirming is null || _confirming.IsCompleted)
+                {
+                    _confirming = ConfirmOnceAsync();
+                }
+
+                confirming = _confirming;
+            }
+
+            await confirming.ConfigureAwait(false);
+        }
+
+        ThrowIfStopped();
+    }
+
+    /// <summary>Asks the store whether this worker still holds the run; aborts the run when it does not.</summary>
+    private async Task ConfirmOnceAsync()
+    {
+        if (_window is { HasClosed: false } window)
+        {
+            // A window is confirmed by closing it: the close commits, and the run is held under a lease from then
+            // (the window confirms its runs' holds), or it fails because the server ended the window's transaction.
+            try
+            {
+                await window.PromoteAsync().ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                Abort(AbortReason.LeaseLost);
+            }
+
+            return;
+        }
+
+        var worker = Services.Options.Worker;
+        var delay = TimeSpan.FromMilliseconds(50);
+        while (!AbortToken.IsCancellationRequested)
+        {
+            var sentAt = Services.Time.GetTimestamp();
+            try
+            {
+                var held = await Services.Queue.RenewLeasesAsync(worker.WorkerId, [Lease], worker.LeaseDuration, AbortToken).ConfigureAwait(false);
+                if (held.TryGetValue(RunId, out var cancelRequested))
+                {
+                    Hold.Confirm(sentAt);
+                    if (cancelRequested)
+                    {
+                        RequestCancel();
+                    }
+                }
+                else
+                {
+                    Services.Logger.RunLeaseLost(RunId, Epoch);
+                    Abort(AbortReason.LeaseLost);
+                }
+
+                return;
+            }
+            catch (OperationCanceledException) when (AbortToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                // The store cannot say: nothing starts until it can, or until the heartbeat gives the run up.
+                Services.Logger.HoldConfirmFailed(ex, RunId, delay);
+                try
+                {
+                    await Task.Delay(delay, Services.Time, AbortToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                delay = delay * 2 < MaxConfirmRetryDelay ? delay * 2 : MaxConfirmRetryDelay;
+            }
+        }
+    }
+
+    /// <summary>
     /// Queues one of this run's writes; the task completes when it is durable: true if applied, false if fenced off.
     /// Inside a claim window, the outcome goes into the window's close, and any other write first ends the window
     /// (a step or progress needs the run held under a lease): it waits, in the order given, until then.
     /// </summary>
     public Task<bool> WriteAsync(CheckpointWrite write)
     {
+        if (Volatile.Read(ref _abortReason) == (int)AbortReason.LeaseLost)
+        {
+            // Another worker may hold the run now; nothing this execution still has in flight may reach the store.
+            return Task.FromResult(false);
+        }
+
         // Once null, _window stays null, and it is cleared only after the writes that waited for the window have
         // reached the writer: a run outside any window (every locally started run, every run after its window)
         // writes without taking the lock, which the items of one ForEachAsync would otherwise all contend for.
@@ -245,4 +360,5 @@ internal sealed record ExecutionServices(
     TrellisOptions Options,
     TimeProvider Time,
     ILogger Logger,
-    IServiceProvider? Services);
+    IServiceProvider? Services,
+    IRunQueue Queue);

@@ -20,9 +20,9 @@ internal static class RunExecutor
         var services = run.Services;
         var logger = services.Logger;
 
-        if (run.Claim.Epoch > 1)
+        if (run.Claim.StartedBefore)
         {
-            // Only a run claimed before can have checkpoints; a first claim skips the read.
+            // Only a run started before can have checkpoints; a first claim skips the read.
             try
             {
                 run.SetStoredSteps(await store.GetStepsAsync(run.RunId, run.AbortToken).ConfigureAwait(false));
@@ -36,6 +36,22 @@ internal static class RunExecutor
         }
 
         if (run.CancelRequested)
+        {
+            await FinishCancelledAsync(run).ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            // The last thing before the workflow's code: a claim that came back to a paused process may be long dead.
+            await run.EnsureHeldAsync().ConfigureAwait(false);
+        }
+        catch (Exception) when (run.Aborted is { } lost)
+        {
+            await HandleAbortAsync(run, lost).ConfigureAwait(false);
+            return;
+        }
+        catch (RunCancelledException)
         {
             await FinishCancelledAsync(run).ConfigureAwait(false);
             return;

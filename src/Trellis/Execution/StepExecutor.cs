@@ -25,7 +25,8 @@ internal static class StepExecutor
         var attempt = previousAttempts;
         for (var tries = 1; ; tries++)
         {
-            run.ThrowIfStopped();
+            // No body starts on a hold this worker cannot vouch for (a pause, an unreachable store).
+            await run.EnsureHeldAsync().ConfigureAwait(false);
             attempt++;
             var startedAt = services.Time.GetUtcNow();
             using var activity = StartActivity(run, name, sequence, itemIndex, attempt);

@@ -6,6 +6,9 @@ using Trellis.Storage;
 
 namespace Trellis.Execution;
 
+/// <summary>A slot a start in this process took for its run, and when (<see cref="TimeProvider.GetTimestamp"/>).</summary>
+internal sealed record LocalReservation(LocalClaim Claim, long ReservedAt);
+
 /// <summary>
 /// Claims runs from the store's queue and executes them: up to <see cref="WorkerOptions.MaxConcurrentRuns"/>
 /// at once, holding each under a lease renewed by a heartbeat, and putting back runs whose lease expired
@@ -64,7 +67,7 @@ public sealed class TrellisWorker : IAsyncDisposable
         _slots = new SlotCounter(_worker.MaxConcurrentRuns);
         _workflows = [.. registry.Definitions.Select(d => new WorkflowKey(d.Name, d.Version))];
         var writer = new CheckpointWriter(store, isTransient, _worker.MaxCheckpointBatch, _worker.CheckpointLanes, loggerFactory.CreateLogger("Trellis.Checkpoints"), time);
-        _services = new ExecutionServices(writer, new InFlightSteps(), serializer, options, time, loggerFactory.CreateLogger("Trellis.Workflow"), services);
+        _services = new ExecutionServices(writer, new InFlightSteps(), serializer, options, time, loggerFactory.CreateLogger("Trellis.Workflow"), services, store);
         writer.RunsFinished = OnRunsFinished;
     }
 
@@ -168,7 +171,7 @@ public sealed class TrellisWorker : IAsyncDisposable
     /// Takes a slot for a run that a start in this process wants to hand over directly. Only while the
     /// worker is running, serves the queue and has the workflow version registered.
     /// </summary>
-    internal LocalClaim? TryReserveForLocalStart(string queue, string workflowName, int version)
+    internal LocalReservation? TryReserveForLocalStart(string queue, string workflowName, int version)
     {
         if (Volatile.Read(ref _state) != 1 || _stopClaiming.IsCancellationRequested
             || Array.IndexOf(_queues, queue) < 0 || !_workflows.Contains(new WorkflowKey(workflowName, version)))
@@ -176,11 +179,13 @@ public sealed class TrellisWorker : IAsyncDisposable
             return null;
         }
 
-        return _slots.TryTakeForLocalStart() ? new LocalClaim(WorkerId, _worker.LeaseDuration) : null;
+        // Taken before the start is sent: the lease it creates runs from later than this.
+        return _slots.TryTakeForLocalStart() ? new LocalReservation(new LocalClaim(WorkerId, _worker.LeaseDuration), _time.GetTimestamp()) : null;
     }
 
     /// <summary>Runs a run the store created already claimed by this worker, in the slot reserved for it.</summary>
-    internal void StartReserved(ClaimedRun claim) => Start(claim, window: null, givenBack: null);
+    internal void StartReserved(ClaimedRun claim, LocalReservation reservation) =>
+        Start(claim, window: null, givenBack: null, NewHold(reservation.ReservedAt));
 
     /// <summary>Gives back a slot reserved for a run that was not created claimed after all.</summary>
     internal void CancelReservation()
@@ -225,6 +230,7 @@ public sealed class TrellisWorker : IAsyncDisposable
                     _wake.Reset(); // a wake-up from before this claim (e.g. the listener's first look) is answered by it
                     IReadOnlyList<ClaimedRun> claimed;
                     ClaimWindowSession? window = null;
+                    var sentAt = _time.GetTimestamp(); // the claimed runs' holds count from here
                     try
                     {
                         var request = new ClaimRequest(WorkerId, _queues, workflows, requested, _worker.LeaseDuration);
@@ -233,7 +239,7 @@ public sealed class TrellisWorker : IAsyncDisposable
                             var opened = await _store.OpenClaimWindowAsync(request, token).ConfigureAwait(false);
                             claimed = opened?.Runs ?? [];
                             window = opened is null ? null : new ClaimWindowSession(
-                                opened, _worker.ClaimWindow, _worker.LeaseDuration, _time, OnRunsFinished, AbortLostRuns, _logger);
+                                opened, sentAt, _worker.ClaimWindow, _worker.LeaseDuration, _time, OnRunsFinished, AbortLostRuns, _logger);
                         }
                         else
                         {
@@ -257,7 +263,8 @@ public sealed class TrellisWorker : IAsyncDisposable
                     var overLimit = _slots.EndClaim(requested, claimed.Count);
                     for (var i = 0; i < claimed.Count; i++)
                     {
-                        Start(claimed[i], window, i >= claimed.Count - overLimit ? AbortReason.OverLimit : null);
+                        var hold = window?.HoldOf(claimed[i].Id) ?? NewHold(sentAt);
+                        Start(claimed[i], window, i >= claimed.Count - overLimit ? AbortReason.OverLimit : null, hold);
                     }
 
                     if (overLimit > 0)
@@ -313,7 +320,9 @@ public sealed class TrellisWorker : IAsyncDisposable
         }
     }
 
-    private void Start(ClaimedRun claim, ClaimWindowSession? window, AbortReason? givenBack)
+    private RunHold NewHold(long confirmedAt) => new(_time, _worker.LeaseDuration, confirmedAt);
+
+    private void Start(ClaimedRun claim, ClaimWindowSession? window, AbortReason? givenBack, RunHold hold)
     {
         if (!_registry.TryGet(claim.WorkflowName, claim.WorkflowVersion, out var definition))
         {
@@ -321,7 +330,7 @@ public sealed class TrellisWorker : IAsyncDisposable
             throw new UnknownWorkflowException(claim.WorkflowName, claim.WorkflowVersion, _registry.Names());
         }
 
-        var run = new RunExecution(claim, definition, _services, window);
+        var run = new RunExecution(claim, definition, _services, hold, window);
         if (givenBack is { } reason)
         {
             run.Abort(reason); // before it begins: the executor only gives it back
@@ -422,6 +431,7 @@ public sealed class TrellisWorker : IAsyncDisposable
 
             try
             {
+                var sentAt = _time.GetTimestamp();
                 var held = await _store.RenewLeasesAsync(WorkerId, [.. runs.Select(r => r.Lease)], _worker.LeaseDuration, token).ConfigureAwait(false);
                 lastSuccess = _time.GetUtcNow();
                 failures = 0;
@@ -431,8 +441,11 @@ public sealed class TrellisWorker : IAsyncDisposable
                     {
                         _logger.RunLeaseLost(run.RunId, run.Epoch);
                         run.Abort(AbortReason.LeaseLost);
+                        continue;
                     }
-                    else if (cancelRequested)
+
+                    run.Hold.Confirm(sentAt);
+                    if (cancelRequested)
                     {
                         run.RequestCancel();
                     }

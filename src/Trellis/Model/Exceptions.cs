@@ -130,6 +130,18 @@ public sealed class RunFailedException(string runId, ErrorInfo? error)
     public ErrorInfo? Error { get; } = error;
 }
 
+/// <summary>
+/// <see cref="TrellisClient.ResumeAsync"/> was asked to resume a run that did not stop for worker losses: one that
+/// completed, was cancelled, or failed with an error of its own.
+/// </summary>
+public sealed class RunNotResumableException(RunInfo run)
+    : TrellisException($"Run '{run.Id}' is {run.Status.ToText()}{(run.Error is { } e ? $" ({e.Type})" : "")}; only a run stopped by worker losses "
+        + "(failed with Trellis.WorkerLossLimitExceeded) can be resumed.")
+{
+    public string RunId { get; } = run.Id;
+    public RunStatus Status { get; } = run.Status;
+}
+
 /// <summary>The awaited run was cancelled.</summary>
 public sealed class RunCancelledException(string runId)
     : TrellisException($"Run '{runId}' was cancelled.")

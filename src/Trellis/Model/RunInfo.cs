@@ -25,12 +25,31 @@ public sealed record RunInfo
 
     public string? ProgressMessage { get; init; }
 
-    /// <summary>How many attempts have been charged against <see cref="MaxAttempts"/>.</summary>
+    /// <summary>
+    /// How many attempts have been charged against <see cref="MaxAttempts"/>: the current one while the run is held,
+    /// and those that ended in the workflow's own errors. A worker loss gives its attempt back (see <see cref="WorkerLosses"/>).
+    /// </summary>
     public int Attempt { get; init; }
 
     public int MaxAttempts { get; init; }
 
-    /// <summary>The fencing token: raised by every claim.</summary>
+    /// <summary>
+    /// How many times the run lost its worker: a lease that expired (the worker died, froze or was cut off) or a claim
+    /// window that never closed. Counted apart from <see cref="Attempt"/>, against <see cref="MaxWorkerLosses"/>;
+    /// every loss is in the run's history. Back to zero when the run is resumed.
+    /// </summary>
+    public int WorkerLosses { get; init; }
+
+    /// <summary>
+    /// Worker losses the run survives. One more fails it with the error type
+    /// <c>Trellis.WorkerLossLimitExceeded</c>, its checkpoints kept; <c>ResumeAsync</c> resumes it.
+    /// </summary>
+    public int MaxWorkerLosses { get; init; }
+
+    /// <summary>
+    /// The fencing token of the claim that holds (or last held) the run: every claim gives the run a new one, which no
+    /// other claim shares. Writes carrying any other epoch are refused.
+    /// </summary>
     public long Epoch { get; init; }
 
     /// <summary>The worker holding the run's lease, while it runs.</summary>

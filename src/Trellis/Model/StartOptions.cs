@@ -30,6 +30,13 @@ public sealed class StartOptions
     /// <summary>Attempts of the whole run before it is failed. Default: the worker options' run retry policy.</summary>
     public int? MaxAttempts { get; init; }
 
+    /// <summary>
+    /// Worker losses this run survives before it is failed with <c>Trellis.WorkerLossLimitExceeded</c> (see
+    /// <see cref="TrellisOptions.MaxWorkerLosses"/>). Default: the workflow's <see cref="WorkflowAttribute.MaxWorkerLosses"/>,
+    /// else the engine's <see cref="TrellisOptions.MaxWorkerLosses"/>.
+    /// </summary>
+    public int? MaxWorkerLosses { get; init; }
+
     /// <summary>The workflow version to run. Default: the highest registered version of the workflow.</summary>
     public int? WorkflowVersion { get; init; }
 }

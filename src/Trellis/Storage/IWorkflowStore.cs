@@ -22,7 +22,7 @@ public interface IRunStore
 {
     /// <summary>
     /// Creates runs in one round trip and one transaction; a run whose id exists is left as it is. Runs
-    /// marked <see cref="NewRun.ClaimFor"/> are created already claimed by that worker (epoch 1, with a
+    /// marked <see cref="NewRun.ClaimFor"/> are created already claimed by that worker (with an epoch and a
     /// lease) when their queue has no ready work waiting, so that a worker in the starting process can
     /// run them without a claim round trip. Returns one result per run, in order.
     /// </summary>
@@ -51,6 +51,16 @@ public interface IRunStore
     /// </summary>
     Task<RunInfo?> RequestCancelAsync(string runId, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Puts a run stopped by worker losses (failed with <c>Trellis.WorkerLossLimitExceeded</c>) back in the queue, its
+    /// checkpoints kept and its worker losses counted from zero again, and records it in the run's history. Returns
+    /// whether this call resumed the run, and the run after the call (null when it does not exist).
+    /// </summary>
+    Task<(bool Resumed, RunInfo? Run)> ResumeRunAsync(string runId, CancellationToken cancellationToken = default);
+
+    /// <summary>A run's history, oldest event first.</summary>
+    Task<IReadOnlyList<RunHistoryEntry>> GetHistoryAsync(string runId, CancellationToken cancellationToken = default);
+
     /// <summary>Records the workflow definitions a worker can run, so that other processes can start them by name.</summary>
     Task RegisterDefinitionsAsync(IReadOnlyCollection<DefinitionRecord> definitions, CancellationToken cancellationToken = default);
 
@@ -63,8 +73,8 @@ public interface IRunQueue
 {
     /// <summary>
     /// Claims up to <see cref="ClaimRequest.Limit"/> ready runs in one statement, highest priority first,
-    /// then oldest; raises each claimed run's epoch and gives it a lease from the store's clock. Charges the runs of
-    /// lost claim windows first (see <see cref="OpenClaimWindowAsync"/>).
+    /// then oldest; gives each claimed run a new epoch, which no other claim shares, and a lease from the store's
+    /// clock. Counts the worker loss of the runs of lost claim windows first (see <see cref="OpenClaimWindowAsync"/>).
     /// </summary>
     Task<IReadOnlyList<ClaimedRun>> ClaimAsync(ClaimRequest request, CancellationToken cancellationToken = default);
 
@@ -72,9 +82,10 @@ public interface IRunQueue
     /// Claims up to <see cref="ClaimRequest.Limit"/> ready runs by row lock alone, inside a transaction that stays
     /// open until <see cref="IClaimWindow.CloseAsync"/>: the runs stay <c>pending</c> in the store meanwhile, and
     /// the close writes the outcomes of those that finished and hands the rest over as an ordinary claim would.
-    /// Before returning, the store records the window's runs durably, so that an attempt cut short by a crash
-    /// inside the window is still charged: every claim, of either kind, first charges the runs of windows that
-    /// never committed, before it can take them again. Returns null when no run was ready.
+    /// Before returning, the store records the window's runs durably, so that a worker lost inside the window is
+    /// still counted: every claim, of either kind, first counts a worker loss for the runs of windows that never
+    /// committed, before it can take them again. The window's epoch is its own, never handed out again, so a
+    /// holder of a window that died can write nothing once another worker has the runs. Returns null when no run was ready.
     /// </summary>
     Task<IClaimWindow?> OpenClaimWindowAsync(ClaimRequest request, CancellationToken cancellationToken = default);
 
@@ -85,9 +96,10 @@ public interface IRunQueue
     Task<IReadOnlyDictionary<string, bool>> RenewLeasesAsync(string workerId, IReadOnlyCollection<RunLease> leases, TimeSpan leaseDuration, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Puts runs whose lease has expired back in the queue (or fails them when their attempts are used up,
-    /// or cancels them when a cancel was requested), and charges an attempt to the runs of claim windows that
-    /// never closed (a crashed worker's). Returns how many runs were recovered or charged.
+    /// Puts runs whose lease has expired back in the queue, and the runs of claim windows that never closed (a
+    /// crashed worker's), counting a worker loss for each, with the attempt its claim charged given back. A run whose
+    /// losses exceed its limit is failed (<c>Trellis.WorkerLossLimitExceeded</c>); one with a cancel requested is
+    /// cancelled. Each loss is recorded in the run's history. Returns how many runs were recovered.
     /// </summary>
     Task<int> RecoverExpiredLeasesAsync(int limit, CancellationToken cancellationToken = default);
 }

@@ -17,16 +17,18 @@ public sealed record NewRun(
     int MaxAttempts,
     DateTimeOffset? ScheduledAt,
     TimeSpan? Delay = null,
-    LocalClaim? ClaimFor = null);
+    LocalClaim? ClaimFor = null,
+    int MaxWorkerLosses = TrellisOptions.DefaultMaxWorkerLosses);
 
 /// <summary>A worker that would take a new run at once, and the lease it would hold it under.</summary>
 public sealed record LocalClaim(string WorkerId, TimeSpan LeaseDuration);
 
 /// <summary>
 /// What became of a run to create: whether this call created it, whether it was created claimed by the
-/// worker named in <see cref="NewRun.ClaimFor"/>, and the workflow of the stored run (null when unknown).
+/// worker named in <see cref="NewRun.ClaimFor"/> (and then the epoch of that claim), and the workflow of the
+/// stored run (null when unknown).
 /// </summary>
-public sealed record CreatedRun(string Id, bool Created, bool Claimed, string? WorkflowName);
+public sealed record CreatedRun(string Id, bool Created, bool Claimed, string? WorkflowName, long Epoch = 0);
 
 /// <summary>
 /// Many runs of one workflow with the same settings; only their ids and inputs differ. The ids are new ones
@@ -43,13 +45,14 @@ public sealed record NewRunBatch(
     IReadOnlyDictionary<string, string> Tags,
     int MaxAttempts,
     DateTimeOffset? ScheduledAt,
-    TimeSpan? Delay);
+    TimeSpan? Delay,
+    int MaxWorkerLosses = TrellisOptions.DefaultMaxWorkerLosses);
 
 /// <summary>A workflow name and version a worker can run.</summary>
 public readonly record struct WorkflowKey(string Name, int Version);
 
-/// <summary>A workflow definition as recorded in the store.</summary>
-public sealed record DefinitionRecord(string Name, int Version, string InputType, string OutputType);
+/// <summary>A workflow definition as recorded in the store, with the worker-loss limit the workflow sets (null: none).</summary>
+public sealed record DefinitionRecord(string Name, int Version, string InputType, string OutputType, int? MaxWorkerLosses = null);
 
 public sealed record ClaimRequest(
     string WorkerId,
@@ -58,7 +61,10 @@ public sealed record ClaimRequest(
     int Limit,
     TimeSpan LeaseDuration);
 
-/// <summary>A run handed to a worker, with the epoch that fences its writes.</summary>
+/// <summary>
+/// A run handed to a worker, with the epoch that fences its writes. <paramref name="StartedBefore"/>: an earlier
+/// claim started the run, so it may have checkpoints to replay (a run never started has none to read).
+/// </summary>
 public sealed record ClaimedRun(
     string Id,
     string WorkflowName,
@@ -69,7 +75,8 @@ public sealed record ClaimedRun(
     int MaxAttempts,
     bool CancelRequested,
     string? CorrelationId,
-    IReadOnlyDictionary<string, string> Tags);
+    IReadOnlyDictionary<string, string> Tags,
+    bool StartedBefore);
 
 /// <summary>A run a worker holds, and the epoch it holds it under.</summary>
 public readonly record struct RunLease(string RunId, long Epoch);

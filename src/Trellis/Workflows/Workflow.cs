@@ -21,12 +21,27 @@ public abstract class Workflow<TInput, TOutput> : IWorkflow
     public abstract Task<TOutput> RunAsync(WorkflowContext context, TInput input);
 }
 
-/// <summary>Overrides the name and version a workflow is registered under.</summary>
+/// <summary>Overrides the name and version a workflow is registered under, and its worker-loss limit.</summary>
 [AttributeUsage(AttributeTargets.Class, Inherited = false)]
 public sealed class WorkflowAttribute(string? name = null) : Attribute
 {
+    private int? _maxWorkerLosses;
+
     public string? Name { get; } = name;
 
     /// <summary>The definition's version, 1 or more. Default 1.</summary>
     public int Version { get; init; } = 1;
+
+    /// <summary>
+    /// Worker losses a run of this workflow survives (see <see cref="TrellisOptions.MaxWorkerLosses"/>), for runs
+    /// started without <see cref="StartOptions.MaxWorkerLosses"/>. Default: the engine's <see cref="TrellisOptions.MaxWorkerLosses"/>.
+    /// </summary>
+    public int MaxWorkerLosses
+    {
+        get => _maxWorkerLosses ?? TrellisOptions.DefaultMaxWorkerLosses;
+        init => _maxWorkerLosses = value;
+    }
+
+    /// <summary>The limit the attribute sets, or null when it sets none.</summary>
+    internal int? ConfiguredMaxWorkerLosses => _maxWorkerLosses;
 }

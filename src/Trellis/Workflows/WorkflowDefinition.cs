@@ -20,6 +20,9 @@ public abstract class WorkflowDefinition
     public Type InputType { get; }
     public Type OutputType { get; }
 
+    /// <summary>The worker-loss limit the workflow sets (<see cref="WorkflowAttribute.MaxWorkerLosses"/>), or null.</summary>
+    public int? MaxWorkerLosses { get; internal set; }
+
     public override string ToString() => $"{Name} v{Version}";
 
     /// <summary>

@@ -29,9 +29,15 @@ public sealed class WorkflowRegistry
             throw new ArgumentException($"Workflow '{name}' has version {version}; versions start at 1.");
         }
 
+        if (attribute?.ConfiguredMaxWorkerLosses is < 0)
+        {
+            throw new ArgumentException($"Workflow '{name}' has MaxWorkerLosses {attribute.MaxWorkerLosses}; it must be 0 or more.");
+        }
+
         factory ??= CreateDefaultFactory<TWorkflow>();
         var definitionType = typeof(WorkflowDefinition<,,>).MakeGenericType(type, input, output);
         var definition = (WorkflowDefinition)Activator.CreateInstance(definitionType, name, version, factory)!;
+        definition.MaxWorkerLosses = attribute?.ConfiguredMaxWorkerLosses;
 
         if (!_byKey.TryAdd((name, version), definition))
         {
