@@ -25,6 +25,7 @@ await using var engine = await TrellisEngine.Create()
     .AddWorkflow(_ => new SequentialSteps(bodyLog))
     .AddWorkflow(_ => new PerItemSteps(bodyLog))
     .AddWorkflow(_ => new StepFreeHold(bodyLog))
+    .AddWorkflow(_ => new PoisonPill(bodyLog))
     .UseLoggerFactory(loggerFactory)
     .ConfigureWorker(w =>
     {

@@ -63,3 +63,21 @@ public sealed class StepFreeHold(BodyLog log) : Workflow<HoldInput, string>
         return $"done@{log.WorkerId}";
     }
 }
+
+/// <summary>
+/// A run that kills every worker that takes it: on a worker whose id starts with "poison", its body records its start,
+/// then SIGKILLs its own process. Elsewhere it returns at once.
+/// </summary>
+public sealed class PoisonPill(BodyLog log) : Workflow<int, string>
+{
+    public override async Task<string> RunAsync(WorkflowContext context, int input)
+    {
+        await log.RecordAsync(context.RunId, "body", null, "start");
+        if (log.WorkerId.StartsWith("poison", StringComparison.Ordinal))
+        {
+            System.Diagnostics.Process.GetCurrentProcess().Kill();
+        }
+
+        return $"survived@{log.WorkerId}";
+    }
+}

@@ -41,7 +41,10 @@ internal sealed partial class ChildWorker : IAsyncDisposable
         }
     }
 
-    public static async Task<ChildWorker> StartAsync(PostgresFixture database, string workerId, ITestOutputHelper log, int leaseMs = 2000, int slots = 8, int claimWindowMs = 50)
+    /// <param name="mayDieStarting">The worker may end before it says it is ready (it takes a run that kills it at once):
+    /// then this returns as soon as it has ended, instead of failing.</param>
+    public static async Task<ChildWorker> StartAsync(
+        PostgresFixture database, string workerId, ITestOutputHelper log, int leaseMs = 2000, int slots = 8, int claimWindowMs = 50, bool mayDieStarting = false)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "Trellis.TestWorker.dll");
         var start = new ProcessStartInfo("dotnet")
@@ -65,8 +68,9 @@ internal sealed partial class ChildWorker : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
-        var ready = await Task.WhenAny(worker._ready.Task, process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(60)));
-        if (ready != worker._ready.Task)
+        var exited = process.WaitForExitAsync();
+        var ready = await Task.WhenAny(worker._ready.Task, exited, Task.Delay(TimeSpan.FromSeconds(60)));
+        if (ready != worker._ready.Task && !(mayDieStarting && ready == exited))
         {
             var output = worker.Output;
             await worker.DisposeAsync();
@@ -75,6 +79,11 @@ internal sealed partial class ChildWorker : IAsyncDisposable
 
         return worker;
     }
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Completes when the process has ended, however it ended.</summary>
+    public Task WaitForExitAsync(CancellationToken cancellationToken = default) => _process.WaitForExitAsync(cancellationToken);
 
     /// <summary>SIGKILL: the process ends at once, running nothing more.</summary>
     public async Task KillAsync()
