@@ -41,6 +41,33 @@ public sealed class BodyLog(NpgsqlDataSource dataSource, SchemaName schema, stri
         await command.ExecuteNonQueryAsync();
     }
 
+    /// <summary>
+    /// Records that a body started at <paramref name="startedAt"/> (this machine's clock, read as the body began), retrying
+    /// through a database restart: a body that ran must be on record, however late the record gets in.
+    /// </summary>
+    public async Task RecordStartDurablyAsync(string runId, string step, int? item, DateTimeOffset startedAt)
+    {
+        for (var tries = 1; ; tries++)
+        {
+            try
+            {
+                await using var command = dataSource.CreateCommand(
+                    $"INSERT INTO {schema.Quoted}.body_log (run_id, step, item, worker, event, at) VALUES ($1, $2, $3, $4, 'start', $5)");
+                command.Parameters.Add(new NpgsqlParameter { Value = runId });
+                command.Parameters.Add(new NpgsqlParameter { Value = step });
+                command.Parameters.Add(new NpgsqlParameter { Value = (object?)item ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
+                command.Parameters.Add(new NpgsqlParameter { Value = WorkerId });
+                command.Parameters.Add(new NpgsqlParameter { Value = startedAt });
+                await command.ExecuteNonQueryAsync();
+                return;
+            }
+            catch (NpgsqlException) when (tries < 600)
+            {
+                await Task.Delay(100);
+            }
+        }
+    }
+
     /// <summary>Runs <paramref name="body"/> between a "start" and an "end" record.</summary>
     public async Task<T> TraceAsync<T>(WorkflowContext context, string step, int? item, Func<Task<T>> body)
     {

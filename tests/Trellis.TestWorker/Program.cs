@@ -26,6 +26,7 @@ await using var engine = await TrellisEngine.Create()
     .AddWorkflow(_ => new PerItemSteps(bodyLog))
     .AddWorkflow(_ => new StepFreeHold(bodyLog))
     .AddWorkflow(_ => new PoisonPill(bodyLog))
+    .AddWorkflow(_ => new SoakWorkflow(bodyLog))
     .UseLoggerFactory(loggerFactory)
     .ConfigureWorker(w =>
     {

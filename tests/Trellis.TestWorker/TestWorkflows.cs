@@ -81,3 +81,40 @@ public sealed class PoisonPill(BodyLog log) : Workflow<int, string>
         return $"survived@{log.WorkerId}";
     }
 }
+
+/// <param name="Id">Makes each run's results its own.</param>
+public sealed record SoakInput(int Id, int Items, int StepMs, int ItemMs);
+
+/// <summary>
+/// Five steps, the second a per-item step over <see cref="SoakInput.Items"/> items: load, square (per item), sum,
+/// scale, finish. Every body first records its start, with the time it began, in <c>body_log</c>.
+/// </summary>
+public sealed class SoakWorkflow(BodyLog log) : Workflow<SoakInput, string>
+{
+    public static string Expected(SoakInput input)
+    {
+        var sum = Enumerable.Range(0, input.Items).Sum(i => (long)(i + input.Id) * (i + input.Id));
+        return $"{input.Id}:{sum + (input.Id * 7)}";
+    }
+
+    public override async Task<string> RunAsync(WorkflowContext context, SoakInput input)
+    {
+        var load = await context.StepAsync("load", ct => Body(context, "load", null, input.StepMs, () => input.Id * 7L, ct));
+        var squares = await context.ForEachAsync(
+            "square",
+            Enumerable.Range(0, input.Items).ToArray(),
+            (item, index, ct) => Body(context, "square", index, input.ItemMs, () => (long)(item + input.Id) * (item + input.Id), ct),
+            maxParallelism: 4);
+        var sum = await context.StepAsync("sum", ct => Body(context, "sum", null, input.StepMs, squares.Sum, ct));
+        var scaled = await context.StepAsync("scale", ct => Body(context, "scale", null, input.StepMs, () => sum + load, ct));
+        return await context.StepAsync("finish", ct => Body(context, "finish", null, input.StepMs, () => $"{input.Id}:{scaled}", ct));
+    }
+
+    private async Task<T> Body<T>(WorkflowContext context, string step, int? item, int delayMs, Func<T> result, CancellationToken cancellationToken)
+    {
+        var startedAt = DateTimeOffset.UtcNow; // before anything else: a pause from here on is a pause inside the body
+        await log.RecordStartDurablyAsync(context.RunId, step, item, startedAt);
+        await Task.Delay(delayMs, cancellationToken);
+        return result();
+    }
+}

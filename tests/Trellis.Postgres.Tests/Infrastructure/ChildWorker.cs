@@ -43,8 +43,13 @@ internal sealed partial class ChildWorker : IAsyncDisposable
 
     /// <param name="mayDieStarting">The worker may end before it says it is ready (it takes a run that kills it at once):
     /// then this returns as soon as it has ended, instead of failing.</param>
+    public static Task<ChildWorker> StartAsync(
+        PostgresFixture database, string workerId, ITestOutputHelper log, int leaseMs = 2000, int slots = 8, int claimWindowMs = 50, bool mayDieStarting = false) =>
+        StartAsync(database.ConnectionString, database.Schema, workerId, log, leaseMs, slots, claimWindowMs, mayDieStarting);
+
+    /// <summary>A worker on a server of the test's own (not the shared test server).</summary>
     public static async Task<ChildWorker> StartAsync(
-        PostgresFixture database, string workerId, ITestOutputHelper log, int leaseMs = 2000, int slots = 8, int claimWindowMs = 50, bool mayDieStarting = false)
+        string connectionString, SchemaName schema, string workerId, ITestOutputHelper log, int leaseMs = 2000, int slots = 8, int claimWindowMs = 50, bool mayDieStarting = false)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "Trellis.TestWorker.dll");
         var start = new ProcessStartInfo("dotnet")
@@ -54,12 +59,12 @@ internal sealed partial class ChildWorker : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var argument in new[] { dll, "--schema", database.Schema.Name, "--worker-id", workerId, "--lease-ms", $"{leaseMs}", "--slots", $"{slots}", "--claim-window-ms", $"{claimWindowMs}" })
+        foreach (var argument in new[] { dll, "--schema", schema.Name, "--worker-id", workerId, "--lease-ms", $"{leaseMs}", "--slots", $"{slots}", "--claim-window-ms", $"{claimWindowMs}" })
         {
             start.ArgumentList.Add(argument);
         }
 
-        start.Environment["TRELLIS_DATABASE_URL"] = database.ConnectionString;
+        start.Environment["TRELLIS_DATABASE_URL"] = connectionString;
         start.Environment.Remove("DATABASE_URL");
         var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the test worker.");
         var worker = new ChildWorker(process, workerId, log);
