@@ -30,24 +30,32 @@ public sealed class CrashSoakTests(ITestOutputHelper output)
     [Fact]
     public async Task WorkersKilledFrozenAndDatabaseRestarted_EveryRunCompletes_AndNoBodyStartsAfterItsCheckpoint()
     {
-        var runCount = Setting("RUNS", 600);
-        var workerCount = Setting("WORKERS", 3);
-        var restartCount = Setting("RESTARTS", 1);
-        var items = Setting("ITEMS", 20);
-        var slots = Setting("SLOTS", 8);
-        var stepMs = Setting("STEP_MS", 100);
-        var itemMs = Setting("ITEM_MS", 50);
-        var deadline = TimeSpan.FromSeconds(Setting("SECONDS", 150));
-        var seed = Setting("SEED", Environment.TickCount & 0xFFFF);
-        output.WriteLine($"soak: {runCount} runs, {workerCount} workers of {slots} slots, {restartCount} restart(s), {items} items, steps {stepMs} ms, items {itemMs} ms, seed {seed}");
+        var size = SoakSize.FromEnvironment();
+        output.WriteLine($"soak: {size}");
 
         // A server of its own, restarted mid-run; commit timestamps tell when each checkpoint committed.
         var dataDirectory = EmbeddedPostgres.DefaultDataDirectory($"test-soak-{Guid.NewGuid():N}"[..19]);
-        await using var server = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions
+        var server = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions
         {
             DataDirectory = dataDirectory,
             Settings = new Dictionary<string, string> { ["track_commit_timestamp"] = "on", ["max_connections"] = "300" },
         });
+        try
+        {
+            await SoakAsync(server, size);
+        }
+        finally
+        {
+            await server.StopAsync();
+            Directory.Delete(dataDirectory, recursive: true);
+            File.Delete(server.LogFile);
+            File.Delete(dataDirectory + ".lock");
+        }
+    }
+
+    private async Task SoakAsync(EmbeddedPostgres server, SoakSize size)
+    {
+        var (runCount, workerCount, slots, restartCount, items, stepMs, itemMs, deadline, seed) = size;
         var schema = SchemaName.Parse("soak");
         await using var probe = NpgsqlDataSource.Create(server.ConnectionString);
         var clientBuilder = TrellisEngine.Create()
@@ -129,8 +137,26 @@ public sealed class CrashSoakTests(ITestOutputHelper output)
         }
     }
 
-    private static int Setting(string name, int fallback) =>
-        int.TryParse(Environment.GetEnvironmentVariable($"TRELLIS_SOAK_{name}"), CultureInfo.InvariantCulture, out var value) ? value : fallback;
+    /// <summary>How big the soak is: the defaults fit CI; <c>TRELLIS_SOAK_*</c> variables change them.</summary>
+    private sealed record SoakSize(int Runs, int Workers, int Slots, int Restarts, int Items, int StepMs, int ItemMs, TimeSpan Deadline, int Seed)
+    {
+        public static SoakSize FromEnvironment() => new(
+            Runs: Setting("RUNS", 600),
+            Workers: Setting("WORKERS", 3),
+            Slots: Setting("SLOTS", 8),
+            Restarts: Setting("RESTARTS", 1),
+            Items: Setting("ITEMS", 20),
+            StepMs: Setting("STEP_MS", 100),
+            ItemMs: Setting("ITEM_MS", 50),
+            Deadline: TimeSpan.FromSeconds(Setting("SECONDS", 150)),
+            Seed: Setting("SEED", Environment.TickCount & 0xFFFF));
+
+        public override string ToString() =>
+            $"{Runs} runs, {Workers} workers of {Slots} slots, {Restarts} restart(s), {Items} items, steps {StepMs} ms, items {ItemMs} ms, seed {Seed}";
+
+        private static int Setting(string name, int fallback) =>
+            int.TryParse(Environment.GetEnvironmentVariable($"TRELLIS_SOAK_{name}"), CultureInfo.InvariantCulture, out var value) ? value : fallback;
+    }
 
     /// <summary>A query that retries while the server restarts.</summary>
     private static Task<T> QueryAsync<T>(NpgsqlDataSource dataSource, string sql, Func<NpgsqlDataReader, T> read) =>
