@@ -222,7 +222,7 @@ internal static class Demo
               psql "host={settings.Host} port={settings.Port} user={settings.Username} dbname={settings.Database}"
 
             -- the run: status, progress, output
-            SELECT id, workflow_name, status, progress_percent, progress_message, attempt, output
+            SELECT id, workflow_name, status, progress_percent, progress_message, attempt, worker_losses, output
             FROM {schema}.runs WHERE id = '{id}';
 
             -- every step and every page, in order, with its stored result

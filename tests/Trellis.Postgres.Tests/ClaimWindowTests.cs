@@ -219,15 +219,10 @@ public sealed class ClaimWindowTests(PostgresFixture database, ITestOutputHelper
     /// <summary>The worker's "Claimed n of m run(s)", logged after each claim statement.</summary>
     private const int ClaimedEvent = 1015;
 
-    private static string NewQueue() => $"q{Guid.NewGuid():N}"[..12];
+    private static string NewQueue() => TestEngines.NewQueue();
 
-    private async Task<TrellisEngine> ClientAsync<TWorkflow>(string queue, Func<IServiceProvider?, TWorkflow> workflow)
-        where TWorkflow : class, IWorkflow
-    {
-        var builder = TestEngines.Builder(database, output, queue).AddWorkflow(workflow);
-        builder.Options.Worker.Enabled = false;
-        return await builder.StartAsync();
-    }
+    private Task<TrellisEngine> ClientAsync<TWorkflow>(string queue, Func<IServiceProvider?, TWorkflow> workflow)
+        where TWorkflow : class, IWorkflow => TestEngines.ClientAsync(database, output, queue, workflow);
 
     private Task<TrellisEngine> WorkerAsync<TWorkflow>(string queue, Func<IServiceProvider?, TWorkflow> workflow, TimeSpan window, Action<WorkerOptions>? configure = null)
         where TWorkflow : class, IWorkflow

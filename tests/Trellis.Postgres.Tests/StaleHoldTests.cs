@@ -153,13 +153,8 @@ public sealed class StaleHoldTests(PostgresFixture database, ITestOutputHelper o
     /// <summary>The worker's "lease lost … abandoning" line.</summary>
     private const int RunLeaseLostEvent = 1025;
 
-    private static string NewQueue() => $"q{Guid.NewGuid():N}"[..12];
+    private static string NewQueue() => TestEngines.NewQueue();
 
-    private async Task<TrellisEngine> ClientAsync<TWorkflow>(string queue, Func<IServiceProvider?, TWorkflow> workflow)
-        where TWorkflow : class, IWorkflow
-    {
-        var builder = TestEngines.Builder(database, output, queue).AddWorkflow(workflow);
-        builder.Options.Worker.Enabled = false;
-        return await builder.StartAsync();
-    }
+    private Task<TrellisEngine> ClientAsync<TWorkflow>(string queue, Func<IServiceProvider?, TWorkflow> workflow)
+        where TWorkflow : class, IWorkflow => TestEngines.ClientAsync(database, output, queue, workflow);
 }

@@ -247,13 +247,8 @@ public sealed class WorkerLossTests(PostgresFixture database, ITestOutputHelper 
     private static RunFinish Finish(string runId, long epoch, string output) =>
         new() { RunId = runId, Epoch = epoch, Kind = RunFinishKind.Completed, OutputJson = output };
 
-    private static string NewQueue() => $"q{Guid.NewGuid():N}"[..12];
+    private static string NewQueue() => TestEngines.NewQueue();
 
-    private async Task<TrellisEngine> ClientAsync<TWorkflow>(string queue, Func<IServiceProvider?, TWorkflow> workflow)
-        where TWorkflow : class, IWorkflow
-    {
-        var builder = TestEngines.Builder(database, output, queue).AddWorkflow(workflow);
-        builder.Options.Worker.Enabled = false;
-        return await builder.StartAsync();
-    }
+    private Task<TrellisEngine> ClientAsync<TWorkflow>(string queue, Func<IServiceProvider?, TWorkflow> workflow)
+        where TWorkflow : class, IWorkflow => TestEngines.ClientAsync(database, output, queue, workflow);
 }

@@ -31,13 +31,7 @@ public sealed class BodyLog(NpgsqlDataSource dataSource, SchemaName schema, stri
 
     public async Task RecordAsync(string runId, string step, int? item, string @event)
     {
-        await using var command = dataSource.CreateCommand(
-            $"INSERT INTO {schema.Quoted}.body_log (run_id, step, item, worker, event) VALUES ($1, $2, $3, $4, $5)");
-        command.Parameters.Add(new NpgsqlParameter { Value = runId });
-        command.Parameters.Add(new NpgsqlParameter { Value = step });
-        command.Parameters.Add(new NpgsqlParameter { Value = (object?)item ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
-        command.Parameters.Add(new NpgsqlParameter { Value = WorkerId });
-        command.Parameters.Add(new NpgsqlParameter { Value = @event });
+        await using var command = Insert(runId, step, item, @event, at: null);
         await command.ExecuteNonQueryAsync();
     }
 
@@ -51,13 +45,7 @@ public sealed class BodyLog(NpgsqlDataSource dataSource, SchemaName schema, stri
         {
             try
             {
-                await using var command = dataSource.CreateCommand(
-                    $"INSERT INTO {schema.Quoted}.body_log (run_id, step, item, worker, event, at) VALUES ($1, $2, $3, $4, 'start', $5)");
-                command.Parameters.Add(new NpgsqlParameter { Value = runId });
-                command.Parameters.Add(new NpgsqlParameter { Value = step });
-                command.Parameters.Add(new NpgsqlParameter { Value = (object?)item ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
-                command.Parameters.Add(new NpgsqlParameter { Value = WorkerId });
-                command.Parameters.Add(new NpgsqlParameter { Value = startedAt });
+                await using var command = Insert(runId, step, item, "start", startedAt);
                 await command.ExecuteNonQueryAsync();
                 return;
             }
@@ -66,6 +54,20 @@ public sealed class BodyLog(NpgsqlDataSource dataSource, SchemaName schema, stri
                 await Task.Delay(100);
             }
         }
+    }
+
+    /// <summary>One record; without <paramref name="at"/>, the database's clock at the insert.</summary>
+    private NpgsqlCommand Insert(string runId, string step, int? item, string @event, DateTimeOffset? at)
+    {
+        var command = dataSource.CreateCommand(
+            $"INSERT INTO {schema.Quoted}.body_log (run_id, step, item, worker, event, at) VALUES ($1, $2, $3, $4, $5, coalesce($6, clock_timestamp()))");
+        command.Parameters.Add(new NpgsqlParameter { Value = runId });
+        command.Parameters.Add(new NpgsqlParameter { Value = step });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)item ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
+        command.Parameters.Add(new NpgsqlParameter { Value = WorkerId });
+        command.Parameters.Add(new NpgsqlParameter { Value = @event });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)at ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        return command;
     }
 
     /// <summary>Runs <paramref name="body"/> between a "start" and an "end" record.</summary>

@@ -36,4 +36,16 @@ internal static class TestEngines
 
         return builder;
     }
+
+    /// <summary>A queue of the test's own, so that workers of other tests in the class take none of its runs.</summary>
+    public static string NewQueue() => $"q{Guid.NewGuid():N}"[..12];
+
+    /// <summary>An engine that only starts and reads runs (no worker), for <paramref name="workflow"/> in <paramref name="queue"/>.</summary>
+    public static Task<TrellisEngine> ClientAsync<TWorkflow>(PostgresFixture database, ITestOutputHelper output, string queue, Func<IServiceProvider?, TWorkflow> workflow)
+        where TWorkflow : class, IWorkflow
+    {
+        var builder = Builder(database, output, queue).AddWorkflow(workflow);
+        builder.Options.Worker.Enabled = false;
+        return builder.StartAsync();
+    }
 }
