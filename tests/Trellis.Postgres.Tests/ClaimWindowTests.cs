@@ -160,7 +160,7 @@ public sealed class ClaimWindowTests(PostgresFixture database, ITestOutputHelper
         await worker.DisposeAsync(); // inside the window: the run is released when the shutdown timeout passes
 
         var released = await run.GetAsync();
-        Assert.Equal((RunStatus.Pending, 0, 0L, null), (released.Status, released.Attempt, released.Epoch, released.LockedBy));
+        Assert.Equal((RunStatus.Pending, 0, 0, 0L, null), (released.Status, released.Attempt, released.WorkerLosses, released.Epoch, released.LockedBy));
         Assert.Equal(0, await database.ScalarAsync<long>("SELECT count(*) FROM {schema}.claim_windows"));
     }
 

@@ -613,7 +613,7 @@ public sealed class RunLifecycleTests(PostgresFixture database, ITestOutputHelpe
         await first.DisposeAsync();
         var released = await run.GetAsync();
         Assert.Equal(RunStatus.Pending, released.Status);
-        Assert.Equal(0, released.Attempt); // a release does not charge an attempt
+        Assert.Equal((0, 0), (released.Attempt, released.WorkerLosses)); // a release charges neither an attempt nor a worker loss
         Assert.Null(released.LockedBy);
 
         probe.Open("first");
