@@ -165,6 +165,15 @@ public class OptionsTests
     }
 
     [Fact]
+    public void Validate_NegativeMaxWorkerLosses_ThrowsNamingOption_AndZeroIsAllowed()
+    {
+        var ex = Assert.Throws<ArgumentException>(new TrellisOptions { MaxWorkerLosses = -1 }.Validate);
+
+        Assert.Contains("MaxWorkerLosses", ex.Message, StringComparison.Ordinal);
+        new TrellisOptions { MaxWorkerLosses = 0 }.Validate();
+    }
+
+    [Fact]
     public void Validate_InvalidStepRetry_ThrowsNamingStepRetry()
     {
         var options = new TrellisOptions { StepRetry = new RetryPolicy { MaxAttempts = 0 } };

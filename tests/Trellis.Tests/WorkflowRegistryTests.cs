@@ -143,6 +143,24 @@ public class WorkflowRegistryTests
     }
 
     [Fact]
+    public void Add_NegativeMaxWorkerLosses_ThrowsNamingTheWorkflow()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => new WorkflowRegistry().Add<NegativeLossesWorkflow>());
+
+        Assert.Contains("'losses'", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("MaxWorkerLosses", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Add_MaxWorkerLossesOnTheAttribute_IsTheDefinitions_AndUnsetIsNull()
+    {
+        var registry = new WorkflowRegistry();
+
+        Assert.Equal(0, registry.Add<NoLossesWorkflow>().MaxWorkerLosses);
+        Assert.Null(registry.Add<VersionOnlyWorkflow>().MaxWorkerLosses);
+    }
+
+    [Fact]
     public void Add_DirectSubclass_DiscoversInputAndOutputTypes()
     {
         var definition = new WorkflowRegistry().Add<PlainOrderWorkflow>();
@@ -278,6 +296,18 @@ public class WorkflowRegistryTests
     public sealed class DuplicateB : Workflow<string, string>
     {
         public override Task<string> RunAsync(WorkflowContext context, string input) => Task.FromResult("b");
+    }
+
+    [Workflow("losses", MaxWorkerLosses = -1)]
+    public sealed class NegativeLossesWorkflow : Workflow<string, string>
+    {
+        public override Task<string> RunAsync(WorkflowContext context, string input) => Task.FromResult(input);
+    }
+
+    [Workflow("no-losses", MaxWorkerLosses = 0)]
+    public sealed class NoLossesWorkflow : Workflow<string, string>
+    {
+        public override Task<string> RunAsync(WorkflowContext context, string input) => Task.FromResult(input);
     }
 
     [Workflow("zero", Version = 0)]
