@@ -211,36 +211,40 @@ internal sealed class PostgresSql
             RETURNING r.id
             """;
 
+        // The outcome as written: a run whose cancel was requested before its outcome commits ends cancelled, also
+        // when it completed meanwhile (its steps' results stay stored), would be retried, or was released.
+        const string Outcome = "(CASE WHEN r.cancel_requested AND f.kind IN ('completed', 'retry', 'release') THEN 'cancelled' ELSE f.kind END)";
         FinishRuns = $"""
             WITH finish AS (
                 SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::jsonb[], $5::jsonb[], $6::interval[], $7::int[])
                     AS f(id, epoch, kind, output, error, delay, reset_seq)
             ), finished AS (
                 UPDATE {s}.runs r SET
-                    status = CASE f.kind WHEN 'completed' THEN 'completed' WHEN 'failed' THEN 'failed'
-                                         WHEN 'cancelled' THEN 'cancelled' ELSE 'pending' END,
-                    output = CASE WHEN f.kind = 'completed' THEN f.output ELSE r.output END,
-                    error = CASE WHEN f.kind IN ('failed', 'retry') THEN f.error
-                                 WHEN f.kind = 'completed' THEN NULL ELSE r.error END,
+                    status = CASE {Outcome} WHEN 'completed' THEN 'completed' WHEN 'failed' THEN 'failed'
+                                            WHEN 'cancelled' THEN 'cancelled' ELSE 'pending' END,
+                    output = CASE WHEN {Outcome} = 'completed' THEN f.output ELSE r.output END,
+                    error = CASE WHEN {Outcome} IN ('failed', 'retry') THEN f.error
+                                 WHEN {Outcome} = 'completed' THEN NULL ELSE r.error END,
                     -- A run released at shutdown gets its attempt back: it did not fail.
                     attempt = CASE WHEN f.kind = 'release' THEN r.attempt - 1 ELSE r.attempt END,
                     -- A released run keeps its place in the queue (it was ready, and nothing went wrong).
-                    scheduled_at = CASE WHEN f.kind = 'retry' THEN now() + f.delay ELSE r.scheduled_at END,
-                    completed_at = CASE WHEN f.kind IN ('completed', 'failed', 'cancelled') THEN now() END,
+                    scheduled_at = CASE WHEN {Outcome} = 'retry' THEN now() + f.delay ELSE r.scheduled_at END,
+                    completed_at = CASE WHEN {Outcome} IN ('completed', 'failed', 'cancelled') THEN now() END,
                     locked_by = NULL,
                     lease_expires_at = NULL,
                     updated_at = now()
                 FROM finish f
                 WHERE r.id = f.id AND r.epoch = f.epoch
-                  AND (r.status = 'running' OR (f.kind IN ('completed', 'failed', 'cancelled') AND r.status = f.kind AND r.locked_by IS NULL))
+                  -- Running, or finished by this very outcome already (a batch written again after its commit was lost).
+                  AND (r.status = 'running' OR ({Outcome} IN ('completed', 'failed', 'cancelled') AND r.status = {Outcome} AND r.locked_by IS NULL))
                 RETURNING r.id, r.status, r.queue
             ), reset AS (
                 UPDATE {s}.steps st SET status = 'running', completed_at = NULL
                 FROM finished x JOIN finish f ON f.id = x.id
-                WHERE f.kind = 'retry' AND f.reset_seq IS NOT NULL
+                WHERE f.kind = 'retry' AND x.status = 'pending' AND f.reset_seq IS NOT NULL
                   AND st.run_id = x.id AND st.seq = f.reset_seq AND st.status = 'failed'
             ){Notifications("finished", "$8")}
-            SELECT id FROM finished WHERE (SELECT count(*) FROM work_notified) + (SELECT count(*) FROM done_notified) >= 0
+            SELECT id, status FROM finished WHERE (SELECT count(*) FROM work_notified) + (SELECT count(*) FROM done_notified) >= 0
             """;
 
         Health = $"SELECT max(version) FROM {s}.schema_migrations";

@@ -60,7 +60,23 @@ public sealed partial class PostgresStore
 
         if (batch.Finishes.Count > 0)
         {
-            await MarkAppliedAsync(reader, batch.Finishes, cancellationToken).ConfigureAwait(false);
+            await MarkFinishesAppliedAsync(reader, batch.Finishes, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Marks the outcomes written, and those written as a cancellation because a cancel came first.</summary>
+    private static async Task MarkFinishesAppliedAsync(NpgsqlDataReader reader, List<RunFinish> finishes, CancellationToken cancellationToken)
+    {
+        var written = new Dictionary<string, string>(finishes.Count, StringComparer.Ordinal);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            written[reader.GetString(0)] = reader.GetString(1);
+        }
+
+        foreach (var finish in finishes)
+        {
+            finish.Applied = written.TryGetValue(finish.RunId, out var status);
+            finish.CancelledInstead = finish.Applied && finish.Kind != RunFinishKind.Cancelled && status == "cancelled";
         }
     }
 

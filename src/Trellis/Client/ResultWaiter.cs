@@ -89,6 +89,7 @@ internal sealed class ResultWaiter : IAsyncDisposable
         {
             var status = finish.Kind switch
             {
+                _ when finish.CancelledInstead => RunStatus.Cancelled,
                 RunFinishKind.Completed => RunStatus.Completed,
                 RunFinishKind.Failed => RunStatus.Failed,
                 RunFinishKind.Cancelled => RunStatus.Cancelled,
@@ -100,7 +101,7 @@ internal sealed class ResultWaiter : IAsyncDisposable
             }
 
             var error = finish.ErrorJson is null ? null : _serializer.Deserialize<ErrorInfo>(finish.ErrorJson);
-            var outcome = new RunOutcome(finish.RunId, final, finish.OutputJson, error);
+            var outcome = new RunOutcome(finish.RunId, final, final == RunStatus.Completed ? finish.OutputJson : null, error);
             _recent.Add(outcome); // before resolving, so a waiter registering now finds one or the other
             if (_entries.TryGetValue(finish.RunId, out var entry))
             {

@@ -26,6 +26,7 @@ internal sealed class RunExecution : IDisposable
     private static readonly TimeSpan MaxConfirmRetryDelay = TimeSpan.FromSeconds(1);
 
     private readonly CancellationTokenSource _abort = new();
+    private readonly CancellationTokenSource _stop;
     private readonly Lock _writeOrder = new();
     private readonly Lock _confirmLock = new();
     private Task? _confirming;
@@ -34,7 +35,7 @@ internal sealed class RunExecution : IDisposable
     private int _lastSequence = -1;
     private int _abortReason = -1;
     private int _slotReleased;
-    private volatile bool _cancelRequested;
+    private int _cancelRequested;
     private volatile ClaimWindowSession? _window;
     private List<(CheckpointWrite Write, TaskCompletionSource<bool> Written)>? _afterWindow;
 
@@ -44,8 +45,15 @@ internal sealed class RunExecution : IDisposable
         Definition = definition;
         Services = services;
         Hold = hold;
-        _cancelRequested = claim.CancelRequested;
         _window = window;
+        _stop = CancellationTokenSource.CreateLinkedTokenSource(_abort.Token);
+        // Kept apart from their sources: a body abandoned by a cancel may still read them after the run has ended.
+        AbortToken = _abort.Token;
+        StopToken = _stop.Token;
+        if (claim.CancelRequested)
+        {
+            RequestCancel();
+        }
     }
 
     public ClaimedRun Claim { get; }
@@ -58,19 +66,44 @@ internal sealed class RunExecution : IDisposable
     public long Epoch => Claim.Epoch;
 
     /// <summary>Fires when the worker stops executing this run (lease lost, or shutdown timeout reached).</summary>
-    public CancellationToken AbortToken => _abort.Token;
+    public CancellationToken AbortToken { get; }
+
+    /// <summary>
+    /// Fires when the run's work must stop: with <see cref="AbortToken"/>, or when a caller asks to cancel the run. The
+    /// token step bodies get: a cooperative body stops at once.
+    /// </summary>
+    public CancellationToken StopToken { get; }
 
     public AbortReason? Aborted => _abortReason < 0 ? null : (AbortReason)_abortReason;
 
-    /// <summary>A caller asked to cancel the run; it stops at its next step boundary.</summary>
-    public bool CancelRequested => _cancelRequested;
+    /// <summary>A caller asked to cancel the run: its running steps' tokens are cancelled, and it starts no more.</summary>
+    public bool CancelRequested => Volatile.Read(ref _cancelRequested) != 0;
 
     public RunLease Lease => new(Claim.Id, Claim.Epoch);
 
     /// <summary>False while the run is inside a claim window that has not closed: the store has no lease to renew yet.</summary>
     public bool HoldsLease => _window is not { HasClosed: false };
 
-    public void RequestCancel() => _cancelRequested = true;
+    /// <summary>Called from the listener and the heartbeat as often as they hear of the cancel; acts the first time.</summary>
+    public void RequestCancel()
+    {
+        if (Interlocked.Exchange(ref _cancelRequested, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            // The bodies' cancellation callbacks, and the code they resume, run on the thread pool, not on the
+            // listener's or heartbeat's thread.
+            _stop.CancelAsync().ContinueWith(
+                static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The execution already ended.
+        }
+    }
 
     /// <summary>True the first time only: the run's worker slot is given back exactly once.</summary>
     public bool TryReleaseSlot() => Interlocked.Exchange(ref _slotReleased, 1) == 0;
@@ -112,8 +145,8 @@ internal sealed class RunExecution : IDisposable
     /// <summary>Throws if the run must not go on: aborted, or cancelled by a caller.</summary>
     public void ThrowIfStopped()
     {
-        _abort.Token.ThrowIfCancellationRequested();
-        if (_cancelRequested)
+        AbortToken.ThrowIfCancellationRequested();
+        if (CancelRequested)
         {
             throw new RunCancelledException(RunId);
         }
@@ -325,7 +358,11 @@ internal sealed class RunExecution : IDisposable
         }
     }
 
-    public void Dispose() => _abort.Dispose();
+    public void Dispose()
+    {
+        _stop.Dispose();
+        _abort.Dispose();
+    }
 }
 
 /// <summary>What the store holds at one step position: a single step, or the items of a per-item step.</summary>

@@ -80,10 +80,24 @@ internal static class RunExecutor
             return;
         }
 
+        if (run.CancelRequested)
+        {
+            // Asked before the outcome was written: cancelled, even though the workflow got to its end.
+            await FinishCancelledAsync(run).ConfigureAwait(false);
+            return;
+        }
+
         var completed = new RunFinish { RunId = run.RunId, Epoch = run.Epoch, Kind = RunFinishKind.Completed, OutputJson = outputJson };
         if (await FinishAsync(run, completed).ConfigureAwait(false))
         {
-            logger.RunCompleted(run.RunId);
+            if (completed.CancelledInstead)
+            {
+                logger.RunCancelled(run.RunId);
+            }
+            else
+            {
+                logger.RunCompleted(run.RunId);
+            }
         }
     }
 
@@ -183,7 +197,8 @@ internal static class RunExecutor
             }
             else
             {
-                TrellisDiagnostics.RunsFinished.Add(1, new KeyValuePair<string, object?>("outcome", finish.Kind.ToString().ToLowerInvariant()));
+                var outcome = finish.CancelledInstead ? "cancelled" : finish.Kind.ToString().ToLowerInvariant();
+                TrellisDiagnostics.RunsFinished.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
             }
 
             return applied;

@@ -40,10 +40,10 @@ internal static class StepExecutor
                 string resultJson;
                 try
                 {
-                    result = await InvokeAsync(body, options?.Timeout, name, services.Time, run.AbortToken).ConfigureAwait(false);
+                    result = await InvokeAsync(body, options?.Timeout, name, services.Time, run.StopToken).ConfigureAwait(false);
                     resultJson = SerializeResult(services.Serializer, result, name);
                 }
-                catch (Exception ex) when (!run.AbortToken.IsCancellationRequested)
+                catch (Exception ex) when (!run.StopToken.IsCancellationRequested)
                 {
                     var permanent = ErrorClassifier.Classify(ex, policy) == ErrorKind.Permanent;
                     var error = ErrorInfo.FromException(ex, attempt, permanent);
@@ -66,7 +66,7 @@ internal static class StepExecutor
 
                     var delay = policy.DelayBefore(tries + 1);
                     services.Logger.StepAttemptFailed(ex, run.RunId, name, attempt, delay);
-                    await Task.Delay(delay, services.Time, run.AbortToken).ConfigureAwait(false);
+                    await Task.Delay(delay, services.Time, run.StopToken).ConfigureAwait(false);
                     continue;
                 }
 
@@ -95,7 +95,7 @@ internal static class StepExecutor
     {
         if (timeout is not { } limit)
         {
-            // A body that ignores its token must not hold up a shutdown or a lost lease: stop waiting for it.
+            // A body that ignores its token must not hold up a cancel, a shutdown or a lost lease: stop waiting for it.
             return await body(runToken).WaitAsync(runToken).ConfigureAwait(false);
         }
 

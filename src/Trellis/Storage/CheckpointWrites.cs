@@ -64,6 +64,12 @@ public sealed record RunFinish : CheckpointWrite
     public TimeSpan RetryDelay { get; init; }
 
     /// <summary>
+    /// Set by the store when this outcome (completed, retry or release) was written as a cancellation instead: a
+    /// caller asked to cancel the run before the outcome committed.
+    /// </summary>
+    public bool CancelledInstead { get; set; }
+
+    /// <summary>
     /// For <see cref="RunFinishKind.Retry"/>: the step position whose failed rows go back to
     /// <c>running</c>, so that the next attempt runs that step again instead of replaying its failure.
     /// </summary>

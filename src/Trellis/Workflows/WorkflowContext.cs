@@ -34,10 +34,16 @@ public sealed class WorkflowContext
     public string? CorrelationId => _run.Claim.CorrelationId;
     public IReadOnlyDictionary<string, string> Tags => _run.Claim.Tags;
 
-    /// <summary>Cancelled when this worker stops executing the run (shutdown, or the run was taken over).</summary>
-    public CancellationToken CancellationToken => _run.AbortToken;
+    /// <summary>
+    /// Cancelled when a caller cancels the run, or when this worker stops executing it (shutdown, or the run was taken
+    /// over). Step bodies get the same token: pass it on to what they await.
+    /// </summary>
+    public CancellationToken CancellationToken => _run.StopToken;
 
-    /// <summary>True once a caller has asked to cancel the run; it stops at the next step boundary.</summary>
+    /// <summary>
+    /// True once a caller has asked to cancel the run: the running steps' tokens are cancelled, no step starts after it,
+    /// and the run ends cancelled, even if the workflow returns normally.
+    /// </summary>
     public bool IsCancellationRequested => _run.CancelRequested;
 
     public ILogger Logger => _run.Services.Logger;
