@@ -11,9 +11,22 @@ public sealed class BadInputTests(PostgresFixture database, ITestOutputHelper ou
         public override Task<int> RunAsync(WorkflowContext context, PageJob input) => Task.FromResult(input.Pages);
     }
 
+    /// <summary>Takes no job at all as well: its input is declared nullable.</summary>
+    private sealed class MaybeCountPages : Workflow<PageJob, int>
+    {
+        public override Task<int> RunAsync(WorkflowContext context, PageJob? input) => Task.FromResult(input?.Pages ?? 0);
+    }
+
+    /// <summary>Opts out of the strict check: any JSON that deserializes is an input.</summary>
+    [Workflow(StrictInput = false)]
+    private sealed class LenientCountPages : Workflow<PageJob, int>
+    {
+        public override Task<int> RunAsync(WorkflowContext context, PageJob input) => Task.FromResult(input.Pages);
+    }
+
     private async Task<TrellisEngine> ClientAsync(int? maxInputBytes = null)
     {
-        var builder = TestEngines.Builder(database, output).AddWorkflow<CountPages>();
+        var builder = TestEngines.Builder(database, output).AddWorkflow<CountPages>().AddWorkflow<MaybeCountPages>().AddWorkflow<LenientCountPages>();
         builder.Options.Worker.Enabled = false;
         if (maxInputBytes is { } limit)
         {
@@ -65,6 +78,50 @@ public sealed class BadInputTests(PostgresFixture database, ITestOutputHelper ou
 
         Assert.Contains("PageJob", error.Message, StringComparison.Ordinal);
         Assert.Equal(before, await RunCountAsync());
+    }
+
+    [Theory]
+    [InlineData("null", "not null")]
+    [InlineData(""" {"foo": 1} """, "$.foo")] // a member PageJob does not have, and none of those it has
+    [InlineData("""{"folder": "a", "pages": 2, "foo": 1}""", "$.foo")]
+    [InlineData("""{"pages": 2}""", "folder")] // a required constructor parameter missing
+    [InlineData("""{"folder": null, "pages": 2}""", "folder")] // null where the type says non-null
+    public async Task StartJsonAsync_InputThatDoesNotFitStrictly_ThrowsNamingWhereAndStoresNothing(string json, string named)
+    {
+        await using var engine = await ClientAsync();
+        var before = await RunCountAsync();
+
+        var error = await Assert.ThrowsAsync<InvalidRunInputException>(() => engine.Client.StartJsonAsync("CountPages", json));
+
+        Assert.Contains(named, error.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(before, await RunCountAsync());
+    }
+
+    [Fact]
+    public async Task StartAsync_NullInput_IsRefusedUnlessTheWorkflowDeclaresItsInputNullable()
+    {
+        await using var engine = await ClientAsync();
+        var before = await RunCountAsync();
+
+        var error = await Assert.ThrowsAsync<InvalidRunInputException>(() => engine.Client.StartAsync<CountPages>(null));
+        Assert.Contains("not null", error.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<InvalidRunInputException>(() => engine.Client.StartManyAsync<CountPages>([new PageJob("a", 1), null]));
+        Assert.Equal(before, await RunCountAsync());
+
+        await engine.Client.StartAsync<MaybeCountPages>(null);
+        await engine.Client.StartJsonAsync(nameof(MaybeCountPages), "null");
+        Assert.Equal(before + 2, await RunCountAsync());
+    }
+
+    [Fact]
+    public async Task StartJsonAsync_WorkflowThatOptsOutOfTheStrictCheck_TakesExtraAndMissingMembers()
+    {
+        await using var engine = await ClientAsync();
+
+        await engine.Client.StartJsonAsync(nameof(LenientCountPages), """{"folder": "a", "pages": 2, "foo": 1}""");
+        await engine.Client.StartJsonAsync(nameof(LenientCountPages), """{"pages": 2}""");
+        await Assert.ThrowsAsync<InvalidRunInputException>(() => engine.Client.StartJsonAsync(nameof(LenientCountPages), "null"));
+        await Assert.ThrowsAsync<InvalidRunInputException>(() => engine.Client.StartJsonAsync(nameof(LenientCountPages), """{"pages": "many"}"""));
     }
 
     [Fact]

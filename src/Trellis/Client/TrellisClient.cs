@@ -307,10 +307,11 @@ public sealed class TrellisClient
 
     private static void CheckInputType(WorkflowDefinition definition, object? input)
     {
-        if (input is null ? definition.InputType.IsValueType && Nullable.GetUnderlyingType(definition.InputType) is null : !definition.InputType.IsInstanceOfType(input))
+        definition.CheckNull(input);
+        if (input is not null && !definition.InputType.IsInstanceOfType(input))
         {
             throw new InvalidRunInputException(
-                $"Workflow '{definition.Name}' takes a {definition.InputType.Name} as input, not {(input is null ? "null" : $"a {input.GetType().Name}")}.");
+                $"Workflow '{definition.Name}' takes a {definition.InputType.Name} as input, not a {input.GetType().Name}.");
         }
     }
 

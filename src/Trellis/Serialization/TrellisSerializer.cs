@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace Trellis;
 
@@ -12,7 +13,21 @@ public sealed class TrellisSerializer(JsonSerializerOptions? options = null)
     /// <summary>The web defaults (camelCase names, case-insensitive reads).</summary>
     public static JsonSerializerOptions DefaultOptions { get; } = new(JsonSerializerDefaults.Web);
 
+    private JsonSerializerOptions? _strict;
+
     public JsonSerializerOptions Options { get; } = options ?? DefaultOptions;
+
+    /// <summary>
+    /// <see cref="Options"/>, and stricter: every required constructor parameter must be present, a null may go only
+    /// where the type's nullable annotations allow one, and a member the type does not have is an error. Used to
+    /// check a run's input when it is started; stored JSON is read with <see cref="Options"/>.
+    /// </summary>
+    public JsonSerializerOptions StrictOptions => _strict ??= new JsonSerializerOptions(Options)
+    {
+        RespectRequiredConstructorParameters = true,
+        RespectNullableAnnotations = true,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
 
     public string Serialize<T>(T value) => JsonSerializer.Serialize(value, Options);
 

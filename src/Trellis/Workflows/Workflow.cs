@@ -42,6 +42,14 @@ public sealed class WorkflowAttribute(string? name = null) : Attribute
         init => _maxWorkerLosses = value;
     }
 
+    /// <summary>
+    /// Whether a run's input is checked strictly when it is started by JSON (<c>StartJsonAsync</c>, a start by name):
+    /// every required member present, no null where the input type's nullable annotations do not allow one, and no
+    /// member the type does not have. Default true; false checks only that the JSON deserializes. A null input is
+    /// refused either way unless the workflow declares its input nullable.
+    /// </summary>
+    public bool StrictInput { get; init; } = true;
+
     /// <summary>The limit the attribute sets, or null when it sets none.</summary>
     internal int? ConfiguredMaxWorkerLosses => _maxWorkerLosses;
 }

@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Text.Json;
 
 namespace Trellis;
@@ -12,6 +13,7 @@ public abstract class WorkflowDefinition
         WorkflowType = workflowType;
         InputType = inputType;
         OutputType = outputType;
+        InputAcceptsNull = AcceptsNull(workflowType, inputType);
     }
 
     public string Name { get; }
@@ -23,23 +25,65 @@ public abstract class WorkflowDefinition
     /// <summary>The worker-loss limit the workflow sets (<see cref="WorkflowAttribute.MaxWorkerLosses"/>), or null.</summary>
     public int? MaxWorkerLosses { get; internal set; }
 
+    /// <summary>Whether a run's input is checked strictly when it is started (<see cref="WorkflowAttribute.StrictInput"/>).</summary>
+    public bool StrictInput { get; internal set; } = true;
+
+    /// <summary>
+    /// Whether null is an input: for a <see cref="Nullable{T}"/> input type, or a reference type that the
+    /// workflow's <c>RunAsync</c> declares nullable (<c>Order? input</c>).
+    /// </summary>
+    public bool InputAcceptsNull { get; }
+
     public override string ToString() => $"{Name} v{Version}";
 
     /// <summary>
-    /// Checks that <paramref name="inputJson"/> deserializes into the input type, so that bad input is
-    /// refused when the run is started rather than when a worker picks it up.
+    /// Checks that <paramref name="inputJson"/> is an input of this workflow, so that bad input is refused when the
+    /// run is started rather than when a worker picks it up: not null unless <see cref="InputAcceptsNull"/>, and, with
+    /// <see cref="StrictInput"/>, every required member present, no null where the type does not allow one, and no
+    /// member the type does not have (the error names the JSON path).
     /// </summary>
     internal void ValidateInput(string inputJson, TrellisSerializer serializer)
     {
+        if (inputJson.AsSpan().Trim().SequenceEqual("null"))
+        {
+            CheckNull(null);
+            return;
+        }
+
         try
         {
-            _ = serializer.Deserialize(inputJson, InputType);
+            _ = JsonSerializer.Deserialize(inputJson, InputType, StrictInput ? serializer.StrictOptions : serializer.Options);
         }
         catch (Exception ex) when (ex is JsonException or NotSupportedException or ArgumentException or InvalidOperationException)
         {
+            // Some of System.Text.Json's messages leave out where in the input they arose.
+            var where = ex is JsonException { Path: { } path } && !ex.Message.Contains(path, StringComparison.Ordinal) ? $" Path: {path}." : "";
             throw new InvalidRunInputException(
-                $"The input does not deserialize into {InputType.Name}, the input type of workflow '{Name}' v{Version}: {ex.Message}", ex);
+                $"The input does not fit {InputType.Name}, the input type of workflow '{Name}' v{Version}: {ex.Message}{where}", ex);
         }
+    }
+
+    /// <summary>Refuses a null input unless the workflow takes one.</summary>
+    internal void CheckNull(object? input)
+    {
+        if (input is null && !InputAcceptsNull)
+        {
+            throw new InvalidRunInputException(
+                $"Workflow '{Name}' v{Version} takes a {InputType.Name} as input, not null. "
+                + $"Declare its input nullable ({InputType.Name}? input in RunAsync) to allow null.");
+        }
+    }
+
+    private static bool AcceptsNull(Type workflowType, Type inputType)
+    {
+        if (inputType.IsValueType)
+        {
+            return Nullable.GetUnderlyingType(inputType) is not null;
+        }
+
+        // The annotation of the override the workflow declares: Workflow<Order?, …> erases it from the type argument.
+        var runAsync = workflowType.GetMethod(nameof(Workflow<object, object>.RunAsync), [typeof(WorkflowContext), inputType]);
+        return runAsync is not null && new NullabilityInfoContext().Create(runAsync.GetParameters()[1]).ReadState == NullabilityState.Nullable;
     }
 
     /// <summary>Creates the workflow, deserializes the input, runs it and serializes its output.</summary>

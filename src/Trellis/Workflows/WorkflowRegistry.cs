@@ -38,6 +38,7 @@ public sealed class WorkflowRegistry
         var definitionType = typeof(WorkflowDefinition<,,>).MakeGenericType(type, input, output);
         var definition = (WorkflowDefinition)Activator.CreateInstance(definitionType, name, version, factory)!;
         definition.MaxWorkerLosses = attribute?.ConfiguredMaxWorkerLosses;
+        definition.StrictInput = attribute?.StrictInput ?? true;
 
         if (!_byKey.TryAdd((name, version), definition))
         {
