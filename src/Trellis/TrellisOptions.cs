@@ -18,12 +18,23 @@ public sealed class TrellisOptions
     public RetryPolicy StepRetry { get; set; } = RetryPolicy.Default;
 
     /// <summary>
-    /// Retry policy of whole runs: when a run attempt fails (an exception escapes the workflow), the run
-    /// goes back to the queue after the policy's delay until <see cref="RetryPolicy.MaxAttempts"/> is used up.
-    /// Completed steps are not repeated. An attempt cut short by a worker loss does not count (see
-    /// <see cref="MaxWorkerLosses"/>). Default: 3 attempts, 5 s then 10 s apart.
+    /// Retry policy of whole runs. Steps carry the retries (<see cref="StepRetry"/>); by default a run is not retried:
+    /// an exception that escapes the workflow fails it. With more than one attempt, a run attempt that fails with a
+    /// transient or unclassified error goes back to the queue after the policy's delay, and resumes from its
+    /// checkpoints (completed steps are not repeated) until <see cref="RetryPolicy.MaxAttempts"/> is used up. A step
+    /// that failed for good still fails the run at once, unless <see cref="RetryFailedStepsOnRunRetry"/>. An attempt
+    /// cut short by a worker loss does not count (see <see cref="MaxWorkerLosses"/>). Default: 1 attempt; the
+    /// delays, when attempts are raised, 5 s then 10 s, at most 5 min.
     /// </summary>
-    public RetryPolicy RunRetry { get; set; } = new() { MaxAttempts = 3, InitialDelay = TimeSpan.FromSeconds(5), MaxDelay = TimeSpan.FromMinutes(5) };
+    public RetryPolicy RunRetry { get; set; } = new() { MaxAttempts = 1, InitialDelay = TimeSpan.FromSeconds(5), MaxDelay = TimeSpan.FromMinutes(5) };
+
+    /// <summary>
+    /// Whether a run retry runs again a step that failed for good (used up its attempts, or failed permanently in a
+    /// way the run policy still retries), with its attempts counted anew. Off by default: step attempts and run
+    /// attempts would multiply, and a run whose step failed for good fails at once, since a retry would only replay
+    /// the stored failure.
+    /// </summary>
+    public bool RetryFailedStepsOnRunRetry { get; set; }
 
     /// <summary>
     /// Worker losses a run survives, for runs whose workflow and start options set none. A worker loss is a worker

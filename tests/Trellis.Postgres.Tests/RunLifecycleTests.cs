@@ -315,9 +315,9 @@ public sealed class RunLifecycleTests(PostgresFixture database, ITestOutputHelpe
     public async Task StepAsync_ErrorMarkedPermanentByPredicate_FailsAtOnce()
     {
         var probe = new Probe();
-        var options = new StepOptions { Retry = TestEngines.QuickRetry with { IsPermanent = e => e is ArgumentException } };
+        var options = new StepOptions { Retry = TestEngines.QuickRetry with { IsPermanent = e => e is KeyNotFoundException } };
         await using var engine = await TestEngines.Builder(database, output)
-            .AddWorkflow(_ => new FailsWith(probe, _ => new ArgumentException("bad page number"), options))
+            .AddWorkflow(_ => new FailsWith(probe, _ => new KeyNotFoundException("no such page"), options))
             .StartAsync();
 
         var run = await engine.Client.StartAsync<FailsWith>(0);
@@ -328,12 +328,66 @@ public sealed class RunLifecycleTests(PostgresFixture database, ITestOutputHelpe
     }
 
     [Fact]
-    public async Task StepAsync_TransientErrorEveryTime_RetriedByStepThenByRunUntilAttemptsAreUsedUp()
+    public async Task StepAsync_StepAndRunRetriesAtTheirDefaults_TheStepRunsItsAttemptsOnce_AndTheRunFails()
+    {
+        var probe = new Probe();
+        var builder = TestEngines.Builder(database, output)
+            .AddWorkflow(_ => new FailsWith(probe, n => new TimeoutException($"timeout {n}"), new StepOptions { Retry = TestEngines.QuickRetry with { MaxAttempts = 2 } }));
+        builder.Options.RunRetry = new TrellisOptions().RunRetry;
+        await using var engine = await builder.StartAsync();
+
+        var run = await engine.Client.StartAsync<FailsWith>(0);
+        var failure = await Assert.ThrowsAsync<RunFailedException>(() => run.GetResultAsync(TimeSpan.FromSeconds(30)));
+
+        Assert.Equal(2, probe.Count("fails"));
+        Assert.Equal(typeof(StepFailedException).FullName, failure.Error!.Type);
+        Assert.Equal((RunStatus.Failed, 1), ((await run.GetAsync()).Status, (await run.GetAsync()).Attempt));
+    }
+
+    [Fact]
+    public async Task StepAsync_RunRetriesConfigured_AStepThatFailedForGoodIsNotRunAgain_TheRunFailsAtOnce()
+    {
+        var probe = new Probe();
+        await using var engine = await TestEngines.Builder(database, output) // run retries: 3 attempts
+            .AddWorkflow(_ => new FailsWith(probe, n => new TimeoutException($"timeout {n}")))
+            .StartAsync();
+
+        var run = await engine.Client.StartAsync<FailsWith>(0);
+        await Assert.ThrowsAsync<RunFailedException>(() => run.GetResultAsync(TimeSpan.FromSeconds(30)));
+
+        Assert.Equal(3, probe.Count("fails")); // the step's own attempts, once
+        Assert.Equal(1, (await run.GetAsync()).Attempt);
+    }
+
+    [Theory]
+    [InlineData(typeof(NullReferenceException))]
+    [InlineData(typeof(ArgumentOutOfRangeException))]
+    [InlineData(typeof(InvalidCastException))]
+    [InlineData(typeof(NotImplementedException))]
+    [InlineData(typeof(FormatException))]
+    [InlineData(typeof(System.Text.Json.JsonException))]
+    public async Task StepAsync_ProgrammingError_IsPermanent_OneAttempt(Type error)
     {
         var probe = new Probe();
         await using var engine = await TestEngines.Builder(database, output)
-            .AddWorkflow(_ => new FailsWith(probe, n => new TimeoutException($"timeout {n}")))
+            .AddWorkflow(_ => new FailsWith(probe, _ => (Exception)Activator.CreateInstance(error)!))
             .StartAsync();
+
+        var run = await engine.Client.StartAsync<FailsWith>(0);
+        var failure = await Assert.ThrowsAsync<RunFailedException>(() => run.GetResultAsync(TimeSpan.FromSeconds(30)));
+
+        Assert.Equal(1, probe.Count("fails"));
+        Assert.True(failure.Error!.Permanent);
+        Assert.Equal(error.FullName, Assert.Single(await run.GetStepsAsync()).Error!.Type);
+    }
+
+    [Fact]
+    public async Task StepAsync_TransientErrorEveryTime_WithFailedStepsRunAgainOnRunRetry_RetriedByStepThenByRun()
+    {
+        var probe = new Probe();
+        var builder = TestEngines.Builder(database, output).AddWorkflow(_ => new FailsWith(probe, n => new TimeoutException($"timeout {n}")));
+        builder.Options.RetryFailedStepsOnRunRetry = true;
+        await using var engine = await builder.StartAsync();
 
         var run = await engine.Client.StartAsync<FailsWith>(0);
         var failure = await Assert.ThrowsAsync<RunFailedException>(() => run.GetResultAsync(TimeSpan.FromSeconds(30)));

@@ -152,7 +152,9 @@ public sealed class StepCheckpointTests(PostgresFixture database, ITestOutputHel
     public async Task ForEachAsync_RunRetriedAfterItemFailed_OnlyItemsWithoutCompletedRowRunAgain()
     {
         var probe = new Probe();
-        await using var engine = await TestEngines.Builder(database, output).AddWorkflow(_ => new ItemSevenFailsOnce(probe)).StartAsync();
+        var builder = TestEngines.Builder(database, output).AddWorkflow(_ => new ItemSevenFailsOnce(probe));
+        builder.Options.RetryFailedStepsOnRunRetry = true; // the failed item runs again on the run's next attempt
+        await using var engine = await builder.StartAsync();
 
         var run = await engine.Client.StartAsync<ItemSevenFailsOnce>(0);
         Assert.Equal(45, await run.GetResultAsync(TimeSpan.FromSeconds(30)));

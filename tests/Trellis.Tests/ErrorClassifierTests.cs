@@ -55,10 +55,24 @@ public class ErrorClassifierTests
     [Fact]
     public void Classify_PolicyIsPermanentMatchesUnclassified_IsPermanent()
     {
-        var policy = new RetryPolicy { IsPermanent = ex => ex is ArgumentException };
+        var policy = new RetryPolicy { IsPermanent = ex => ex is KeyNotFoundException };
 
-        Assert.Equal(ErrorKind.Permanent, ErrorClassifier.Classify(new ArgumentException("bad"), policy));
-        Assert.Equal(ErrorKind.Unclassified, ErrorClassifier.Classify(new ArgumentException("bad")));
+        Assert.Equal(ErrorKind.Permanent, ErrorClassifier.Classify(new KeyNotFoundException("bad"), policy));
+        Assert.Equal(ErrorKind.Unclassified, ErrorClassifier.Classify(new KeyNotFoundException("bad")));
+    }
+
+    [Theory]
+    [InlineData(typeof(NullReferenceException))]
+    [InlineData(typeof(ArgumentException))]
+    [InlineData(typeof(ArgumentNullException))]
+    [InlineData(typeof(ArgumentOutOfRangeException))]
+    [InlineData(typeof(InvalidCastException))]
+    [InlineData(typeof(NotImplementedException))]
+    [InlineData(typeof(FormatException))]
+    [InlineData(typeof(System.Text.Json.JsonException))]
+    public void Classify_ProgrammingError_IsPermanent(Type type)
+    {
+        Assert.Equal(ErrorKind.Permanent, ErrorClassifier.Classify((Exception)Activator.CreateInstance(type)!));
     }
 
     [Fact]

@@ -231,7 +231,7 @@ public class WorkflowRegistryTests
 
     [Theory]
     [InlineData("""{"orderId":"A-1","quantity":3}""")]
-    [InlineData("""{"OrderId":"A-1","Quantity":3,"extra":true}""")]
+    [InlineData("""{"OrderId":"A-1","Quantity":3}""")]
     public void ValidateInput_FittingJson_DoesNotThrow(string json)
     {
         var definition = new WorkflowRegistry().Add<PlainOrderWorkflow>();
@@ -239,6 +239,16 @@ public class WorkflowRegistryTests
         var ex = Record.Exception(() => definition.ValidateInput(json, new TrellisSerializer()));
 
         Assert.Null(ex);
+    }
+
+    [Fact]
+    public void ValidateInput_MemberTheTypeDoesNotHave_IsRefusedNamingItsPath()
+    {
+        var definition = new WorkflowRegistry().Add<PlainOrderWorkflow>();
+
+        var ex = Assert.Throws<InvalidRunInputException>(() => definition.ValidateInput("""{"OrderId":"A-1","Quantity":3,"extra":true}""", new TrellisSerializer()));
+
+        Assert.Contains("$.extra", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -128,8 +128,11 @@ internal static class RunExecutor
         var attempt = run.Claim.Attempt;
         var error = ErrorInfo.FromException(failure, attempt, permanent);
         var errorJson = services.Serializer.Serialize(error);
+        var failedStep = FindFailedStep(failure);
+        // A step that failed for good would only replay its failure on the next attempt, unless it may run again.
+        var retriable = !permanent && (failedStep is null || services.Options.RetryFailedStepsOnRunRetry);
 
-        if (!permanent && attempt < run.Claim.MaxAttempts)
+        if (retriable && attempt < run.Claim.MaxAttempts)
         {
             var delay = policy.DelayBefore(attempt + 1);
             var retry = new RunFinish
@@ -139,7 +142,7 @@ internal static class RunExecutor
                 Kind = RunFinishKind.Retry,
                 ErrorJson = errorJson,
                 RetryDelay = delay,
-                ResetStepSequence = FindFailedStep(failure)?.Sequence,
+                ResetStepSequence = failedStep?.Sequence,
             };
             if (await FinishAsync(run, retry).ConfigureAwait(false))
             {

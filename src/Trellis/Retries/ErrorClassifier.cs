@@ -22,7 +22,10 @@ public enum ErrorKind
 /// <list type="bullet">
 /// <item>Permanent: <see cref="NonRetryableException"/> anywhere in the chain; whatever the policy's
 /// <see cref="RetryPolicy.IsPermanent"/> predicate says; database errors that say they are not transient
-/// (<see cref="DbException.IsTransient"/> false: constraint violations, syntax errors); HTTP 4xx other than 408 and 429.</item>
+/// (<see cref="DbException.IsTransient"/> false: constraint violations, syntax errors); HTTP 4xx other than 408 and 429;
+/// programming errors, which fail the same way every time (<see cref="NullReferenceException"/>,
+/// <see cref="ArgumentException"/> and its kin, <see cref="InvalidCastException"/>, <see cref="NotImplementedException"/>,
+/// <see cref="FormatException"/>, <see cref="System.Text.Json.JsonException"/>).</item>
 /// <item>Transient: <see cref="DbException.IsTransient"/> (which <c>NpgsqlException</c> implements), timeouts
 /// (<see cref="TimeoutException"/>, <see cref="StepTimeoutException"/>), I/O and socket errors, HTTP failures.</item>
 /// <item>Anything else is unclassified and retried.</item>
@@ -53,6 +56,8 @@ public static class ErrorClassifier
     {
         StepFailedException => ErrorKind.Unclassified,
         DbException db => db.IsTransient ? ErrorKind.Transient : ErrorKind.Permanent,
+        NullReferenceException or ArgumentException or InvalidCastException or NotImplementedException or FormatException
+            or System.Text.Json.JsonException => ErrorKind.Permanent,
         TimeoutException or StepTimeoutException => ErrorKind.Transient,
         HttpRequestException http => ClassifyHttp(http.StatusCode),
         IOException or SocketException => ErrorKind.Transient,
