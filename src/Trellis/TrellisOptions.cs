@@ -62,10 +62,7 @@ public sealed class TrellisOptions
 
     public void Validate()
     {
-        if (string.IsNullOrWhiteSpace(DefaultQueue))
-        {
-            throw new ArgumentException("TrellisOptions.DefaultQueue must not be empty.");
-        }
+        Names.CheckQueue(DefaultQueue, "TrellisOptions.DefaultQueue");
 
         if (MaxInputBytes < 16)
         {
@@ -205,9 +202,9 @@ public sealed class WorkerOptions
             throw new ArgumentException($"WorkerOptions.CheckpointLanes must be between 1 and 64 (was {CheckpointLanes}).");
         }
 
-        if (Queues.Any(string.IsNullOrWhiteSpace))
+        foreach (var queue in Queues)
         {
-            throw new ArgumentException("WorkerOptions.Queues must not contain empty names.");
+            Names.CheckQueue(queue, "WorkerOptions.Queues");
         }
     }
 }

@@ -176,6 +176,44 @@ public sealed class BadInputTests(PostgresFixture database, ITestOutputHelper ou
         Assert.Equal(before, await RunCountAsync());
     }
 
+    [Fact]
+    public async Task EveryClientCall_RefusesAnInvalidRunId_BeforeAnySql()
+    {
+        await using var engine = await ClientAsync();
+        var client = engine.Client;
+        const string Bad = "nul\0char";
+
+        Assert.Throws<ArgumentException>(() => client.GetHandle(Bad));
+        Assert.Throws<ArgumentException>(() => client.GetHandle<CountPages>(Bad));
+        foreach (var call in new Func<Task>[]
+        {
+            () => client.GetRunAsync(Bad),
+            () => client.GetStepsAsync(Bad),
+            () => client.GetHistoryAsync(Bad),
+            () => client.CancelAsync(Bad),
+            () => client.ResumeAsync(Bad),
+            () => client.WaitForOutcomeAsync(Bad),
+            () => client.StartAsync<CountPages>(new PageJob("a", 1), new StartOptions { RunId = Bad }),
+        })
+        {
+            var error = await Assert.ThrowsAsync<ArgumentException>(call);
+            Assert.Contains("not a run id", error.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task StartAsync_QueueNameThatIsNotOne_ThrowsAndStoresNothing()
+    {
+        await using var engine = await ClientAsync();
+        var before = await RunCountAsync();
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => engine.Client.StartAsync<CountPages>(new PageJob("a", 1), new StartOptions { Queue = "my queue; drop" }));
+
+        Assert.Contains("StartOptions.Queue", error.Message, StringComparison.Ordinal);
+        Assert.Equal(before, await RunCountAsync());
+        Assert.Throws<ArgumentException>(() => TestEngines.Builder(database).ConfigureWorker(w => w.Queues = ["ok", "not ok"]).Build());
+    }
+
     [Theory]
     [InlineData("x; drop table y")]
     [InlineData("Trellis")]

@@ -10,8 +10,6 @@ namespace Trellis;
 /// <summary>Starts runs, reads them, awaits their results and cancels them.</summary>
 public sealed class TrellisClient
 {
-    private const int MaxRunIdLength = 255;
-
     private readonly IRunStore _store;
     private readonly WorkflowRegistry _registry;
     private readonly TrellisOptions _options;
@@ -130,7 +128,7 @@ public sealed class TrellisClient
 
     public Task<RunInfo?> GetRunAsync(string runId, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(runId);
+        Names.CheckRunId(runId, nameof(runId));
         return _store.GetRunAsync(runId, cancellationToken);
     }
 
@@ -149,7 +147,7 @@ public sealed class TrellisClient
     /// <summary>A run's steps in order: by position, then item index.</summary>
     public Task<IReadOnlyList<StepInfo>> GetStepsAsync(string runId, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(runId);
+        Names.CheckRunId(runId, nameof(runId));
         return _store.GetStepsAsync(runId, cancellationToken);
     }
 
@@ -159,7 +157,7 @@ public sealed class TrellisClient
     /// </summary>
     public async Task<RunInfo> CancelAsync(string runId, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(runId);
+        Names.CheckRunId(runId, nameof(runId));
         return await _store.RequestCancelAsync(runId, cancellationToken).ConfigureAwait(false) ?? throw new RunNotFoundException(runId);
     }
 
@@ -174,7 +172,7 @@ public sealed class TrellisClient
     /// <exception cref="RunNotResumableException">The run finished otherwise (completed, cancelled, or failed for another reason).</exception>
     public async Task<RunInfo> ResumeAsync(string runId, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(runId);
+        Names.CheckRunId(runId, nameof(runId));
         var (resumed, run) = await _store.ResumeRunAsync(runId, cancellationToken).ConfigureAwait(false);
         if (run is null)
         {
@@ -192,21 +190,29 @@ public sealed class TrellisClient
     /// <summary>The run's history, oldest event first (see <see cref="RunHistoryEvents"/>).</summary>
     public Task<IReadOnlyList<RunHistoryEntry>> GetHistoryAsync(string runId, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(runId);
+        Names.CheckRunId(runId, nameof(runId));
         return _store.GetHistoryAsync(runId, cancellationToken);
     }
 
     /// <summary>Waits until the run has finished and returns how it ended. Woken by notifications, not a tight poll.</summary>
     public Task<RunOutcome> WaitForOutcomeAsync(string runId, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(runId);
+        Names.CheckRunId(runId, nameof(runId));
         return _waiter.WaitAsync(runId, timeout, cancellationToken);
     }
 
-    public RunHandle GetHandle(string runId) => new(this, runId);
+    public RunHandle GetHandle(string runId)
+    {
+        Names.CheckRunId(runId, nameof(runId));
+        return new(this, runId);
+    }
 
     public RunHandle<TWorkflow> GetHandle<TWorkflow>(string runId)
-        where TWorkflow : IWorkflow => new(this, runId);
+        where TWorkflow : IWorkflow
+    {
+        Names.CheckRunId(runId, nameof(runId));
+        return new(this, runId);
+    }
 
     /// <summary>Validates and creates the run; returns its id.</summary>
     private async Task<string> CreateAsync(string workflowName, string inputJson, StartOptions? options, WorkflowDefinition? definition, CancellationToken cancellationToken)
@@ -333,14 +339,14 @@ public sealed class TrellisClient
 
     private static void ValidateOptions(StartOptions options)
     {
-        if (options.RunId is { } id && (id.Length == 0 || id.Length > MaxRunIdLength || id.Any(char.IsControl) || id.Trim() != id))
+        if (options.RunId is { } id)
         {
-            throw new ArgumentException($"A run id must be 1–{MaxRunIdLength} characters, without control characters or surrounding spaces.", nameof(options));
+            Names.CheckRunId(id, nameof(options));
         }
 
-        if (options.Queue is { } queue && (string.IsNullOrWhiteSpace(queue) || queue.Length > 128))
+        if (options.Queue is { } queue)
         {
-            throw new ArgumentException("A queue name must be 1–128 characters and not blank.", nameof(options));
+            Names.CheckQueue(queue, "StartOptions.Queue");
         }
 
         if (options.MaxAttempts is < 1)
