@@ -53,7 +53,8 @@ internal sealed class PostgresSql
             )
             -- For a run that existed: its stored workflow (r sees the table as it was before this statement).
             SELECT w.id, i.id IS NOT NULL, coalesce(i.status = 'running', false),
-                   CASE WHEN i.id IS NOT NULL THEN w.workflow_name ELSE r.workflow_name END, coalesce(i.epoch, 0)
+                   CASE WHEN i.id IS NOT NULL THEN w.workflow_name ELSE r.workflow_name END, coalesce(i.epoch, 0),
+                   i.id IS NOT NULL OR r.input IS NOT DISTINCT FROM w.input
             FROM wanted w
             LEFT JOIN inserted i ON i.id = w.id
             LEFT JOIN {s}.runs r ON i.id IS NULL AND r.id = w.id

@@ -39,7 +39,8 @@ public sealed partial class PostgresStore
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             created.Add(new CreatedRun(
-                reader.GetString(0), reader.GetBoolean(1), reader.GetBoolean(2), reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetInt64(4)));
+                reader.GetString(0), reader.GetBoolean(1), reader.GetBoolean(2), reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetInt64(4),
+                reader.GetBoolean(5)));
         }
 
         return created;

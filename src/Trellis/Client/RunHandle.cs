@@ -3,14 +3,21 @@ namespace Trellis;
 /// <summary>A reference to one run, for reading it, awaiting it and cancelling it.</summary>
 public class RunHandle
 {
-    internal RunHandle(TrellisClient client, string runId)
+    internal RunHandle(TrellisClient client, string runId, bool created = false)
     {
         Client = client;
         RunId = runId;
+        Created = created;
     }
 
     public TrellisClient Client { get; }
     public string RunId { get; }
+
+    /// <summary>
+    /// True when the start that returned this handle created the run; false when a run with its id existed already
+    /// (see <see cref="StartOptions.IfExists"/>), and for a handle from <see cref="TrellisClient.GetHandle(string)"/>.
+    /// </summary>
+    public bool Created { get; }
 
     /// <summary>The run as stored now.</summary>
     public async Task<RunInfo> GetAsync(CancellationToken cancellationToken = default) =>
@@ -55,7 +62,7 @@ public class RunHandle
 public sealed class RunHandle<TWorkflow> : RunHandle, IRunHandle<TWorkflow>
     where TWorkflow : IWorkflow
 {
-    internal RunHandle(TrellisClient client, string runId) : base(client, runId) { }
+    internal RunHandle(TrellisClient client, string runId, bool created = false) : base(client, runId, created) { }
 
     RunHandle IRunHandle<TWorkflow>.Handle => this;
 }

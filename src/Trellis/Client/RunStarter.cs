@@ -84,13 +84,14 @@ internal sealed class RunStarter : IAsyncDisposable
         }
 
         var byId = created.ToDictionary(c => c.Id, StringComparer.Ordinal);
+        var firstInput = firsts.ToDictionary(p => p.Run.Id, p => p.Run.InputJson, StringComparer.Ordinal);
         var answered = new HashSet<string>(StringComparer.Ordinal);
         foreach (var pending in batch)
         {
             var result = byId[pending.Run.Id];
             pending.Result.TrySetResult(answered.Add(pending.Run.Id)
                 ? result
-                : result with { Created = false, Claimed = false });
+                : result with { Created = false, Claimed = false, SameInput = result.SameInput && pending.Run.InputJson == firstInput[pending.Run.Id] });
         }
     }
 

@@ -40,8 +40,9 @@ public sealed class TrellisClient
 
     /// <summary>
     /// Starts a run of <typeparamref name="TWorkflow"/>. <paramref name="input"/> must be the workflow's
-    /// input type. With <see cref="StartOptions.RunId"/> set, starting the same id again returns the
-    /// existing run and creates nothing.
+    /// input type, checked when the call runs; <c>Workflow&lt;TWorkflow&gt;().StartAsync(input)</c> checks it when the
+    /// code compiles. With <see cref="StartOptions.RunId"/> set, starting the same id again creates nothing (see
+    /// <see cref="StartOptions.IfExists"/>).
     /// </summary>
     public async Task<RunHandle<TWorkflow>> StartAsync<TWorkflow>(object? input, StartOptions? options = null, CancellationToken cancellationToken = default)
         where TWorkflow : IWorkflow
@@ -50,9 +51,17 @@ public sealed class TrellisClient
         CheckInputType(definition, input);
         var json = _serializer.Serialize(input, definition.InputType);
         // The input was checked by its CLR type, so its JSON needs no second check.
-        var runId = await CreateAsync(definition.Name, json, options, definition, cancellationToken).ConfigureAwait(false);
-        return new RunHandle<TWorkflow>(this, runId);
+        var (runId, created) = await CreateAsync(definition.Name, json, options, definition, cancellationToken).ConfigureAwait(false);
+        return new RunHandle<TWorkflow>(this, runId, created);
     }
+
+    /// <summary>
+    /// Starts runs of <typeparamref name="TWorkflow"/> with its input and output types checked by the compiler:
+    /// <c>await client.Workflow&lt;OrderWorkflow&gt;().StartAsync(order)</c>, then <c>await run.GetResultAsync()</c>
+    /// gives the workflow's output type.
+    /// </summary>
+    public WorkflowClient<TWorkflow> Workflow<TWorkflow>()
+        where TWorkflow : IWorkflow => new(this);
 
     /// <summary>
     /// Starts many runs of <typeparamref name="TWorkflow"/> at once: one round trip and one transaction for
@@ -122,8 +131,8 @@ public sealed class TrellisClient
         ArgumentException.ThrowIfNullOrWhiteSpace(workflowName);
         ArgumentNullException.ThrowIfNull(inputJson);
         CheckJsonSyntax(inputJson);
-        var runId = await CreateAsync(workflowName, inputJson, options, null, cancellationToken).ConfigureAwait(false);
-        return new RunHandle(this, runId);
+        var (runId, created) = await CreateAsync(workflowName, inputJson, options, null, cancellationToken).ConfigureAwait(false);
+        return new RunHandle(this, runId, created);
     }
 
     public Task<RunInfo?> GetRunAsync(string runId, CancellationToken cancellationToken = default)
@@ -214,8 +223,8 @@ public sealed class TrellisClient
         return new(this, runId);
     }
 
-    /// <summary>Validates and creates the run; returns its id.</summary>
-    private async Task<string> CreateAsync(string workflowName, string inputJson, StartOptions? options, WorkflowDefinition? definition, CancellationToken cancellationToken)
+    /// <summary>Validates and creates the run; returns its id, and whether this call created it.</summary>
+    private async Task<(string RunId, bool Created)> CreateAsync(string workflowName, string inputJson, StartOptions? options, WorkflowDefinition? definition, CancellationToken cancellationToken)
     {
         options ??= new StartOptions();
         ValidateOptions(options);
@@ -283,10 +292,15 @@ public sealed class TrellisClient
 
         if (!created.Created)
         {
-            var existing = created.WorkflowName ?? (await _store.GetRunAsync(runId, cancellationToken).ConfigureAwait(false))?.WorkflowName;
-            if (existing is not null && existing != workflowName)
+            var existing = created.WorkflowName ?? (await _store.GetRunAsync(runId, cancellationToken).ConfigureAwait(false))?.WorkflowName ?? workflowName;
+            if (existing != workflowName)
             {
                 throw new RunConflictException(runId, existing, workflowName);
+            }
+
+            if (options.IfExists == ExistingRun.Fail || (options.IfExists == ExistingRun.ReturnIfSameInput && !created.SameInput))
+            {
+                throw new RunConflictException(runId, existing, options.IfExists);
             }
         }
         else
@@ -294,7 +308,7 @@ public sealed class TrellisClient
             TrellisDiagnostics.RunsStarted.Add(1, new KeyValuePair<string, object?>("workflow", workflowName));
         }
 
-        return runId;
+        return (runId, created.Created);
     }
 
     /// <summary>The definition a worker elsewhere registered: the given version, or the highest.</summary>

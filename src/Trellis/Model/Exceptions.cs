@@ -40,12 +40,30 @@ public sealed class UnknownWorkflowException : TrellisException
 public sealed class InvalidRunInputException(string message, Exception? innerException = null)
     : TrellisException(message, innerException);
 
-/// <summary>A run id is already taken by a run of a different workflow.</summary>
-public sealed class RunConflictException(string runId, string existingWorkflow, string requestedWorkflow)
-    : TrellisException($"Run id '{runId}' already belongs to a run of workflow '{existingWorkflow}', not '{requestedWorkflow}'.")
+/// <summary>
+/// A start's run id is taken: by a run of a different workflow, or by any run when the start asked for a new id or the
+/// same input (<see cref="StartOptions.IfExists"/>). Nothing was created.
+/// </summary>
+public sealed class RunConflictException : TrellisException
 {
-    public string RunId { get; } = runId;
-    public string ExistingWorkflow { get; } = existingWorkflow;
+    public RunConflictException(string runId, string existingWorkflow, string requestedWorkflow)
+        : base($"Run id '{runId}' already belongs to a run of workflow '{existingWorkflow}', not '{requestedWorkflow}'.")
+    {
+        RunId = runId;
+        ExistingWorkflow = existingWorkflow;
+    }
+
+    public RunConflictException(string runId, string existingWorkflow, ExistingRun policy)
+        : base(policy == ExistingRun.Fail
+            ? $"Run id '{runId}' is taken by an existing run of workflow '{existingWorkflow}' (StartOptions.IfExists = Fail)."
+            : $"Run id '{runId}' is taken by a run of workflow '{existingWorkflow}' that was started with a different input (StartOptions.IfExists = ReturnIfSameInput).")
+    {
+        RunId = runId;
+        ExistingWorkflow = existingWorkflow;
+    }
+
+    public string RunId { get; }
+    public string ExistingWorkflow { get; }
 }
 
 /// <summary>

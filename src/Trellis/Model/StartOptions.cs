@@ -5,9 +5,13 @@ public sealed class StartOptions
 {
     /// <summary>
     /// The run id, chosen by the caller. It is an idempotency key: starting a run with an id that
-    /// exists returns the existing run and creates nothing. When null, a new id is generated.
+    /// exists creates nothing, and returns the existing run (<see cref="RunHandle.Created"/> false) or refuses,
+    /// as <see cref="IfExists"/> says. When null, a new id is generated.
     /// </summary>
     public string? RunId { get; init; }
+
+    /// <summary>What the start does when a run with <see cref="RunId"/> exists already. Default <see cref="ExistingRun.Return"/>.</summary>
+    public ExistingRun IfExists { get; init; } = ExistingRun.Return;
 
     /// <summary>The queue the run waits in; workers serve the queues they are configured for. Default "default".</summary>
     public string? Queue { get; init; }
@@ -39,4 +43,20 @@ public sealed class StartOptions
 
     /// <summary>The workflow version to run. Default: the highest registered version of the workflow.</summary>
     public int? WorkflowVersion { get; init; }
+}
+
+/// <summary>What a start with a <see cref="StartOptions.RunId"/> that exists does (the id is never run twice).</summary>
+public enum ExistingRun
+{
+    /// <summary>Returns the existing run, whatever input it was started with: the start is idempotent by id.</summary>
+    Return,
+
+    /// <summary>
+    /// Returns the existing run if it was started with the same input (compared as JSON values), and throws
+    /// <see cref="RunConflictException"/> otherwise: a retried request is answered, a different request with a reused id is not.
+    /// </summary>
+    ReturnIfSameInput,
+
+    /// <summary>Throws <see cref="RunConflictException"/>: the id must be new.</summary>
+    Fail,
 }

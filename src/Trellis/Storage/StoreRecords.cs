@@ -25,10 +25,11 @@ public sealed record LocalClaim(string WorkerId, TimeSpan LeaseDuration);
 
 /// <summary>
 /// What became of a run to create: whether this call created it, whether it was created claimed by the
-/// worker named in <see cref="NewRun.ClaimFor"/> (and then the epoch of that claim), and the workflow of the
-/// stored run (null when unknown).
+/// worker named in <see cref="NewRun.ClaimFor"/> (and then the epoch of that claim), the workflow of the
+/// stored run (null when unknown), and, for a run that existed, whether it was stored with the same input
+/// (compared as JSON values, not as text).
 /// </summary>
-public sealed record CreatedRun(string Id, bool Created, bool Claimed, string? WorkflowName, long Epoch = 0);
+public sealed record CreatedRun(string Id, bool Created, bool Claimed, string? WorkflowName, long Epoch = 0, bool SameInput = true);
 
 /// <summary>
 /// Many runs of one workflow with the same settings; only their ids and inputs differ. The ids are new ones
