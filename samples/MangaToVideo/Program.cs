@@ -43,7 +43,7 @@ internal static class Demo
 
         try
         {
-            return await RunPipelineAsync(connectionString, pageCount, folder, runId, crashAfterPages, cancellationToken);
+            return await RunPipelineAsync(connectionString, embedded: server is not null, pageCount, folder, runId, crashAfterPages, cancellationToken);
         }
         finally
         {
@@ -54,7 +54,8 @@ internal static class Demo
         }
     }
 
-    private static async Task<int> RunPipelineAsync(string connectionString, int pageCount, string? folder, string? runId, int? crashAfterPages, CancellationToken cancellationToken)
+    private static async Task<int> RunPipelineAsync(
+        string connectionString, bool embedded, int pageCount, string? folder, string? runId, int? crashAfterPages, CancellationToken cancellationToken)
     {
         var chapter = folder ?? PageTools.CreateSampleChapter(EmbeddedPostgres.DefaultDataDirectory($"demo-chapter-{pageCount}"), pageCount);
         var ocrPages = 0;
@@ -82,13 +83,11 @@ internal static class Demo
             .StartAsync(cancellationToken);
 
         var job = new MangaJob(chapter, EmbeddedPostgres.DefaultDataDirectory("demo-output"));
-        var run = await trellis.Client.StartAsync<MangaToVideoWorkflow>(
+        var run = await trellis.Client.Workflow<MangaToVideoWorkflow>().StartAsync(
             job,
             new StartOptions { RunId = runId ?? $"manga-{DateTime.UtcNow:yyyyMMdd-HHmmss}", Tags = new Dictionary<string, string> { ["demo"] = "manga-to-video" } },
             cancellationToken);
-        var before = await run.GetAsync(cancellationToken);
-        AnsiConsole.MarkupLine($"Run [bold]{Markup.Escape(run.RunId)}[/] of {Markup.Escape(chapter)}: {before.Status.ToText()}" +
-            (before.Epoch > 0 && !before.Status.IsTerminal() ? " [yellow](resuming after its last checkpoint)[/]" : ""));
+        await SayWhatTheStartDidAsync(run, chapter, cancellationToken);
 
         await ShowProgressAsync(run, cancellationToken);
         VideoResult video;
@@ -105,13 +104,40 @@ internal static class Demo
         await PrintSummaryAsync(run, video, cancellationToken);
         PrintSql(trellis, connectionString, run.RunId);
         await ShowOcrTextAsync(trellis, connectionString, run.RunId, cancellationToken);
-        if (Environment.GetEnvironmentVariable("TRELLIS_DATABASE_URL") is null && !Console.IsInputRedirected && !Console.IsOutputRedirected)
+        if (embedded && !Console.IsInputRedirected && !Console.IsOutputRedirected)
         {
             AnsiConsole.MarkupLine("[grey]The private PostgreSQL runs until you press Enter, so you can paste the SQL above into psql.[/]");
             await Task.Run(Console.ReadLine, cancellationToken);
         }
+        else if (embedded)
+        {
+            // Not at a terminal: nobody can press Enter, so the server stops with the demo.
+            Console.WriteLine("The private PostgreSQL stops now, with the demo. To use the psql line above, run the demo in a terminal "
+                + "(it waits for Enter), or set TRELLIS_DATABASE_URL to a server of your own. Its data stays in .trellis/demo-postgres.");
+        }
 
         return 0;
+    }
+
+    /// <summary>Started, or resumed from what an earlier process stored, or finished already.</summary>
+    private static async Task SayWhatTheStartDidAsync(RunHandle run, string chapter, CancellationToken cancellationToken)
+    {
+        var what = $"Run [bold]{Markup.Escape(run.RunId)}[/] of {Markup.Escape(chapter)}";
+        if (run.Created)
+        {
+            AnsiConsole.MarkupLine($"{what}: started.");
+            return;
+        }
+
+        var info = await run.GetAsync(cancellationToken);
+        if (info.Status.IsTerminal())
+        {
+            AnsiConsole.MarkupLine($"{what}: {info.Status.ToText()} already; nothing runs again.");
+            return;
+        }
+
+        var stored = (await run.GetStepsAsync(cancellationToken)).Count(s => s.Status == StepStatus.Completed);
+        AnsiConsole.MarkupLine($"{what}: [yellow]resumed[/]; its {stored} stored step row(s) are reused, the rest runs (once the earlier worker's lease has run out).");
     }
 
     /// <summary>Runs the last query printed above, as a user would, to show the pages' stored text.</summary>
@@ -184,7 +210,7 @@ internal static class Demo
         var steps = await run.GetStepsAsync(cancellationToken);
         // Each claim of the run has an epoch of its own; numbered here in the order the claims came.
         var claims = steps.Select(s => s.Epoch).Append(info.Epoch).Distinct().Order().Select((epoch, i) => (epoch, i + 1)).ToDictionary();
-        var table = new Table().Title("Stored steps").AddColumns("position", "step", "rows", "status", "attempts", "written by claim");
+        var table = new Table().Title("Stored steps").AddColumns("position", "step", "rows", "status", "retries", "written by claim");
         foreach (var group in steps.GroupBy(s => (s.Sequence, s.Name)))
         {
             table.AddRow(
@@ -192,7 +218,8 @@ internal static class Demo
                 Markup.Escape(group.Key.Name),
                 group.Any(s => s.ItemIndex is not null) ? $"{group.Count()} pages" : "1",
                 string.Join(", ", group.Select(s => s.Status.ToText()).Distinct()),
-                $"{group.Sum(s => s.Attempts)}",
+                // Attempts beyond the first of each row; a step or page that worked at once shows none.
+                group.Sum(s => s.Attempts - 1) is var retries and > 0 ? $"{retries}" : "",
                 string.Join(", ", group.Select(s => claims[s.Epoch]).Distinct().Order()));
         }
 
