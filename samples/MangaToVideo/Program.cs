@@ -78,8 +78,9 @@ internal static class Demo
             .UsePostgres(connectionString)
             .AddWorkflow(_ => new MangaToVideoWorkflow(tools))
             .UseLoggerFactory(loggerFactory)
-            // A short lease, so that a run whose worker was killed is picked up again within seconds.
-            .ConfigureWorker(w => w.LeaseDuration = TimeSpan.FromSeconds(5))
+            // One worker id for the demo on this machine: a demo started after a crash takes the crashed one's runs up
+            // at once, without waiting out their lease (as a pod restarted under its name would).
+            .ConfigureWorker(w => w.WorkerId = $"manga-demo@{Environment.MachineName}")
             .StartAsync(cancellationToken);
 
         var job = new MangaJob(chapter, EmbeddedPostgres.DefaultDataDirectory("demo-output"));
@@ -137,7 +138,7 @@ internal static class Demo
         }
 
         var stored = (await run.GetStepsAsync(cancellationToken)).Count(s => s.Status == StepStatus.Completed);
-        AnsiConsole.MarkupLine($"{what}: [yellow]resumed[/]; its {stored} stored step row(s) are reused, the rest runs (once the earlier worker's lease has run out).");
+        AnsiConsole.MarkupLine($"{what}: [yellow]resumed[/]; its {stored} stored step row(s) are reused, the rest runs now.");
     }
 
     /// <summary>Runs the last query printed above, as a user would, to show the pages' stored text.</summary>

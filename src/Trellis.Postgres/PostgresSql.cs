@@ -131,41 +131,17 @@ internal sealed class PostgresSql
             RETURNING r.id, r.cancel_requested
             """;
 
-        RecoverExpiredLeases = $"""
-            WITH expired AS (
-                SELECT id, locked_by FROM {s}.runs
-                WHERE status = 'running' AND lease_expires_at < now()
-                ORDER BY lease_expires_at
-                LIMIT $1
-                FOR UPDATE SKIP LOCKED
-            ), recovered AS (
-                -- A worker loss, not a failed attempt: the attempt the claim charged is given back, and the loss is
-                -- counted against the run's own limit.
-                UPDATE {s}.runs r SET
-                    status = CASE WHEN r.cancel_requested THEN 'cancelled'
-                                  WHEN {LossLimitReached("r")} THEN 'failed'
-                                  ELSE 'pending' END,
-                    worker_losses = r.worker_losses + 1,
-                    attempt = r.attempt - 1,
-                    error = CASE WHEN NOT r.cancel_requested AND {LossLimitReached("r")}
-                                 THEN {LossLimitError("r", "r.attempt", "r.locked_by", "stopped renewing its lease")}
-                                 ELSE r.error END,
-                    completed_at = CASE WHEN r.cancel_requested OR {LossLimitReached("r")} THEN now() END,
-                    locked_by = NULL,
-                    lease_expires_at = NULL,
-                    scheduled_at = now(),
-                    updated_at = now()
-                WHERE r.id = ANY (ARRAY(SELECT id FROM expired)) -- by key, however many the plan expects (see Claim)
-                RETURNING r.id, r.status, r.queue, r.epoch, r.attempt, r.worker_losses, r.max_worker_losses
-            ), recorded AS (
-                INSERT INTO {s}.history (run_id, event, worker_id, epoch, attempt, detail)
-                SELECT x.id, 'worker_lost', e.locked_by, x.epoch, x.attempt + 1,
-                       jsonb_build_object('reason', 'lease_expired', 'losses', x.worker_losses, 'max_losses', x.max_worker_losses)
-                FROM recovered x JOIN expired e ON e.id = x.id
-                RETURNING 1
-            ){Notifications("recovered", "$2")}
-            SELECT count(*) FROM recovered
-            WHERE (SELECT count(*) FROM recorded) + (SELECT count(*) FROM work_notified) + (SELECT count(*) FROM done_notified) >= 0
+        RecoverExpiredLeases = RecoverLeases(
+            s, "status = 'running' AND lease_expires_at < now()", reason: "lease_expired", what: "stopped renewing its lease");
+
+        // An earlier process that used this worker id is gone (its successor is starting): its runs need not wait out
+        // their leases. Worker ids must be unique among live workers for this to be safe (a pod name is).
+        RecoverWorkerRuns = RecoverLeases(
+            s, "status = 'running' AND locked_by = $3", reason: "worker_restarted", what: "was restarted (a new process took its worker id)");
+
+        LeaseBacklog = $"""
+            SELECT count(*) FILTER (WHERE lease_expires_at < now()), count(*), max(lease_expires_at)
+            FROM {s}.runs WHERE status = 'running' AND locked_by <> $1
             """;
 
         WriteSteps = $"""
@@ -377,6 +353,8 @@ internal sealed class PostgresSql
     public string ClaimManyQueues { get; }
     public string RenewLeases { get; }
     public string RecoverExpiredLeases { get; }
+    public string RecoverWorkerRuns { get; }
+    public string LeaseBacklog { get; }
     public string WriteSteps { get; }
     public string WriteProgress { get; }
     public string FinishRuns { get; }
@@ -429,6 +407,46 @@ internal sealed class PostgresSql
                               'Its checkpoints are kept: ResumeAsync resumes it.',
                               {worker}, {alias}.worker_losses + 1, {alias}.max_worker_losses),
             'stack', NULL, 'attempt', {attempt}, 'permanent', true)
+        """;
+
+    /// <summary>
+    /// Puts back up to $1 running runs that match <paramref name="held"/> (a condition on the run row), counting a
+    /// worker loss for each: the attempt their claim charged is given back, the loss is counted against the run's own
+    /// limit and recorded in its history with <paramref name="reason"/>. $2 is the notification channel.
+    /// </summary>
+    private static string RecoverLeases(string s, string held, string reason, string what) => $"""
+        WITH expired AS (
+            SELECT id, locked_by FROM {s}.runs
+            WHERE {held}
+            ORDER BY lease_expires_at
+            LIMIT $1
+            FOR UPDATE SKIP LOCKED
+        ), recovered AS (
+            UPDATE {s}.runs r SET
+                status = CASE WHEN r.cancel_requested THEN 'cancelled'
+                              WHEN {LossLimitReached("r")} THEN 'failed'
+                              ELSE 'pending' END,
+                worker_losses = r.worker_losses + 1,
+                attempt = r.attempt - 1,
+                error = CASE WHEN NOT r.cancel_requested AND {LossLimitReached("r")}
+                             THEN {LossLimitError("r", "r.attempt", "r.locked_by", what)}
+                             ELSE r.error END,
+                completed_at = CASE WHEN r.cancel_requested OR {LossLimitReached("r")} THEN now() END,
+                locked_by = NULL,
+                lease_expires_at = NULL,
+                scheduled_at = now(),
+                updated_at = now()
+            WHERE r.id = ANY (ARRAY(SELECT id FROM expired)) -- by key, however many the plan expects (see Claim)
+            RETURNING r.id, r.status, r.queue, r.epoch, r.attempt, r.worker_losses, r.max_worker_losses
+        ), recorded AS (
+            INSERT INTO {s}.history (run_id, event, worker_id, epoch, attempt, detail)
+            SELECT x.id, 'worker_lost', e.locked_by, x.epoch, x.attempt + 1,
+                   jsonb_build_object('reason', '{reason}', 'losses', x.worker_losses, 'max_losses', x.max_worker_losses)
+            FROM recovered x JOIN expired e ON e.id = x.id
+            RETURNING 1
+        ){Notifications("recovered", "$2")}
+        SELECT count(*) FROM recovered
+        WHERE (SELECT count(*) FROM recorded) + (SELECT count(*) FROM work_notified) + (SELECT count(*) FROM done_notified) >= 0
         """;
 
     /// <summary>

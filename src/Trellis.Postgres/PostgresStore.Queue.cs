@@ -78,7 +78,40 @@ public sealed partial class PostgresStore
         return recovered;
     }
 
-    /// <summary>Charges an attempt to the pending runs of claim windows that never committed (see migration 004).</summary>
+    public async Task<WorkerStartRecovery> RecoverWorkerRunsAsync(string workerId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(workerId);
+        const int Batch = 1000;
+        var recovered = 0;
+        while (true)
+        {
+            await using var batch = _dataSource.CreateBatch();
+            var own = new NpgsqlBatchCommand(_sql.RecoverWorkerRuns);
+            own.Parameters.Add(new NpgsqlParameter<int> { TypedValue = Batch });
+            own.Parameters.Add(Text(_sql.Channel));
+            own.Parameters.Add(Text(workerId));
+            batch.BatchCommands.Add(own);
+            var backlog = new NpgsqlBatchCommand(_sql.LeaseBacklog);
+            backlog.Parameters.Add(Text(workerId));
+            batch.BatchCommands.Add(backlog);
+
+            await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var now = (int)reader.GetInt64(0);
+            recovered += now;
+            if (now == Batch)
+            {
+                continue;
+            }
+
+            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+            await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            return new WorkerStartRecovery(
+                recovered, (int)reader.GetInt64(0), (int)reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2));
+        }
+    }
+
+    /// <summary>Counts a worker loss for the pending runs of claim windows that never committed (see migration 004).</summary>
     private NpgsqlBatchCommand RecoverLostWindowsCommand(int limit)
     {
         var command = new NpgsqlBatchCommand(_sql.RecoverLostWindows);

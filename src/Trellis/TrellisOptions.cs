@@ -91,7 +91,12 @@ public sealed class WorkerOptions
     /// <summary>Whether this process executes runs. A client-only process sets it to false. Default true.</summary>
     public bool Enabled { get; set; } = true;
 
-    /// <summary>The worker's name in <c>runs.locked_by</c>. Default: host name, process id and a random suffix.</summary>
+    /// <summary>
+    /// The worker's name in <c>runs.locked_by</c>. Default: host name, process id and a random suffix. Set a stable
+    /// one (a pod or service instance name) to have a restarted worker take up at once the runs its crashed
+    /// predecessor held, instead of after their leases: a worker starting under an id puts that id's runs back in the
+    /// queue. So two live workers must never share an id.
+    /// </summary>
     public string WorkerId { get; set; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..6]}";
 
     /// <summary>The queues this worker serves. Default: the default queue.</summary>

@@ -58,6 +58,43 @@ public sealed class CrashRecoveryTests(PostgresFixture database, ITestOutputHelp
     }
 
     [Fact]
+    public async Task WorkerRestartedUnderTheSameId_ResumesItsRunsAtOnce_NotAfterTheLease()
+    {
+        const int LeaseMs = 30_000;
+        await using var first = await ChildWorker.StartAsync(database, "pod-7", output, leaseMs: LeaseMs);
+        var run = await _client.Client.StartAsync<SequentialSteps>(new StepsInput(Steps: 4, StepDelayMs: 700));
+        await Eventually.HoldsAsync(async () => await database.CountAsync(run.RunId, "step-1", "start", "pod-7") == 1, "the first process is in step 1");
+        await first.KillAsync();
+
+        // The same pod comes back under the same id: its run resumes at once, far within the 30 s lease.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await using var second = await ChildWorker.StartAsync(database, "pod-7", output, leaseMs: LeaseMs);
+        Assert.Equal(["0@pod-7", "1@pod-7", "2@pod-7", "3@pod-7"], await run.GetResultAsync(TimeSpan.FromSeconds(20)));
+
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(LeaseMs / 2000), $"the run resumed after {clock.Elapsed}");
+        var loss = Assert.Single(await run.GetHistoryAsync());
+        Assert.Equal((RunHistoryEvents.WorkerLost, "pod-7"), (loss.Event, loss.WorkerId));
+        Assert.Contains("worker_restarted", loss.DetailJson, StringComparison.Ordinal);
+        Assert.Equal((1, 1), ((await run.GetAsync()).Attempt, (await run.GetAsync()).WorkerLosses));
+        Assert.Contains("started under the id of an earlier process that held 1 run(s)", second.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WorkerStarting_WhileAnotherWorkersLeaseHoldsARun_LogsWhatWaitsAndUntilWhen()
+    {
+        await using var holder = await ChildWorker.StartAsync(database, "holder", output, leaseMs: 30_000);
+        var run = await _client.Client.StartAsync<SequentialSteps>(new StepsInput(Steps: 1, StepDelayMs: 60_000, VictimHoldsInStep: 0));
+        await Eventually.HoldsAsync(async () => (await run.GetAsync()).Status == RunStatus.Running, "the holder holds the run under a lease");
+        await holder.KillAsync();
+
+        await using var newcomer = await ChildWorker.StartAsync(database, "newcomer", output, leaseMs: 30_000);
+        await Eventually.HoldsAsync(() => Task.FromResult(newcomer.Output.Contains("held by other workers' leases", StringComparison.Ordinal)), "the newcomer said so");
+
+        Assert.Contains("1 run(s) are held by other workers' leases, 0 of them expired", newcomer.Output, StringComparison.Ordinal);
+        Assert.Equal(RunStatus.Running, (await run.GetAsync()).Status); // another id's lease is left to run out
+    }
+
+    [Fact]
     public async Task ForEach_WorkerKilledAfterAThirdOfTheItems_SurvivorRunsOnlyTheRest()
     {
         const int Items = 100;

@@ -29,6 +29,12 @@ internal static partial class LogMessages
     [LoggerMessage(1013, LogLevel.Information, "Recovered {Count} run(s) whose lease had expired or whose claim window was never closed")]
     public static partial void LeasesRecovered(this ILogger logger, int count);
 
+    [LoggerMessage(1016, LogLevel.Warning, "Worker {WorkerId} started under the id of an earlier process that held {Count} run(s): they are back in the queue now, one worker loss each")]
+    public static partial void OwnRunsRecovered(this ILogger logger, int count, string workerId);
+
+    [LoggerMessage(1017, LogLevel.Information, "{Held} run(s) are held by other workers' leases, {Expired} of them expired (recovered now); if their workers are gone, the rest are taken up once the leases run out, by {LatestLeaseEnd:u} at the latest")]
+    public static partial void LeaseBacklog(this ILogger logger, int held, int expired, DateTimeOffset? latestLeaseEnd);
+
     [LoggerMessage(1014, LogLevel.Warning, "Looking for expired leases failed")]
     public static partial void LeaseRecoveryFailed(this ILogger logger, Exception exception);
 

@@ -208,10 +208,17 @@ public sealed class TrellisWorker : IAsyncDisposable
         var workflows = _registry.Definitions.Select(d => new WorkflowKey(d.Name, d.Version)).ToArray();
         var backoff = TimeSpan.FromMilliseconds(100);
         var nextRecovery = _time.GetUtcNow();
+        var startRecovered = false;
         while (!token.IsCancellationRequested)
         {
             try
             {
+                if (!startRecovered)
+                {
+                    await RecoverOnStartAsync(token).ConfigureAwait(false);
+                    startRecovered = true;
+                }
+
                 if (_time.GetUtcNow() >= nextRecovery)
                 {
                     nextRecovery = _time.GetUtcNow() + _worker.EffectiveLeaseRecoveryInterval;
@@ -301,6 +308,24 @@ public sealed class TrellisWorker : IAsyncDisposable
 
                 backoff = backoff * 2 < MaxBackoff ? backoff * 2 : MaxBackoff;
             }
+        }
+    }
+
+    /// <summary>
+    /// Once, before the first claim: the runs an earlier process under this worker id held go back to the queue at
+    /// once, instead of after their leases; and the log says what waits on other workers' leases.
+    /// </summary>
+    private async Task RecoverOnStartAsync(CancellationToken token)
+    {
+        var found = await _store.RecoverWorkerRunsAsync(WorkerId, token).ConfigureAwait(false);
+        if (found.RecoveredOwnRuns > 0)
+        {
+            _logger.OwnRunsRecovered(found.RecoveredOwnRuns, WorkerId);
+        }
+
+        if (found.HeldByOthers > 0)
+        {
+            _logger.LeaseBacklog(found.HeldByOthers, found.ExpiredLeases, found.LatestLeaseEnd);
         }
     }
 

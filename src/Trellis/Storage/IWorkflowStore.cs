@@ -96,6 +96,13 @@ public interface IRunQueue
     Task<IReadOnlyDictionary<string, bool>> RenewLeasesAsync(string workerId, IReadOnlyCollection<RunLease> leases, TimeSpan leaseDuration, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Called as a worker starts: puts back in the queue, at once, the runs still held under <paramref name="workerId"/>,
+    /// which only an earlier process under the same id can hold (it crashed or was killed), counting a worker loss for
+    /// each as an expired lease does; and reports the leases other workers hold.
+    /// </summary>
+    Task<WorkerStartRecovery> RecoverWorkerRunsAsync(string workerId, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Puts runs whose lease has expired back in the queue, and the runs of claim windows that never closed (a
     /// crashed worker's), counting a worker loss for each, with the attempt its claim charged given back. A run whose
     /// losses exceed its limit is failed (<c>Trellis.WorkerLossLimitExceeded</c>); one with a cancel requested is

@@ -81,3 +81,10 @@ public sealed record ClaimedRun(
 
 /// <summary>A run a worker holds, and the epoch it holds it under.</summary>
 public readonly record struct RunLease(string RunId, long Epoch);
+
+/// <summary>
+/// What a worker found as it started (<see cref="IRunQueue.RecoverWorkerRunsAsync"/>): how many runs an earlier process
+/// under its worker id held, put back in the queue now; and, of the runs other workers hold, how many leases have
+/// expired already (lease recovery takes those up at once) and when the others run out at the latest.
+/// </summary>
+public sealed record WorkerStartRecovery(int RecoveredOwnRuns, int ExpiredLeases, int HeldByOthers, DateTimeOffset? LatestLeaseEnd);
