@@ -41,12 +41,13 @@ public sealed partial class PostgresStore : IWorkflowStore
         else
         {
             var settings = ResolveSettings(options);
-            _dataSource = Build(settings, loggerFactory);
+            _dataSource = Build(settings, loggerFactory, options.LogSqlCommands);
             // The listener holds its connection for good; its own unpooled source keeps it out of the pool's
             // count and names it in pg_stat_activity.
             _listenerDataSource = Build(
                 new NpgsqlConnectionStringBuilder(settings.ConnectionString) { Pooling = false, ApplicationName = $"{settings.ApplicationName}:listener:{Schema.Name}" },
-                loggerFactory);
+                loggerFactory,
+                options.LogSqlCommands);
             _ownsDataSource = true;
         }
 
@@ -197,7 +198,7 @@ public sealed partial class PostgresStore : IWorkflowStore
     internal const string SessionSetup =
         "SELECT set_config('enable_seqscan', 'off', false), set_config('plan_cache_mode', 'force_generic_plan', false)";
 
-    private static NpgsqlDataSource Build(NpgsqlConnectionStringBuilder settings, ILoggerFactory? loggerFactory)
+    private static NpgsqlDataSource Build(NpgsqlConnectionStringBuilder settings, ILoggerFactory? loggerFactory, bool logSqlCommands)
     {
         var builder = new NpgsqlDataSourceBuilder(settings.ConnectionString);
         // Trellis's statements use only built-in types (text, jsonb, integers, timestamps and their arrays). Left to
@@ -206,7 +207,7 @@ public sealed partial class PostgresStore : IWorkflowStore
         builder.ConfigureTypeLoading(types => types.EnableTypeLoading(false));
         if (loggerFactory is not null)
         {
-            builder.UseLoggerFactory(loggerFactory);
+            builder.UseLoggerFactory(logSqlCommands ? loggerFactory : new QuietNpgsqlLoggerFactory(loggerFactory));
         }
 
         builder.UsePhysicalConnectionInitializer(

@@ -46,6 +46,13 @@ public sealed class PostgresStoreOptions
     /// </summary>
     public TimeSpan ListenerCheckInterval { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Let Npgsql log what it logs below warnings through the application's logger factory: every command it executes,
+    /// with its SQL, at Information. Off by default, when Npgsql logs only its warnings and errors. For a shared
+    /// <see cref="DataSource"/>, its own logging applies.
+    /// </summary>
+    public bool LogSqlCommands { get; set; }
+
     /// <summary>Fill unset values from the environment variables listed above. Default true.</summary>
     public bool ReadEnvironment { get; set; } = true;
 

@@ -17,11 +17,19 @@ internal static partial class LogMessages
     [LoggerMessage(1003, LogLevel.Warning, "Worker {WorkerId}: shutdown timeout reached; releasing {Count} run(s) back to the queue")]
     public static partial void ReleasingOnShutdown(this ILogger logger, string workerId, int count);
 
-    [LoggerMessage(1010, LogLevel.Warning, "Claiming runs failed; retrying in {Delay}")]
-    public static partial void ClaimFailed(this ILogger logger, Exception exception, TimeSpan delay);
+    [LoggerMessage(1010, LogLevel.Warning, "Claiming runs failed ({Error}); retrying in {Delay}")]
+    private static partial void ClaimFailedCore(this ILogger logger, Exception? exception, TimeSpan delay, string error);
 
-    [LoggerMessage(1011, LogLevel.Warning, "Renewing leases failed ({Consecutive} in a row)")]
-    public static partial void HeartbeatFailed(this ILogger logger, Exception exception, int consecutive);
+    /// <summary>Something failed and is tried again: the warning names the error; its stack comes only at Debug.</summary>
+    public static void ClaimFailed(this ILogger logger, Exception exception, TimeSpan delay) =>
+        logger.ClaimFailedCore(StackAtDebug(logger, exception), delay, Describe(exception));
+
+    [LoggerMessage(1011, LogLevel.Warning, "Renewing leases failed ({Consecutive} in a row): {Error}")]
+    private static partial void HeartbeatFailedCore(this ILogger logger, Exception? exception, int consecutive, string error);
+
+    /// <summary>Something failed and is tried again: the warning names the error; its stack comes only at Debug.</summary>
+    public static void HeartbeatFailed(this ILogger logger, Exception exception, int consecutive) =>
+        logger.HeartbeatFailedCore(StackAtDebug(logger, exception), consecutive, Describe(exception));
 
     [LoggerMessage(1012, LogLevel.Warning, "Could not renew leases for longer than the lease duration; abandoning {Count} run(s)")]
     public static partial void LeasesPresumedLost(this ILogger logger, int count);
@@ -35,8 +43,12 @@ internal static partial class LogMessages
     [LoggerMessage(1017, LogLevel.Information, "{Held} run(s) are held by other workers' leases, {Expired} of them expired (recovered now); if their workers are gone, the rest are taken up once the leases run out, by {LatestLeaseEnd:u} at the latest")]
     public static partial void LeaseBacklog(this ILogger logger, int held, int expired, DateTimeOffset? latestLeaseEnd);
 
-    [LoggerMessage(1014, LogLevel.Warning, "Looking for expired leases failed")]
-    public static partial void LeaseRecoveryFailed(this ILogger logger, Exception exception);
+    [LoggerMessage(1014, LogLevel.Warning, "Looking for expired leases failed: {Error}")]
+    private static partial void LeaseRecoveryFailedCore(this ILogger logger, Exception? exception, string error);
+
+    /// <summary>Something failed and is tried again: the warning names the error; its stack comes only at Debug.</summary>
+    public static void LeaseRecoveryFailed(this ILogger logger, Exception exception) =>
+        logger.LeaseRecoveryFailedCore(StackAtDebug(logger, exception), Describe(exception));
 
     [LoggerMessage(1015, LogLevel.Debug, "Claimed {Claimed} of {Requested} run(s)")]
     public static partial void Claimed(this ILogger logger, int claimed, int requested);
@@ -47,8 +59,12 @@ internal static partial class LogMessages
     [LoggerMessage(1021, LogLevel.Debug, "Run {RunId} completed")]
     public static partial void RunCompleted(this ILogger logger, string runId);
 
-    [LoggerMessage(1022, LogLevel.Warning, "Run {RunId} attempt {Attempt} failed; retrying in {Delay}")]
-    public static partial void RunAttemptFailed(this ILogger logger, Exception exception, string runId, int attempt, TimeSpan delay);
+    [LoggerMessage(1022, LogLevel.Warning, "Run {RunId} attempt {Attempt} failed ({Error}); retrying in {Delay}")]
+    private static partial void RunAttemptFailedCore(this ILogger logger, Exception? exception, string runId, int attempt, TimeSpan delay, string error);
+
+    /// <summary>Something failed and is tried again: the warning names the error; its stack comes only at Debug.</summary>
+    public static void RunAttemptFailed(this ILogger logger, Exception exception, string runId, int attempt, TimeSpan delay) =>
+        logger.RunAttemptFailedCore(StackAtDebug(logger, exception), runId, attempt, delay, Describe(exception));
 
     [LoggerMessage(1023, LogLevel.Error, "Run {RunId} failed after {Attempt} attempt(s)")]
     public static partial void RunFailed(this ILogger logger, Exception exception, string runId, int attempt);
@@ -65,20 +81,32 @@ internal static partial class LogMessages
     [LoggerMessage(1027, LogLevel.Error, "Run {RunId} could not be finished in the store")]
     public static partial void RunFinishFailed(this ILogger logger, Exception exception, string runId);
 
-    [LoggerMessage(1029, LogLevel.Warning, "Run {RunId}: this worker's hold is older than its lease and the store could not confirm it; nothing of the run starts until it does (retrying in {Delay})")]
-    public static partial void HoldConfirmFailed(this ILogger logger, Exception exception, string runId, TimeSpan delay);
+    [LoggerMessage(1029, LogLevel.Warning, "Run {RunId}: this worker's hold is older than its lease and the store could not confirm it ({Error}); nothing of the run starts until it does (retrying in {Delay})")]
+    private static partial void HoldConfirmFailedCore(this ILogger logger, Exception? exception, string runId, TimeSpan delay, string error);
+
+    /// <summary>Something failed and is tried again: the warning names the error; its stack comes only at Debug.</summary>
+    public static void HoldConfirmFailed(this ILogger logger, Exception exception, string runId, TimeSpan delay) =>
+        logger.HoldConfirmFailedCore(StackAtDebug(logger, exception), runId, delay, Describe(exception));
 
     [LoggerMessage(1028, LogLevel.Debug, "Run {RunId} given back to the queue before it began: starts in this process took the worker's free slots while the claim was in flight")]
     public static partial void RunGivenBackOverLimit(this ILogger logger, string runId);
 
-    [LoggerMessage(1030, LogLevel.Warning, "Step '{Step}' of run {RunId} attempt {Attempt} failed; retrying in {Delay}")]
-    public static partial void StepAttemptFailed(this ILogger logger, Exception exception, string runId, string step, int attempt, TimeSpan delay);
+    [LoggerMessage(1030, LogLevel.Warning, "Step '{Step}' of run {RunId} attempt {Attempt} failed ({Error}); retrying in {Delay}")]
+    private static partial void StepAttemptFailedCore(this ILogger logger, Exception? exception, string runId, string step, int attempt, TimeSpan delay, string error);
+
+    /// <summary>Something failed and is tried again: the warning names the error; its stack comes only at Debug.</summary>
+    public static void StepAttemptFailed(this ILogger logger, Exception exception, string runId, string step, int attempt, TimeSpan delay) =>
+        logger.StepAttemptFailedCore(StackAtDebug(logger, exception), runId, step, attempt, delay, Describe(exception));
 
     [LoggerMessage(1042, LogLevel.Error, "Closing a claim window failed ({Finished} outcome(s), {Promoted} run(s) to hold under a lease); those runs are abandoned here and recovered from the store")]
     public static partial void ClaimWindowCloseFailed(this ILogger logger, Exception exception, int finished, int promoted);
 
-    [LoggerMessage(1040, LogLevel.Warning, "Writing {Count} checkpoint(s) failed with a transient error; retrying in {Delay}")]
-    public static partial void CheckpointRetry(this ILogger logger, Exception exception, int count, TimeSpan delay);
+    [LoggerMessage(1040, LogLevel.Warning, "Writing {Count} checkpoint(s) failed with a transient error ({Error}); retrying in {Delay}")]
+    private static partial void CheckpointRetryCore(this ILogger logger, Exception? exception, int count, TimeSpan delay, string error);
+
+    /// <summary>Something failed and is tried again: the warning names the error; its stack comes only at Debug.</summary>
+    public static void CheckpointRetry(this ILogger logger, Exception exception, int count, TimeSpan delay) =>
+        logger.CheckpointRetryCore(StackAtDebug(logger, exception), count, delay, Describe(exception));
 
     [LoggerMessage(1041, LogLevel.Error, "Writing checkpoints of run {RunId} failed")]
     public static partial void CheckpointFailed(this ILogger logger, Exception exception, string runId);
@@ -86,12 +114,25 @@ internal static partial class LogMessages
     [LoggerMessage(1050, LogLevel.Information, "Listening for notifications")]
     public static partial void Listening(this ILogger logger);
 
-    [LoggerMessage(1051, LogLevel.Warning, "Notification listener lost its connection; polling covers the gap until it is back")]
-    public static partial void ListenerLost(this ILogger logger, Exception exception);
+    [LoggerMessage(1051, LogLevel.Warning, "Notification listener lost its connection ({Error}); polling covers the gap until it is back")]
+    private static partial void ListenerLostCore(this ILogger logger, Exception? exception, string error);
 
-    [LoggerMessage(1052, LogLevel.Warning, "Checking awaited runs failed")]
-    public static partial void ResultPollFailed(this ILogger logger, Exception exception);
+    /// <summary>Something failed and is tried again: the warning names the error; its stack comes only at Debug.</summary>
+    public static void ListenerLost(this ILogger logger, Exception exception) =>
+        logger.ListenerLostCore(StackAtDebug(logger, exception), Describe(exception));
+
+    [LoggerMessage(1052, LogLevel.Warning, "Checking awaited runs failed: {Error}")]
+    private static partial void ResultPollFailedCore(this ILogger logger, Exception? exception, string error);
+
+    /// <summary>Something failed and is tried again: the warning names the error; its stack comes only at Debug.</summary>
+    public static void ResultPollFailed(this ILogger logger, Exception exception) =>
+        logger.ResultPollFailedCore(StackAtDebug(logger, exception), Describe(exception));
 
     [LoggerMessage(1053, LogLevel.Debug, "Warming up the start path failed; the first start pays for it instead")]
     public static partial void WarmUpFailed(this ILogger logger, Exception exception);
+
+    /// <summary>The exception to attach to a warning about something retried: with its stack only when Debug is on.</summary>
+    private static Exception? StackAtDebug(ILogger logger, Exception exception) => logger.IsEnabled(LogLevel.Debug) ? exception : null;
+
+    private static string Describe(Exception exception) => $"{exception.GetType().Name}: {exception.Message}";
 }
