@@ -3,7 +3,7 @@ using Trellis.Storage;
 
 namespace Trellis.Hosting;
 
-/// <summary>Healthy when the store answers and its schema is migrated; reports the worker's load.</summary>
+/// <summary>Healthy when the engine has started and its store answers, migrated; reports the worker's load.</summary>
 internal sealed class TrellisHealthCheck(IWorkflowStore store, TrellisEngine engine) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
@@ -14,6 +14,12 @@ internal sealed class TrellisHealthCheck(IWorkflowStore store, TrellisEngine eng
             ["worker"] = engine.Worker?.WorkerId ?? "none",
             ["runs_in_flight"] = engine.Worker?.InFlightCount ?? 0,
         };
+        if (!engine.IsRunning)
+        {
+            // Still migrating, waiting for the database, or stopped: a load balancer must not send work yet.
+            return new HealthCheckResult(context.Registration.FailureStatus, "The Trellis engine is not running (starting, or stopped).", null, data);
+        }
+
         try
         {
             await store.CheckHealthAsync(cancellationToken).ConfigureAwait(false);

@@ -56,6 +56,11 @@ internal sealed class Migrator(NpgsqlDataSource dataSource, SchemaName schema)
             }
         }
 
+        if (applied.Count == 0)
+        {
+            await RefuseForeignTablesAsync(connection, cancellationToken).ConfigureAwait(false);
+        }
+
         var newlyApplied = new List<int>();
         foreach (var migration in All)
         {
@@ -85,6 +90,29 @@ internal sealed class Migrator(NpgsqlDataSource dataSource, SchemaName schema)
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return newlyApplied;
     }
+
+    /// <summary>
+    /// A schema Trellis has not migrated yet must not hold tables of the names Trellis creates: they belong to someone
+    /// else, and the first migration would fail on them half-way with a bare "relation already exists".
+    /// </summary>
+    private async Task RefuseForeignTablesAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            "SELECT string_agg(table_name, ', ' ORDER BY table_name) FROM information_schema.tables WHERE table_schema = $1 AND table_name = ANY($2)",
+            connection);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = schema.Name });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = TableNames });
+        if (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is string taken)
+        {
+            throw new StoreConfigurationException(
+                $"Schema '{schema.Name}' already holds tables that Trellis did not create ({taken}), and Trellis needs those names. "
+                + "Give Trellis a schema of its own: PostgresStoreOptions.Schema, or TRELLIS_SCHEMA. Nothing was changed.",
+                "PostgresStoreOptions.Schema");
+        }
+    }
+
+    /// <summary>The tables the migrations create.</summary>
+    private static readonly string[] TableNames = ["runs", "steps", "workflow_definitions", "claim_windows", "history"];
 
     /// <summary>The highest applied version, or null when the schema has never been migrated.</summary>
     public async Task<int?> GetAppliedVersionAsync(CancellationToken cancellationToken)

@@ -19,6 +19,7 @@ public sealed partial class PostgresStore : IWorkflowStore
     private readonly PostgresSql _sql;
     private readonly ILogger _logger;
     private readonly TimeSpan _listenerCheckInterval;
+    private readonly ConnectionFailures _failures;
     private bool _sharedPlansChecked;
 
     /// <summary>Creates the store from options and the environment (see <see cref="PostgresStoreOptions"/>).</summary>
@@ -37,10 +38,13 @@ public sealed partial class PostgresStore : IWorkflowStore
             _dataSource = shared;
             _listenerDataSource = shared;
             _ownsDataSource = false;
+            _failures = new ConnectionFailures(
+                new NpgsqlConnectionStringBuilder(shared.ConnectionString), "the NpgsqlDataSource given as PostgresStoreOptions.DataSource");
         }
         else
         {
-            var settings = ResolveSettings(options);
+            var (settings, setting) = ResolveSettings(options);
+            _failures = new ConnectionFailures(settings, setting);
             _dataSource = Build(settings, loggerFactory, options.LogSqlCommands);
             // The listener holds its connection for good; its own unpooled source keeps it out of the pool's
             // count and names it in pg_stat_activity.
@@ -70,15 +74,15 @@ public sealed partial class PostgresStore : IWorkflowStore
     public NpgsqlDataSource DataSource => _dataSource;
 
     public async Task MigrateAsync(CancellationToken cancellationToken = default) =>
-        await new Migrator(_dataSource, Schema).MigrateAsync(cancellationToken).ConfigureAwait(false);
+        await MigrateAndReportAsync(cancellationToken).ConfigureAwait(false);
 
     /// <summary>Applies missing migrations and returns the versions applied by this call.</summary>
     public Task<IReadOnlyList<int>> MigrateAndReportAsync(CancellationToken cancellationToken = default) =>
-        new Migrator(_dataSource, Schema).MigrateAsync(cancellationToken);
+        _failures.RunAsync(() => new Migrator(_dataSource, Schema).MigrateAsync(cancellationToken));
 
     public async Task CheckHealthAsync(CancellationToken cancellationToken = default)
     {
-        var applied = await new Migrator(_dataSource, Schema).GetAppliedVersionAsync(cancellationToken).ConfigureAwait(false);
+        var applied = await _failures.RunAsync(() => new Migrator(_dataSource, Schema).GetAppliedVersionAsync(cancellationToken)).ConfigureAwait(false);
         if (applied is null)
         {
             throw new TrellisException($"Schema '{Schema.Name}' has not been migrated. Start Trellis with MigrateOnStart, or run the migrations.");
@@ -125,12 +129,14 @@ public sealed partial class PostgresStore : IWorkflowStore
         return false;
     }
 
-    private static NpgsqlConnectionStringBuilder ResolveSettings(PostgresStoreOptions options)
+    /// <summary>The connection settings, and the setting they came from (named in errors the user must fix).</summary>
+    private static (NpgsqlConnectionStringBuilder Settings, string Setting) ResolveSettings(PostgresStoreOptions options)
     {
-        var connectionString = options.ConnectionString
-            ?? options.FromEnvironment("TRELLIS_DATABASE_URL")
-            ?? options.FromEnvironment("DATABASE_URL")
-            ?? throw new TrellisException(
+        var (connectionString, setting) =
+            options.ConnectionString is { } given ? (given, "the connection string given to UsePostgres (PostgresStoreOptions.ConnectionString)")
+            : options.FromEnvironment("TRELLIS_DATABASE_URL") is { } trellisUrl ? (trellisUrl, "TRELLIS_DATABASE_URL")
+            : options.FromEnvironment("DATABASE_URL") is { } url ? (url, "DATABASE_URL")
+            : throw new TrellisException(
                 "No PostgreSQL connection is configured. Set TRELLIS_DATABASE_URL (or DATABASE_URL) to a postgres:// URL or a connection string, "
                 + "pass one to UsePostgres(...), or start an embedded server with Trellis.Postgres.Embedded.EmbeddedPostgres.");
 
@@ -179,7 +185,7 @@ public sealed partial class PostgresStore : IWorkflowStore
         }
 
         settings.ApplicationName ??= "trellis";
-        return settings;
+        return (settings, setting);
     }
 
     /// <summary>

@@ -32,6 +32,7 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _listener;
     private int _state; // 0 new, 1 started, 2 stopped
+    private bool _running;
 
     internal TrellisEngine(
         IWorkflowStore store,
@@ -114,7 +115,12 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
         {
             await Worker.StartAsync(cancellationToken).ConfigureAwait(false);
         }
+
+        Volatile.Write(ref _running, true);
     }
+
+    /// <summary>True from the end of <see cref="StartAsync"/> (migrated, listening, the worker claiming) until <see cref="StopAsync"/>.</summary>
+    public bool IsRunning => Volatile.Read(ref _running);
 
     /// <summary>
     /// Sends an empty bulk start through the store while the listener connects. The first bulk start in a
@@ -148,6 +154,8 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
         {
             return;
         }
+
+        Volatile.Write(ref _running, false);
 
         if (Worker is not null)
         {

@@ -45,6 +45,45 @@ public sealed class HealthCheckTests(PostgresFixture database, ITestOutputHelper
     }
 
     [Fact]
+    public async Task CheckHealthAsync_StoreMigratedButEngineStillStarting_IsUnhealthyUntilItHasStarted()
+    {
+        // The schema is migrated already (an earlier deploy); this engine's start waits on the migration lock.
+        await using (var earlier = await TrellisEngine.Create().UseTestDatabase(database).AddWorkflow<Noop>().StartAsync())
+        {
+        }
+
+        await using var blocker = await database.DataSource.OpenConnectionAsync();
+        await using var transaction = await blocker.BeginTransactionAsync();
+        await using (var hold = new Npgsql.NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtext($1))", blocker, transaction))
+        {
+            hold.Parameters.Add(new Npgsql.NpgsqlParameter { Value = $"trellis.migrate:{database.Schema.Name}" });
+            await hold.ExecuteNonQueryAsync();
+        }
+
+        var builder = TestHosts.Builder(output);
+        builder.Services.AddTrellis(t => t.UseTestDatabase(database).AddWorkflow<Noop>());
+        var host = builder.Build();
+        var starting = host.StartAsync();
+        try
+        {
+            var health = host.Services.GetRequiredService<HealthCheckService>();
+            var waiting = (await health.CheckHealthAsync()).Entries["trellis"];
+            Assert.False(starting.IsCompleted);
+            Assert.Equal(HealthStatus.Unhealthy, waiting.Status);
+            Assert.Contains("not running", waiting.Description, StringComparison.Ordinal);
+
+            await transaction.RollbackAsync();
+            await starting;
+            Assert.Equal(HealthStatus.Healthy, (await health.CheckHealthAsync()).Entries["trellis"].Status);
+        }
+        finally
+        {
+            await starting.WaitAsync(TimeSpan.FromSeconds(30));
+            await host.StopAndDisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task CheckHealthAsync_SchemaNotMigrated_TrellisEntryIsUnhealthy()
     {
         var builder = TestHosts.Builder(output);

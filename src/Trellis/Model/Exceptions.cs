@@ -7,6 +7,18 @@ public class TrellisException : Exception
     public TrellisException(string message, Exception? innerException) : base(message, innerException) { }
 }
 
+/// <summary>
+/// The store cannot be used as configured: its server cannot be reached, refuses the credentials, has no such
+/// database, or the schema holds tables Trellis did not create. The message says what to fix, and where
+/// (<see cref="Setting"/>); nothing was written.
+/// </summary>
+public sealed class StoreConfigurationException(string message, string setting, Exception? innerException = null)
+    : TrellisException(message, innerException)
+{
+    /// <summary>The setting to fix, as the message names it (an option, or an environment variable).</summary>
+    public string Setting { get; } = setting;
+}
+
 /// <summary>No run has the given id.</summary>
 public sealed class RunNotFoundException(string runId)
     : TrellisException($"No run with id '{runId}' exists.")
