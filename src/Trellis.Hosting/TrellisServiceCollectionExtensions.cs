@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -23,7 +24,22 @@ public static class TrellisServiceCollectionExtensions
     ///     .ConfigureWorker(w => w.MaxConcurrentRuns = 16));
     /// </code>
     /// </example>
-    public static IServiceCollection AddTrellis(this IServiceCollection services, Action<TrellisBuilder> configure)
+    public static IServiceCollection AddTrellis(this IServiceCollection services, Action<TrellisBuilder> configure) =>
+        AddTrellis(services, configuration: null, configure);
+
+    /// <summary>
+    /// Registers Trellis with its settings bound from a configuration section first (<see cref="TrellisBuilder.UseConfiguration"/>):
+    /// every <see cref="TrellisOptions"/> and <see cref="WorkerOptions"/> setting, and the store's from its subsection
+    /// (<c>Trellis:Postgres:Schema</c>, <c>Trellis:Postgres:ConnectionString</c>, …). What <paramref name="configure"/> sets wins.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// services.AddTrellis(builder.Configuration.GetSection("Trellis"), trellis => trellis
+    ///     .UsePostgres()
+    ///     .AddWorkflow&lt;MangaToVideo&gt;());
+    /// </code>
+    /// </example>
+    public static IServiceCollection AddTrellis(this IServiceCollection services, IConfiguration? configuration, Action<TrellisBuilder> configure)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configure);
@@ -33,6 +49,11 @@ public static class TrellisServiceCollectionExtensions
         }
 
         var builder = new TrellisBuilder();
+        if (configuration is not null)
+        {
+            builder.UseConfiguration(configuration);
+        }
+
         configure(builder);
 
         services.AddOptions();

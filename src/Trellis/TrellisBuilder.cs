@@ -1,11 +1,15 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Trellis.Storage;
 
 namespace Trellis;
 
-/// <summary>What a store factory gets from the engine.</summary>
-public sealed record StoreContext(TrellisOptions Options, ILoggerFactory LoggerFactory, TimeProvider TimeProvider);
+/// <summary>
+/// What a store factory gets from the engine; <paramref name="Configuration"/> is the section given to
+/// <see cref="TrellisBuilder.UseConfiguration"/>, where a store finds its own settings (the PostgreSQL store: "Postgres").
+/// </summary>
+public sealed record StoreContext(TrellisOptions Options, ILoggerFactory LoggerFactory, TimeProvider TimeProvider, IConfiguration? Configuration = null);
 
 /// <summary>
 /// Configures a <see cref="TrellisEngine"/>: the store, the workflows and the options. Used directly
@@ -37,6 +41,23 @@ public sealed class TrellisBuilder
     {
         _storeFactory = factory ?? throw new ArgumentNullException(nameof(factory));
         _isTransient = isTransient;
+        return this;
+    }
+
+    /// <summary>The configuration section given to <see cref="UseConfiguration"/>, if any.</summary>
+    public IConfiguration? Configuration { get; private set; }
+
+    /// <summary>
+    /// Binds <see cref="Options"/> from a configuration section (its keys as the options' names: <c>DefaultQueue</c>,
+    /// <c>Worker:MaxConcurrentRuns</c>, <c>StepRetry:MaxAttempts</c>, times as <c>00:00:30</c>), now, and keeps the
+    /// section for the store, which binds its own settings from its subsection when it is built (the PostgreSQL store:
+    /// <c>Postgres</c>, e.g. <c>Trellis:Postgres:Schema</c>). Settings made in code after this call win.
+    /// </summary>
+    public TrellisBuilder UseConfiguration(IConfiguration section)
+    {
+        ArgumentNullException.ThrowIfNull(section);
+        section.Bind(Options);
+        Configuration = section;
         return this;
     }
 
@@ -75,7 +96,7 @@ public sealed class TrellisBuilder
             throw new InvalidOperationException("No store is configured. Call UsePostgres(...) (package Trellis.Postgres) or UseStore(...).");
         }
 
-        var store = _storeFactory(new StoreContext(Options, LoggerFactory, TimeProvider));
+        var store = _storeFactory(new StoreContext(Options, LoggerFactory, TimeProvider, Configuration));
         return new TrellisEngine(store, _isTransient ?? DefaultIsTransient, Workflows, Options, LoggerFactory, TimeProvider, services);
     }
 

@@ -15,7 +15,7 @@ public sealed class TrellisOptions
     public int MaxInputBytes { get; set; } = 1024 * 1024;
 
     /// <summary>Retry policy of steps that do not set their own. Default: <see cref="RetryPolicy.Default"/>.</summary>
-    public RetryPolicy StepRetry { get; set; } = RetryPolicy.Default;
+    public RetryPolicy StepRetry { get; set; } = new(); // not RetryPolicy.Default itself: binding configuration writes into this instance
 
     /// <summary>
     /// Retry policy of whole runs. Steps carry the retries (<see cref="StepRetry"/>); by default a run is not retried:

@@ -84,6 +84,45 @@ public sealed class OptionsTests(PostgresFixture database, ITestOutputHelper out
     }
 
     [Fact]
+    public async Task AddTrellisWithASection_BindsTheEngineTheWorkerAndTheStore_AndCodeWins()
+    {
+        var builder = TestHosts.Builder(output);
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Trellis:DefaultQueue"] = "from-config",
+            ["Trellis:MaxWorkerLosses"] = "9",
+            ["Trellis:StepRetry:MaxAttempts"] = "5",
+            ["Trellis:Worker:MaxConcurrentRuns"] = "6",
+            ["Trellis:Worker:LeaseDuration"] = "00:00:45",
+            ["Trellis:Postgres:ConnectionString"] = database.ConnectionString,
+            ["Trellis:Postgres:Schema"] = database.Schema.Name,
+            ["Trellis:Postgres:MaxPoolSize"] = "7",
+            ["Trellis:Postgres:ReadEnvironment"] = "false",
+        });
+        builder.Services.AddTrellis(builder.Configuration.GetSection("Trellis"), t => t
+            .UsePostgres()
+            .AddWorkflow(_ => new Held(new Gate()))
+            .ConfigureWorker(w => w.MaxConcurrentRuns = 3)); // code wins over configuration
+        var host = builder.Build();
+        try
+        {
+            await host.StartAsync();
+            await host.WaitUntilMigratedAsync();
+            var engine = host.Services.GetRequiredService<TrellisEngine>();
+            var store = Assert.IsType<Trellis.Postgres.PostgresStore>(engine.Store);
+
+            Assert.Equal(("from-config", 9, 5), (engine.Options.DefaultQueue, engine.Options.MaxWorkerLosses, engine.Options.StepRetry.MaxAttempts));
+            Assert.Equal((3, TimeSpan.FromSeconds(45)), (engine.Options.Worker.MaxConcurrentRuns, engine.Options.Worker.LeaseDuration));
+            Assert.Equal(database.Schema.Name, store.Schema.Name);
+            Assert.Equal(7, new Npgsql.NpgsqlConnectionStringBuilder(store.DataSource.ConnectionString).MaxPoolSize);
+        }
+        finally
+        {
+            await host.StopAndDisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task Configure_MaxConcurrentRunsThree_WorkerRunsAtMostThreeAtOnce()
     {
         var gate = new Gate();
