@@ -9,6 +9,7 @@ using Trellis.Storage;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
+/// <summary><c>AddTrellis(...)</c>: Trellis in a host's service collection.</summary>
 public static class TrellisServiceCollectionExtensions
 {
     /// <summary>

@@ -6,6 +6,7 @@ namespace Trellis.Postgres;
 
 public sealed partial class PostgresStore
 {
+    /// <inheritdoc/>
     public async Task<IClaimWindow?> OpenClaimWindowAsync(ClaimRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);

@@ -5,6 +5,7 @@ namespace Trellis.Postgres;
 
 public sealed partial class PostgresStore
 {
+    /// <inheritdoc/>
     public async Task<IReadOnlyList<ClaimedRun>> ClaimAsync(ClaimRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -32,6 +33,7 @@ public sealed partial class PostgresStore
         return claimed;
     }
 
+    /// <inheritdoc/>
     public async Task<IReadOnlyDictionary<string, bool>> RenewLeasesAsync(
         string workerId, IReadOnlyCollection<RunLease> leases, TimeSpan leaseDuration, CancellationToken cancellationToken = default)
     {
@@ -55,6 +57,7 @@ public sealed partial class PostgresStore
         return held;
     }
 
+    /// <inheritdoc/>
     public async Task<int> RecoverExpiredLeasesAsync(int limit, CancellationToken cancellationToken = default)
     {
         await using var batch = _dataSource.CreateBatch();
@@ -78,6 +81,7 @@ public sealed partial class PostgresStore
         return recovered;
     }
 
+    /// <inheritdoc/>
     public async Task<WorkerStartRecovery> RecoverWorkerRunsAsync(string workerId, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(workerId);

@@ -8,6 +8,7 @@ namespace Trellis.Postgres;
 
 public sealed partial class PostgresStore
 {
+    /// <inheritdoc/>
     public async Task<IReadOnlyList<CreatedRun>> CreateRunsAsync(IReadOnlyList<NewRun> runs, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(runs);
@@ -46,6 +47,7 @@ public sealed partial class PostgresStore
         return created;
     }
 
+    /// <inheritdoc/>
     public async Task<int> CreateRunBatchAsync(NewRunBatch batch, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(batch);
@@ -67,6 +69,7 @@ public sealed partial class PostgresStore
         return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
     }
 
+    /// <inheritdoc/>
     public async Task<RunInfo?> GetRunAsync(string runId, CancellationToken cancellationToken = default)
     {
         await using var command = _dataSource.CreateCommand(_sql.GetRun);
@@ -75,6 +78,7 @@ public sealed partial class PostgresStore
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? PostgresReaders.ReadRun(reader) : null;
     }
 
+    /// <inheritdoc/>
     public async Task<IReadOnlyList<RunInfo>> GetFinishedRunsAsync(IReadOnlyCollection<string> runIds, CancellationToken cancellationToken = default)
     {
         if (runIds.Count == 0)
@@ -88,6 +92,7 @@ public sealed partial class PostgresStore
         return await ReadRunsAsync(reader, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <inheritdoc/>
     public async Task<RunPage> ListRunsAsync(RunQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
@@ -101,6 +106,7 @@ public sealed partial class PostgresStore
         return RunListing.Page(await ReadRunsAsync(reader, cancellationToken).ConfigureAwait(false), query.Limit);
     }
 
+    /// <inheritdoc/>
     public async Task<IReadOnlyList<StepInfo>> GetStepsAsync(string runId, CancellationToken cancellationToken = default)
     {
         await using var command = _dataSource.CreateCommand(_sql.GetSteps);
@@ -115,6 +121,7 @@ public sealed partial class PostgresStore
         return steps;
     }
 
+    /// <inheritdoc/>
     public async Task<RunInfo?> RequestCancelAsync(string runId, CancellationToken cancellationToken = default)
     {
         await using var batch = _dataSource.CreateBatch();
@@ -131,6 +138,7 @@ public sealed partial class PostgresStore
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? PostgresReaders.ReadRun(reader) : null;
     }
 
+    /// <inheritdoc/>
     public async Task<(bool Resumed, RunInfo? Run)> ResumeRunAsync(string runId, CancellationToken cancellationToken = default)
     {
         await using var batch = _dataSource.CreateBatch();
@@ -150,6 +158,7 @@ public sealed partial class PostgresStore
         return (resumed, run);
     }
 
+    /// <inheritdoc/>
     public async Task<IReadOnlyList<RunHistoryEntry>> GetHistoryAsync(string runId, CancellationToken cancellationToken = default)
     {
         await using var command = _dataSource.CreateCommand(_sql.GetHistory);
@@ -164,6 +173,7 @@ public sealed partial class PostgresStore
         return history;
     }
 
+    /// <inheritdoc/>
     public async Task RegisterDefinitionsAsync(IReadOnlyCollection<DefinitionRecord> definitions, CancellationToken cancellationToken = default)
     {
         await using var command = _dataSource.CreateCommand(_sql.RegisterDefinitions);
@@ -175,6 +185,7 @@ public sealed partial class PostgresStore
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <inheritdoc/>
     public async Task<IReadOnlyList<DefinitionRecord>> GetDefinitionsAsync(string workflowName, CancellationToken cancellationToken = default)
     {
         await using var command = _dataSource.CreateCommand(_sql.GetDefinitions);

@@ -59,8 +59,10 @@ public sealed partial class PostgresStore : IWorkflowStore
         Description = $"PostgreSQL {where.Host}:{where.Port}/{where.Database}, schema {Schema.Name}";
     }
 
+    /// <summary>The schema holding Trellis's tables.</summary>
     public SchemaName Schema { get; }
 
+    /// <inheritdoc/>
     public string Description { get; }
 
     /// <summary>
@@ -73,6 +75,7 @@ public sealed partial class PostgresStore : IWorkflowStore
     /// </summary>
     public NpgsqlDataSource DataSource => _dataSource;
 
+    /// <inheritdoc/>
     public async Task MigrateAsync(CancellationToken cancellationToken = default) =>
         await MigrateAndReportAsync(cancellationToken).ConfigureAwait(false);
 
@@ -80,6 +83,7 @@ public sealed partial class PostgresStore : IWorkflowStore
     public Task<IReadOnlyList<int>> MigrateAndReportAsync(CancellationToken cancellationToken = default) =>
         _failures.RunAsync(() => new Migrator(_dataSource, Schema).MigrateAsync(cancellationToken));
 
+    /// <inheritdoc/>
     public async Task CheckHealthAsync(CancellationToken cancellationToken = default)
     {
         var applied = await _failures.RunAsync(() => new Migrator(_dataSource, Schema).GetAppliedVersionAsync(cancellationToken)).ConfigureAwait(false);
@@ -94,6 +98,7 @@ public sealed partial class PostgresStore : IWorkflowStore
         }
     }
 
+    /// <summary>Disposes the data sources the store created; a shared one is left to its owner.</summary>
     public async ValueTask DisposeAsync()
     {
         if (_ownsDataSource)

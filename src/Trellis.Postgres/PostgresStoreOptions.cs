@@ -16,6 +16,7 @@ namespace Trellis.Postgres;
 /// </summary>
 public sealed class PostgresStoreOptions
 {
+    /// <summary>The schema used when none is configured: <c>trellis</c>.</summary>
     public const string DefaultSchema = "trellis";
 
     /// <summary>Connections in the pool unless configured: Trellis batches its writes, so a few go a long way.</summary>
@@ -35,9 +36,16 @@ public sealed class PostgresStoreOptions
     /// <summary>The schema holding Trellis's tables. Several schemas can coexist in one database.</summary>
     public string? Schema { get; set; }
 
+    /// <summary>The most connections in the pool. Default: the connection string's, else 20.</summary>
     public int? MaxPoolSize { get; set; }
+
+    /// <summary>Connections the pool keeps open when idle. Default 0.</summary>
     public int? MinPoolSize { get; set; }
+
+    /// <summary>How long opening a connection may take. Default 15 s.</summary>
     public TimeSpan? ConnectionTimeout { get; set; }
+
+    /// <summary>How long one statement may take. Default 30 s.</summary>
     public TimeSpan? CommandTimeout { get; set; }
 
     /// <summary>

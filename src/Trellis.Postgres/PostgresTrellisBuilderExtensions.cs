@@ -4,6 +4,7 @@ using Trellis.Postgres;
 
 namespace Trellis;
 
+/// <summary><c>UsePostgres(...)</c> on a <see cref="TrellisBuilder"/>.</summary>
 public static class PostgresTrellisBuilderExtensions
 {
     /// <summary>

@@ -36,6 +36,7 @@ public sealed partial record SchemaName
         return new SchemaName(name);
     }
 
+    /// <summary>The schema's name, unquoted.</summary>
     public override string ToString() => Name;
 
     [GeneratedRegex("^[a-z_][a-z0-9_]{0,62}$", RegexOptions.CultureInvariant)]

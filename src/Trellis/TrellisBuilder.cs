@@ -20,9 +20,16 @@ public sealed class TrellisBuilder
     private Func<StoreContext, IWorkflowStore>? _storeFactory;
     private Func<Exception, bool>? _isTransient;
 
+    /// <summary>The workflows the engine can start and run.</summary>
     public WorkflowRegistry Workflows { get; } = new();
+
+    /// <summary>The engine's settings.</summary>
     public TrellisOptions Options { get; } = new();
+
+    /// <summary>Where the engine logs. Default: nowhere.</summary>
     public ILoggerFactory LoggerFactory { get; private set; } = NullLoggerFactory.Instance;
+
+    /// <summary>The clock the engine reads and waits on. Default: the system's.</summary>
     public TimeProvider TimeProvider { get; private set; } = TimeProvider.System;
 
     /// <summary>Registers a workflow under its name and version (see <see cref="WorkflowAttribute"/>).</summary>
@@ -61,6 +68,7 @@ public sealed class TrellisBuilder
         return this;
     }
 
+    /// <summary>Changes the engine's settings.</summary>
     public TrellisBuilder Configure(Action<TrellisOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(configure);
@@ -68,6 +76,7 @@ public sealed class TrellisBuilder
         return this;
     }
 
+    /// <summary>Changes the worker's settings.</summary>
     public TrellisBuilder ConfigureWorker(Action<WorkerOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(configure);
@@ -75,12 +84,14 @@ public sealed class TrellisBuilder
         return this;
     }
 
+    /// <summary>Logs through <paramref name="loggerFactory"/>.</summary>
     public TrellisBuilder UseLoggerFactory(ILoggerFactory loggerFactory)
     {
         LoggerFactory = loggerFactory ?? throw new ArgumentNullException(nameof(loggerFactory));
         return this;
     }
 
+    /// <summary>Reads time and waits through <paramref name="timeProvider"/>, e.g. a controllable clock in tests.</summary>
     public TrellisBuilder UseTimeProvider(TimeProvider timeProvider)
     {
         TimeProvider = timeProvider ?? throw new ArgumentNullException(nameof(timeProvider));

@@ -64,10 +64,19 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
     /// <summary>Starts a fluent configuration: <c>TrellisEngine.Create().UsePostgres(...).AddWorkflow&lt;T&gt;().StartAsync()</c>.</summary>
     public static TrellisBuilder Create() => new();
 
+    /// <summary>Starts, reads, awaits and cancels runs.</summary>
     public TrellisClient Client { get; }
+
+    /// <summary>The worker, or null when <see cref="WorkerOptions.Enabled"/> is false.</summary>
     public TrellisWorker? Worker { get; }
+
+    /// <summary>Where runs and steps are kept.</summary>
     public IWorkflowStore Store { get; }
+
+    /// <summary>The registered workflows.</summary>
     public WorkflowRegistry Registry { get; }
+
+    /// <summary>The engine's settings.</summary>
     public TrellisOptions Options { get; }
 
     /// <summary>Migrates the store (unless disabled), registers the workflows, starts listening and starts the worker.</summary>
@@ -176,6 +185,7 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
         }
     }
 
+    /// <summary>Stops the engine (see <see cref="StopAsync"/>) and releases the store.</summary>
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);

@@ -58,8 +58,10 @@ public sealed class TrellisOptions
     /// </summary>
     public TimeSpan ResultPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>The worker's settings.</summary>
     public WorkerOptions Worker { get; } = new();
 
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first setting that cannot work, the worker's included.</summary>
     public void Validate()
     {
         Names.CheckQueue(DefaultQueue, "TrellisOptions.DefaultQueue");
@@ -160,6 +162,7 @@ public sealed class WorkerOptions
 
     internal TimeSpan EffectiveLeaseRecoveryInterval => LeaseRecoveryInterval ?? (LeaseDuration / 6 > PollInterval ? LeaseDuration / 6 : PollInterval);
 
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first setting that cannot work.</summary>
     public void Validate()
     {
         if (string.IsNullOrWhiteSpace(WorkerId))

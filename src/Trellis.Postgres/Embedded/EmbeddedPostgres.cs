@@ -53,10 +53,13 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
         Database = _options.Database,
     }.ConnectionString;
 
+    /// <summary>The loopback port the server listens on.</summary>
     public int Port { get; private set; }
 
+    /// <summary>The cluster's folder.</summary>
     public string DataDirectory { get; }
 
+    /// <summary>The folder of the PostgreSQL server binaries in use.</summary>
     public string BinDirectory { get; }
 
     /// <summary>The server log, next to the data directory.</summary>
@@ -138,6 +141,7 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops the server (see <see cref="StopAsync"/>).</summary>
     public ValueTask DisposeAsync() => new(StopAsync());
 
     /// <summary>A folder holding both <c>initdb</c> and <c>pg_ctl</c>, or <see langword="null"/> when none is found.</summary>
@@ -629,7 +633,9 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
 /// <summary>The embedded server could not be found, initialised, started or stopped; the message says why and what to do.</summary>
 public sealed class EmbeddedPostgresException : TrellisException
 {
+    /// <summary>The embedded server could not be started, restarted or stopped, for the reason in <paramref name="message"/>.</summary>
     public EmbeddedPostgresException(string message) : base(message) { }
 
+    /// <summary>The embedded server could not be started, restarted or stopped, for the reason in <paramref name="message"/>, caused by <paramref name="innerException"/>.</summary>
     public EmbeddedPostgresException(string message, Exception? innerException) : base(message, innerException) { }
 }

@@ -10,7 +10,10 @@ public class RunHandle
         Created = created;
     }
 
+    /// <summary>The client this handle reads and acts through.</summary>
     public TrellisClient Client { get; }
+
+    /// <summary>The run's id.</summary>
     public string RunId { get; }
 
     /// <summary>
@@ -23,9 +26,11 @@ public class RunHandle
     public async Task<RunInfo> GetAsync(CancellationToken cancellationToken = default) =>
         await Client.GetRunAsync(RunId, cancellationToken).ConfigureAwait(false) ?? throw new RunNotFoundException(RunId);
 
+    /// <summary>The run's stored steps, by position, then item index.</summary>
     public Task<IReadOnlyList<StepInfo>> GetStepsAsync(CancellationToken cancellationToken = default) =>
         Client.GetStepsAsync(RunId, cancellationToken);
 
+    /// <summary>Cancels the run (see <see cref="TrellisClient.CancelAsync"/>); returns it after the request.</summary>
     public Task<RunInfo> CancelAsync(CancellationToken cancellationToken = default) =>
         Client.CancelAsync(RunId, cancellationToken);
 
@@ -70,9 +75,11 @@ public sealed class RunHandle<TWorkflow> : RunHandle, IRunHandle<TWorkflow>
 /// <summary>Lets the compiler find a workflow's output type from the handle's workflow type.</summary>
 public interface IRunHandle<out TWorkflow>
 {
+    /// <summary>The untyped handle.</summary>
     RunHandle Handle { get; }
 }
 
+/// <summary>Typed results for handles of a known workflow type.</summary>
 public static class RunHandleExtensions
 {
     /// <summary>Waits for the run and returns its output, typed as the workflow's output.</summary>

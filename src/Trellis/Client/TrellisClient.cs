@@ -36,6 +36,7 @@ public sealed class TrellisClient
         _localWorker = localWorker;
     }
 
+    /// <summary>How inputs, step results and outputs are turned into JSON and back.</summary>
     public TrellisSerializer Serializer => _serializer;
 
     /// <summary>
@@ -135,6 +136,7 @@ public sealed class TrellisClient
         return new RunHandle(this, runId, created);
     }
 
+    /// <summary>The run as stored now, or null when no run has this id.</summary>
     public Task<RunInfo?> GetRunAsync(string runId, CancellationToken cancellationToken = default)
     {
         Names.CheckRunId(runId, nameof(runId));
@@ -210,12 +212,14 @@ public sealed class TrellisClient
         return _waiter.WaitAsync(runId, timeout, cancellationToken);
     }
 
+    /// <summary>A handle to an existing run, without reading it; <see cref="RunHandle.Created"/> is false.</summary>
     public RunHandle GetHandle(string runId)
     {
         Names.CheckRunId(runId, nameof(runId));
         return new(this, runId);
     }
 
+    /// <summary>A handle to an existing run of <typeparamref name="TWorkflow"/>, whose result is typed; nothing is read.</summary>
     public RunHandle<TWorkflow> GetHandle<TWorkflow>(string runId)
         where TWorkflow : IWorkflow
     {

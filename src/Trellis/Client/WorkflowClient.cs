@@ -10,6 +10,7 @@ public sealed class WorkflowClient<TWorkflow> : IWorkflowClient<TWorkflow>
 {
     internal WorkflowClient(TrellisClient client) => Client = client;
 
+    /// <summary>The client the runs are started through.</summary>
     public TrellisClient Client { get; }
 
     async Task<RunHandle> IWorkflowClient<TWorkflow>.StartAsync(object? input, StartOptions? options, CancellationToken cancellationToken) =>
@@ -24,6 +25,7 @@ public interface IWorkflowClient<out TWorkflow>
     Task<RunHandle> StartAsync(object? input, StartOptions? options, CancellationToken cancellationToken);
 }
 
+/// <summary>Typed starts for <see cref="IWorkflowClient{TWorkflow}"/>.</summary>
 public static class WorkflowClientExtensions
 {
     /// <summary>

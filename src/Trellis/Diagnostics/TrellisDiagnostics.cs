@@ -6,10 +6,13 @@ namespace Trellis.Diagnostics;
 /// <summary>The engine's one <see cref="ActivitySource"/> and one <see cref="Meter"/>, both named "Trellis".</summary>
 public static class TrellisDiagnostics
 {
+    /// <summary>The name of the <see cref="ActivitySource"/> and the <see cref="Meter"/>: "Trellis".</summary>
     public const string Name = "Trellis";
 
+    /// <summary>Trellis's spans: one per run attempt and per step.</summary>
     public static readonly ActivitySource ActivitySource = new(Name, typeof(TrellisDiagnostics).Assembly.GetName().Version?.ToString());
 
+    /// <summary>Trellis's metrics: runs started and finished, steps executed and replayed, checkpoint batch sizes and round trips.</summary>
     public static readonly Meter Meter = new(Name, typeof(TrellisDiagnostics).Assembly.GetName().Version?.ToString());
 
     internal static readonly Counter<long> RunsStarted = Meter.CreateCounter<long>("trellis.runs.started", description: "Runs created by clients.");

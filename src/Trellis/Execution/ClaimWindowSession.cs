@@ -31,8 +31,11 @@ internal sealed class ClaimWindowSession
     private Task? _closing;
     private volatile bool _closed;
 
-    /// <param name="claimSentAt">When the claim that opened the window was sent (<see cref="TimeProvider.GetTimestamp"/>): the
-    /// server ends the window's transaction once it has been idle for the lease duration, so the runs' holds count from then.</param>
+    /// <summary>
+    /// A session for an open window. <c>claimSentAt</c> is when the claim that opened it was sent
+    /// (<see cref="TimeProvider.GetTimestamp"/>): the server ends the window's transaction once it has been idle for the
+    /// lease duration, so the runs' holds count from then.
+    /// </summary>
     public ClaimWindowSession(
         IClaimWindow window,
         long claimSentAt,

@@ -71,6 +71,7 @@ public sealed class TrellisWorker : IAsyncDisposable
         writer.RunsFinished = OnRunsFinished;
     }
 
+    /// <summary>The worker's id, as the store shows it in <c>runs.locked_by</c>.</summary>
     public string WorkerId => _worker.WorkerId;
 
     /// <summary>Runs this worker is executing now.</summary>
@@ -82,6 +83,7 @@ public sealed class TrellisWorker : IAsyncDisposable
     /// <summary>Called with the run outcomes each checkpoint commit applied (for in-process result waiters).</summary>
     internal Action<IReadOnlyList<RunFinish>>? RunsFinished { get; set; }
 
+    /// <summary>Starts claiming and executing runs, renewing leases and recovering expired ones, in the background.</summary>
     public Task StartAsync(CancellationToken cancellationToken = default)
     {
         if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
@@ -131,6 +133,7 @@ public sealed class TrellisWorker : IAsyncDisposable
         _logger.WorkerStopped(WorkerId);
     }
 
+    /// <summary>Stops the worker (see <see cref="StopAsync"/>) and releases its resources.</summary>
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);

@@ -16,6 +16,7 @@ public sealed record ErrorInfo(
     [JsonPropertyName("permanent")]
     public bool Permanent { get; init; }
 
+    /// <summary>The error of an exception, as it is stored: its type's full name, its message, its full text with the stack, the attempt and whether it is permanent.</summary>
     public static ErrorInfo FromException(Exception exception, int attempt, bool permanent = false)
     {
         ArgumentNullException.ThrowIfNull(exception);
@@ -32,5 +33,6 @@ public sealed record ErrorInfo(
     // PostgreSQL's jsonb cannot hold U+0000, and an error must always be storable.
     private static string StorableText(string text) => text.Replace('\0', '\uFFFD');
 
+    /// <summary>The error's type, message and attempt, on one line.</summary>
     public override string ToString() => $"{Type}: {Message} (attempt {Attempt})";
 }

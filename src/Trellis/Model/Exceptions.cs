@@ -3,7 +3,10 @@ namespace Trellis;
 /// <summary>The base of every exception Trellis throws, so callers can catch them as one family.</summary>
 public class TrellisException : Exception
 {
+    /// <summary>An error of Trellis with <paramref name="message"/>.</summary>
     public TrellisException(string message) : base(message) { }
+
+    /// <summary>An error of Trellis with <paramref name="message"/>, caused by <paramref name="innerException"/>.</summary>
     public TrellisException(string message, Exception? innerException) : base(message, innerException) { }
 }
 
@@ -23,12 +26,14 @@ public sealed class StoreConfigurationException(string message, string setting, 
 public sealed class RunNotFoundException(string runId)
     : TrellisException($"No run with id '{runId}' exists.")
 {
+    /// <summary>The id that no run has.</summary>
     public string RunId { get; } = runId;
 }
 
 /// <summary>No workflow of the given name (and version) is registered.</summary>
 public sealed class UnknownWorkflowException : TrellisException
 {
+    /// <summary>A workflow name (and version) that is not registered; <paramref name="known"/> lists what is, for the message.</summary>
     public UnknownWorkflowException(string workflowName, int? version, IEnumerable<string> known)
         : base(version is null
             ? $"No workflow named '{workflowName}' is registered. Registered workflows: {Describe(known)}."
@@ -38,7 +43,10 @@ public sealed class UnknownWorkflowException : TrellisException
         Version = version;
     }
 
+    /// <summary>The name asked for.</summary>
     public string WorkflowName { get; }
+
+    /// <summary>The version asked for, or null for the highest.</summary>
     public int? Version { get; }
 
     private static string Describe(IEnumerable<string> known)
@@ -58,6 +66,7 @@ public sealed class InvalidRunInputException(string message, Exception? innerExc
 /// </summary>
 public sealed class RunConflictException : TrellisException
 {
+    /// <summary>A start of <paramref name="requestedWorkflow"/> whose run id belongs to a run of <paramref name="existingWorkflow"/>.</summary>
     public RunConflictException(string runId, string existingWorkflow, string requestedWorkflow)
         : base($"Run id '{runId}' already belongs to a run of workflow '{existingWorkflow}', not '{requestedWorkflow}'.")
     {
@@ -65,6 +74,7 @@ public sealed class RunConflictException : TrellisException
         ExistingWorkflow = existingWorkflow;
     }
 
+    /// <summary>A start whose run id exists, refused as <paramref name="policy"/> asks.</summary>
     public RunConflictException(string runId, string existingWorkflow, ExistingRun policy)
         : base(policy == ExistingRun.Fail
             ? $"Run id '{runId}' is taken by an existing run of workflow '{existingWorkflow}' (StartOptions.IfExists = Fail)."
@@ -74,7 +84,10 @@ public sealed class RunConflictException : TrellisException
         ExistingWorkflow = existingWorkflow;
     }
 
+    /// <summary>The run id that is taken.</summary>
     public string RunId { get; }
+
+    /// <summary>The workflow of the run that has the id.</summary>
     public string ExistingWorkflow { get; }
 }
 
@@ -85,6 +98,7 @@ public sealed class RunConflictException : TrellisException
 /// </summary>
 public sealed class NonDeterminismException : TrellisException
 {
+    /// <summary>A replay that asked for <paramref name="actual"/> where <paramref name="expected"/> is stored, at position <paramref name="sequence"/>.</summary>
     public NonDeterminismException(string runId, int sequence, string expected, string actual)
         : base($"Non-determinism in run '{runId}': position {sequence} holds step '{expected}' from an earlier execution, "
             + $"but the workflow now asks for '{actual}' there. The workflow code changed or does not call its steps in a deterministic order. "
@@ -96,9 +110,16 @@ public sealed class NonDeterminismException : TrellisException
         ActualStep = actual;
     }
 
+    /// <summary>The run whose replay diverged.</summary>
     public string RunId { get; }
+
+    /// <summary>The step position where the stored step and the requested one differ.</summary>
     public int Sequence { get; }
+
+    /// <summary>The step stored at that position by an earlier execution.</summary>
     public string ExpectedStep { get; }
+
+    /// <summary>The step the workflow asked for at that position now.</summary>
     public string ActualStep { get; }
 }
 
@@ -108,7 +129,10 @@ public sealed class NonDeterminismException : TrellisException
 /// </summary>
 public class NonRetryableException : TrellisException
 {
+    /// <summary>An error that fails the step (or run) at once, without retries.</summary>
     public NonRetryableException(string message) : base(message) { }
+
+    /// <summary>An error that fails the step (or run) at once, without retries, caused by <paramref name="innerException"/>.</summary>
     public NonRetryableException(string message, Exception? innerException) : base(message, innerException) { }
 }
 
@@ -116,7 +140,10 @@ public class NonRetryableException : TrellisException
 public sealed class StepTimeoutException(string stepName, TimeSpan timeout)
     : TrellisException($"Step '{stepName}' did not finish within its timeout of {timeout.TotalMilliseconds:0} ms.")
 {
+    /// <summary>The step that took too long.</summary>
     public string StepName { get; } = stepName;
+
+    /// <summary>The step's timeout (<see cref="StepOptions.Timeout"/>).</summary>
     public TimeSpan Timeout { get; } = timeout;
 }
 
@@ -126,6 +153,7 @@ public sealed class StepTimeoutException(string stepName, TimeSpan timeout)
 /// </summary>
 public sealed class StepFailedException : TrellisException
 {
+    /// <summary>A step that failed for good: its name, position, item index (for a per-item step), last error, and whether that error is permanent.</summary>
     public StepFailedException(string stepName, int sequence, int? itemIndex, ErrorInfo error, bool permanent, Exception? innerException)
         : base(Describe(stepName, itemIndex, error), innerException)
     {
@@ -136,8 +164,13 @@ public sealed class StepFailedException : TrellisException
         Permanent = permanent;
     }
 
+    /// <summary>The step's name.</summary>
     public string StepName { get; }
+
+    /// <summary>The step's position in the run.</summary>
     public int Sequence { get; }
+
+    /// <summary>For a per-item step, the item that failed; null for a plain step.</summary>
     public int? ItemIndex { get; }
 
     /// <summary>The error of the last attempt.</summary>
@@ -156,7 +189,10 @@ public sealed class StepFailedException : TrellisException
 public sealed class RunFailedException(string runId, ErrorInfo? error)
     : TrellisException($"Run '{runId}' failed: {error?.Type}: {error?.Message}")
 {
+    /// <summary>The run that failed.</summary>
     public string RunId { get; } = runId;
+
+    /// <summary>The run's stored error.</summary>
     public ErrorInfo? Error { get; } = error;
 }
 
@@ -168,7 +204,10 @@ public sealed class RunNotResumableException(RunInfo run)
     : TrellisException($"Run '{run.Id}' is {run.Status.ToText()}{(run.Error is { } e ? $" ({e.Type})" : "")}; only a run stopped by worker losses "
         + "(failed with Trellis.WorkerLossLimitExceeded) can be resumed.")
 {
+    /// <summary>The run that was not resumed.</summary>
     public string RunId { get; } = run.Id;
+
+    /// <summary>Its status when the resume was asked for.</summary>
     public RunStatus Status { get; } = run.Status;
 }
 
@@ -176,6 +215,7 @@ public sealed class RunNotResumableException(RunInfo run)
 public sealed class RunCancelledException(string runId)
     : TrellisException($"Run '{runId}' was cancelled.")
 {
+    /// <summary>The run that was cancelled.</summary>
     public string RunId { get; } = runId;
 }
 
@@ -186,6 +226,9 @@ public sealed class RunCancelledException(string runId)
 public sealed class LeaseLostException(string runId, long epoch)
     : TrellisException($"This worker no longer holds run '{runId}' (epoch {epoch}); another worker has taken it over.")
 {
+    /// <summary>The run this worker no longer holds.</summary>
     public string RunId { get; } = runId;
+
+    /// <summary>The epoch of the claim that was lost.</summary>
     public long Epoch { get; } = epoch;
 }

@@ -9,6 +9,7 @@ public sealed record RunHistoryEntry
     /// <summary>Orders the events of all runs; a run's events read in this order.</summary>
     public required long Id { get; init; }
 
+    /// <summary>The run the event belongs to.</summary>
     public required string RunId { get; init; }
 
     /// <summary>When the store recorded the event (the database's clock).</summary>

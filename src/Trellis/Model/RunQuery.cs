@@ -3,14 +3,22 @@ namespace Trellis;
 /// <summary>Filters and paging for listing runs. Newest first.</summary>
 public sealed class RunQuery
 {
+    /// <summary>Only runs with this status.</summary>
     public RunStatus? Status { get; init; }
+
+    /// <summary>Only runs of this workflow.</summary>
     public string? WorkflowName { get; init; }
+
+    /// <summary>Only runs with this correlation id.</summary>
     public string? CorrelationId { get; init; }
 
     /// <summary>Only runs carrying this tag (key and value).</summary>
     public KeyValuePair<string, string>? Tag { get; init; }
 
+    /// <summary>Only runs created at or after this time.</summary>
     public DateTimeOffset? CreatedAfter { get; init; }
+
+    /// <summary>Only runs created before this time.</summary>
     public DateTimeOffset? CreatedBefore { get; init; }
 
     /// <summary>Page size, 1–1000. Default 100.</summary>

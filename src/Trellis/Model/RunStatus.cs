@@ -35,6 +35,7 @@ public enum StepStatus
 /// <summary>Converts statuses to and from their stored text.</summary>
 public static class StatusText
 {
+    /// <summary>The status as stored in <c>runs.status</c>.</summary>
     public static string ToText(this RunStatus status) => status switch
     {
         RunStatus.Pending => "pending",
@@ -45,6 +46,7 @@ public static class StatusText
         _ => throw new ArgumentOutOfRangeException(nameof(status), status, null),
     };
 
+    /// <summary>The status as stored in <c>steps.status</c>.</summary>
     public static string ToText(this StepStatus status) => status switch
     {
         StepStatus.Running => "running",
@@ -53,6 +55,7 @@ public static class StatusText
         _ => throw new ArgumentOutOfRangeException(nameof(status), status, null),
     };
 
+    /// <summary>Reads a <c>runs.status</c> value.</summary>
     public static RunStatus ParseRunStatus(string text) => text switch
     {
         "pending" => RunStatus.Pending,
@@ -63,6 +66,7 @@ public static class StatusText
         _ => throw new FormatException($"Unknown run status '{text}'."),
     };
 
+    /// <summary>Reads a <c>steps.status</c> value.</summary>
     public static StepStatus ParseStepStatus(string text) => text switch
     {
         "running" => StepStatus.Running,

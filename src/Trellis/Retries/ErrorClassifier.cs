@@ -33,6 +33,7 @@ public enum ErrorKind
 /// </summary>
 public static class ErrorClassifier
 {
+    /// <summary>Whether <paramref name="exception"/> is worth another attempt; <paramref name="policy"/>'s <see cref="RetryPolicy.IsPermanent"/> is asked first.</summary>
     public static ErrorKind Classify(Exception exception, RetryPolicy? policy = null)
     {
         ArgumentNullException.ThrowIfNull(exception);

@@ -17,10 +17,13 @@ public sealed record RetryPolicy
     /// <summary>Total attempts including the first. Must be at least 1.</summary>
     public int MaxAttempts { get; init; } = 3;
 
+    /// <summary>The delay before the second attempt. Default 1 s.</summary>
     public TimeSpan InitialDelay { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>What each later delay is multiplied by; at least 1. Default 2.</summary>
     public double BackoffCoefficient { get; init; } = 2.0;
 
+    /// <summary>The longest delay between attempts, before jitter. Default 1 min.</summary>
     public TimeSpan MaxDelay { get; init; } = TimeSpan.FromMinutes(1);
 
     /// <summary>Fraction of the delay to randomise, 0–1. Default 0.2 (±20 %).</summary>

@@ -15,6 +15,7 @@ public sealed class TrellisSerializer(JsonSerializerOptions? options = null)
 
     private JsonSerializerOptions? _strict;
 
+    /// <summary>The options everything is read and written with.</summary>
     public JsonSerializerOptions Options { get; } = options ?? DefaultOptions;
 
     /// <summary>
@@ -29,13 +30,17 @@ public sealed class TrellisSerializer(JsonSerializerOptions? options = null)
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     };
 
+    /// <summary>The value as JSON text.</summary>
     public string Serialize<T>(T value) => JsonSerializer.Serialize(value, Options);
 
+    /// <summary>The value as JSON text, serialized as <paramref name="type"/>.</summary>
     public string Serialize(object? value, Type type) => JsonSerializer.Serialize(value, type, Options);
 
+    /// <summary>The value of JSON text; the type's default for null.</summary>
     public T Deserialize<T>(string? json) =>
         json is null ? default! : JsonSerializer.Deserialize<T>(json, Options)!;
 
+    /// <summary>The value of JSON text as <paramref name="type"/>; null for null.</summary>
     public object? Deserialize(string? json, Type type) =>
         json is null ? null : JsonSerializer.Deserialize(json, type, Options);
 

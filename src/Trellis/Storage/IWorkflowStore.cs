@@ -35,11 +35,13 @@ public interface IRunStore
     /// </summary>
     Task<int> CreateRunBatchAsync(NewRunBatch batch, CancellationToken cancellationToken = default);
 
+    /// <summary>The run, or null when no run has this id.</summary>
     Task<RunInfo?> GetRunAsync(string runId, CancellationToken cancellationToken = default);
 
     /// <summary>Of the given runs, those that have finished (completed, failed or cancelled).</summary>
     Task<IReadOnlyList<RunInfo>> GetFinishedRunsAsync(IReadOnlyCollection<string> runIds, CancellationToken cancellationToken = default);
 
+    /// <summary>Runs matching the query, newest first, one page.</summary>
     Task<RunPage> ListRunsAsync(RunQuery query, CancellationToken cancellationToken = default);
 
     /// <summary>A run's steps ordered by sequence, then item index.</summary>
@@ -154,10 +156,18 @@ public interface IStoreListener
 /// <summary>Receives store notifications. Implementations must be quick and must not throw.</summary>
 public interface IStoreNotificationSink
 {
+    /// <summary>Runs became ready in <paramref name="queue"/>.</summary>
     void OnWorkAvailable(string queue);
+
+    /// <summary>A caller asked to cancel the running run <paramref name="runId"/>.</summary>
     void OnCancelRequested(string runId);
+
     /// <summary>Runs finished; an empty list means "some runs finished" without saying which.</summary>
     void OnRunsFinished(IReadOnlyList<string> runIds);
+
+    /// <summary>The listener is connected and listening (again): notifications from before may have been missed.</summary>
     void OnListening();
+
+    /// <summary>The listener lost its connection; it reconnects.</summary>
     void OnListenerLost(Exception exception);
 }

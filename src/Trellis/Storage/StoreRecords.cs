@@ -55,6 +55,12 @@ public readonly record struct WorkflowKey(string Name, int Version);
 /// <summary>A workflow definition as recorded in the store, with the worker-loss limit the workflow sets (null: none).</summary>
 public sealed record DefinitionRecord(string Name, int Version, string InputType, string OutputType, int? MaxWorkerLosses = null);
 
+/// <summary>A worker's claim: its id, the queues and workflow versions it serves, how many runs it wants, and its lease.</summary>
+/// <param name="WorkerId">The claiming worker, written to <c>runs.locked_by</c>.</param>
+/// <param name="Queues">The queues it serves.</param>
+/// <param name="Workflows">The workflow names and versions it can run.</param>
+/// <param name="Limit">The most runs to claim.</param>
+/// <param name="LeaseDuration">How long the lease lasts without a renewal.</param>
 public sealed record ClaimRequest(
     string WorkerId,
     IReadOnlyList<string> Queues,

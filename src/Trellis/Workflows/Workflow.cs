@@ -18,6 +18,7 @@ public interface IWorkflow
 /// </remarks>
 public abstract class Workflow<TInput, TOutput> : IWorkflow
 {
+    /// <summary>The workflow's code: called from the top on every execution of a run; returns the run's output.</summary>
     public abstract Task<TOutput> RunAsync(WorkflowContext context, TInput input);
 }
 
@@ -27,6 +28,7 @@ public sealed class WorkflowAttribute(string? name = null) : Attribute
 {
     private int? _maxWorkerLosses;
 
+    /// <summary>The name the workflow is registered and started by. Default: the class's name.</summary>
     public string? Name { get; } = name;
 
     /// <summary>The definition's version, 1 or more. Default 1.</summary>

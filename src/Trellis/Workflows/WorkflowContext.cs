@@ -24,14 +24,22 @@ public sealed class WorkflowContext
 
     internal WorkflowContext(RunExecution run) => _run = run;
 
+    /// <summary>The run's id.</summary>
     public string RunId => _run.RunId;
+
+    /// <summary>The workflow's registered name.</summary>
     public string WorkflowName => _run.Claim.WorkflowName;
+
+    /// <summary>The workflow's version.</summary>
     public int WorkflowVersion => _run.Claim.WorkflowVersion;
 
     /// <summary>The run attempt, from 1.</summary>
     public int Attempt => _run.Claim.Attempt;
 
+    /// <summary>The run's correlation id, if it was started with one.</summary>
     public string? CorrelationId => _run.Claim.CorrelationId;
+
+    /// <summary>The run's tags.</summary>
     public IReadOnlyDictionary<string, string> Tags => _run.Claim.Tags;
 
     /// <summary>
@@ -46,6 +54,7 @@ public sealed class WorkflowContext
     /// </summary>
     public bool IsCancellationRequested => _run.CancelRequested;
 
+    /// <summary>A logger for the workflow's own lines (see <see cref="IsReplaying"/> to keep them from repeating).</summary>
     public ILogger Logger => _run.Services.Logger;
 
     /// <summary>

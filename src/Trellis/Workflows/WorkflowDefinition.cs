@@ -16,10 +16,19 @@ public abstract class WorkflowDefinition
         InputAcceptsNull = AcceptsNull(workflowType, inputType);
     }
 
+    /// <summary>The name runs are started by.</summary>
     public string Name { get; }
+
+    /// <summary>The definition's version.</summary>
     public int Version { get; }
+
+    /// <summary>The workflow's class.</summary>
     public Type WorkflowType { get; }
+
+    /// <summary>The type of a run's input.</summary>
     public Type InputType { get; }
+
+    /// <summary>The type of a run's output.</summary>
     public Type OutputType { get; }
 
     /// <summary>The worker-loss limit the workflow sets (<see cref="WorkflowAttribute.MaxWorkerLosses"/>), or null.</summary>
@@ -34,6 +43,7 @@ public abstract class WorkflowDefinition
     /// </summary>
     public bool InputAcceptsNull { get; }
 
+    /// <summary>The name and version, as "name vN".</summary>
     public override string ToString() => $"{Name} v{Version}";
 
     /// <summary>

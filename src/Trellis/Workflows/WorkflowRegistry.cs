@@ -10,6 +10,7 @@ public sealed class WorkflowRegistry
     private readonly ConcurrentDictionary<(string Name, int Version), WorkflowDefinition> _byKey = new();
     private readonly ConcurrentDictionary<Type, WorkflowDefinition> _byType = new();
 
+    /// <summary>Every registered definition, by name, then version.</summary>
     public IReadOnlyCollection<WorkflowDefinition> Definitions => _byKey.Values.OrderBy(d => d.Name, StringComparer.Ordinal).ThenBy(d => d.Version).ToArray();
 
     /// <summary>
@@ -57,6 +58,7 @@ public sealed class WorkflowRegistry
         return definition;
     }
 
+    /// <summary>The definition registered for a workflow class; throws <see cref="UnknownWorkflowException"/> when there is none.</summary>
     public WorkflowDefinition Get(Type workflowType) =>
         _byType.TryGetValue(workflowType, out var definition)
             ? definition
