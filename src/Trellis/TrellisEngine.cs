@@ -103,6 +103,8 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
                 {
                     await Store.RegisterDefinitionsAsync(definitions, cancellationToken).ConfigureAwait(false);
                 }
+
+                await Worker.RecoverOnStartAsync(cancellationToken).ConfigureAwait(false);
             }
         }
         catch

@@ -211,17 +211,10 @@ public sealed class TrellisWorker : IAsyncDisposable
         var workflows = _registry.Definitions.Select(d => new WorkflowKey(d.Name, d.Version)).ToArray();
         var backoff = TimeSpan.FromMilliseconds(100);
         var nextRecovery = _time.GetUtcNow();
-        var startRecovered = false;
         while (!token.IsCancellationRequested)
         {
             try
             {
-                if (!startRecovered)
-                {
-                    await RecoverOnStartAsync(token).ConfigureAwait(false);
-                    startRecovered = true;
-                }
-
                 if (_time.GetUtcNow() >= nextRecovery)
                 {
                     nextRecovery = _time.GetUtcNow() + _worker.EffectiveLeaseRecoveryInterval;
@@ -315,11 +308,17 @@ public sealed class TrellisWorker : IAsyncDisposable
     }
 
     /// <summary>
-    /// Once, before the first claim: the runs an earlier process under this worker id held go back to the queue at
-    /// once, instead of after their leases; and the log says what waits on other workers' leases.
+    /// Called by the engine as it starts, before this worker takes any run (a local start included, which would
+    /// otherwise be taken for the earlier process's): the runs an earlier process under this worker id held go back
+    /// to the queue at once, instead of after their leases; and the log says what waits on other workers' leases.
     /// </summary>
-    private async Task RecoverOnStartAsync(CancellationToken token)
+    internal async Task RecoverOnStartAsync(CancellationToken token)
     {
+        if (Volatile.Read(ref _state) != 0)
+        {
+            throw new InvalidOperationException("The worker has already been started.");
+        }
+
         var found = await _store.RecoverWorkerRunsAsync(WorkerId, token).ConfigureAwait(false);
         if (found.RecoveredOwnRuns > 0)
         {
