@@ -25,8 +25,9 @@ internal sealed class RunExecution : IDisposable
 {
     private static readonly TimeSpan MaxConfirmRetryDelay = TimeSpan.FromSeconds(1);
 
-    private readonly CancellationTokenSource _abort = new();
-    private readonly CancellationTokenSource _stop;
+    // One source for both ways a run's work stops (an abort, a cancel): the reason is kept apart (_abortReason,
+    // _cancelRequested). A linked pair of sources cost every run one more allocation and registration.
+    private readonly CancellationTokenSource _stop = new();
     private readonly Lock _writeOrder = new();
     private readonly Lock _confirmLock = new();
     private Task? _confirming;
@@ -46,9 +47,7 @@ internal sealed class RunExecution : IDisposable
         Services = services;
         Hold = hold;
         _window = window;
-        _stop = CancellationTokenSource.CreateLinkedTokenSource(_abort.Token);
-        // Kept apart from their sources: a body abandoned by a cancel may still read them after the run has ended.
-        AbortToken = _abort.Token;
+        // Kept apart from its source: a body abandoned by a cancel may still read it after the run has ended.
         StopToken = _stop.Token;
         if (claim.CancelRequested)
         {
@@ -65,12 +64,10 @@ internal sealed class RunExecution : IDisposable
     public string RunId => Claim.Id;
     public long Epoch => Claim.Epoch;
 
-    /// <summary>Fires when the worker stops executing this run (lease lost, or shutdown timeout reached).</summary>
-    public CancellationToken AbortToken { get; }
-
     /// <summary>
-    /// Fires when the run's work must stop: with <see cref="AbortToken"/>, or when a caller asks to cancel the run. The
-    /// token step bodies get: a cooperative body stops at once.
+    /// Fires when the run's work must stop: the worker stops executing it (<see cref="Aborted"/>: lease lost, shutdown
+    /// timeout reached), or a caller asked to cancel it (<see cref="CancelRequested"/>). The token step bodies get: a
+    /// cooperative body stops at once.
     /// </summary>
     public CancellationToken StopToken { get; }
 
@@ -124,7 +121,7 @@ internal sealed class RunExecution : IDisposable
         {
             try
             {
-                _abort.Cancel();
+                _stop.Cancel();
             }
             catch (AggregateException)
             {
@@ -145,10 +142,19 @@ internal sealed class RunExecution : IDisposable
     /// <summary>Throws if the run must not go on: aborted, or cancelled by a caller.</summary>
     public void ThrowIfStopped()
     {
-        AbortToken.ThrowIfCancellationRequested();
+        ThrowIfAborted();
         if (CancelRequested)
         {
             throw new RunCancelledException(RunId);
+        }
+    }
+
+    /// <summary>Throws <see cref="OperationCanceledException"/> once the worker has stopped executing the run.</summary>
+    public void ThrowIfAborted()
+    {
+        if (Aborted is not null)
+        {
+            throw new OperationCanceledException(StopToken);
         }
     }
 
@@ -208,12 +214,12 @@ internal sealed class RunExecution : IDisposable
 
         var worker = Services.Options.Worker;
         var delay = TimeSpan.FromMilliseconds(50);
-        while (!AbortToken.IsCancellationRequested)
+        while (!StopToken.IsCancellationRequested)
         {
             var sentAt = Services.Time.GetTimestamp();
             try
             {
-                var held = await Services.Queue.RenewLeasesAsync(worker.WorkerId, [Lease], worker.LeaseDuration, AbortToken).ConfigureAwait(false);
+                var held = await Services.Queue.RenewLeasesAsync(worker.WorkerId, [Lease], worker.LeaseDuration, StopToken).ConfigureAwait(false);
                 if (held.TryGetValue(RunId, out var cancelRequested))
                 {
                     Hold.Confirm(sentAt);
@@ -230,7 +236,7 @@ internal sealed class RunExecution : IDisposable
 
                 return;
             }
-            catch (OperationCanceledException) when (AbortToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (StopToken.IsCancellationRequested)
             {
                 return;
             }
@@ -240,7 +246,7 @@ internal sealed class RunExecution : IDisposable
                 Services.Logger.HoldConfirmFailed(ex, RunId, delay);
                 try
                 {
-                    await Task.Delay(delay, Services.Time, AbortToken).ConfigureAwait(false);
+                    await Task.Delay(delay, Services.Time, StopToken).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -361,7 +367,6 @@ internal sealed class RunExecution : IDisposable
     public void Dispose()
     {
         _stop.Dispose();
-        _abort.Dispose();
     }
 }
 

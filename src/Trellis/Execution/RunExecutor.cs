@@ -25,7 +25,12 @@ internal static class RunExecutor
             // Only a run started before can have checkpoints; a first claim skips the read.
             try
             {
-                run.SetStoredSteps(await store.GetStepsAsync(run.RunId, run.AbortToken).ConfigureAwait(false));
+                run.SetStoredSteps(await store.GetStepsAsync(run.RunId, run.StopToken).ConfigureAwait(false));
+            }
+            catch (Exception) when (run.CancelRequested && run.Aborted is null)
+            {
+                await FinishCancelledAsync(run).ConfigureAwait(false);
+                return;
             }
             catch (Exception)
             {

@@ -135,7 +135,7 @@ public sealed class WorkflowContext
             throw new ArgumentOutOfRangeException(nameof(percent), percent, "Progress is a percentage between 0 and 100.");
         }
 
-        _run.AbortToken.ThrowIfCancellationRequested();
+        _run.ThrowIfAborted();
         if (_run.IsReplaying)
         {
             return;
