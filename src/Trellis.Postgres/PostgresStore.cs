@@ -143,7 +143,7 @@ public sealed partial class PostgresStore : IWorkflowStore
             : options.FromEnvironment("DATABASE_URL") is { } url ? (url, "DATABASE_URL")
             : throw new TrellisException(
                 "No PostgreSQL connection is configured. Set TRELLIS_DATABASE_URL (or DATABASE_URL) to a postgres:// URL or a connection string, "
-                + "pass one to UsePostgres(...), or start an embedded server with Trellis.Postgres.Embedded.EmbeddedPostgres.");
+                + "pass one to UsePostgres(...), or, for development, start a private server with EmbeddedPostgres (package Trellis.Postgres.Embedded).");
 
         NpgsqlConnectionStringBuilder settings;
         try

@@ -1,11 +1,8 @@
-using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using Npgsql;
+using static Trellis.Postgres.Embedded.ServerProcesses;
 
 namespace Trellis.Postgres.Embedded;
 
@@ -14,7 +11,7 @@ namespace Trellis.Postgres.Embedded;
 /// initialises a cluster in a folder, listens on a loopback port with trust authentication, and is stopped again
 /// when disposed, when the process exits, or — through a small watchdog — when the process is killed.
 /// </summary>
-public sealed partial class EmbeddedPostgres : IAsyncDisposable
+public sealed class EmbeddedPostgres : IAsyncDisposable
 {
     private const string SuperUser = "postgres";
     private const string ServerOsUser = "postgres";
@@ -74,7 +71,8 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
     /// <summary>Initialises the cluster if needed, starts the server and creates the database if missing.</summary>
     public static async Task<EmbeddedPostgres> StartAsync(EmbeddedPostgresOptions options, CancellationToken cancellationToken = default)
     {
-        Validate(options);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
         var binDirectory = FindBinDirectory() ?? throw new EmbeddedPostgresException(NoBinariesMessage);
         var dataDirectory = Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.DataDirectory));
         Directory.CreateDirectory(dataDirectory);
@@ -146,7 +144,7 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
 
     /// <summary>A folder holding both <c>initdb</c> and <c>pg_ctl</c>, or <see langword="null"/> when none is found.</summary>
     public static string? FindBinDirectory() =>
-        CandidateBinDirectories().Where(HasServerBinaries).Select(Path.GetFullPath).FirstOrDefault();
+        ServerBinaries.Find();
 
     /// <summary>
     /// Walks up from AppContext.BaseDirectory (then the current directory) to the folder holding "Trellis.slnx" and
@@ -159,28 +157,6 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
             ?? FindSolutionFolder(Directory.GetCurrentDirectory())
             ?? Directory.GetCurrentDirectory();
         return Path.Combine(root, ".trellis", name);
-    }
-
-    private static void Validate(EmbeddedPostgresOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        Require(!string.IsNullOrWhiteSpace(options.DataDirectory), "DataDirectory is required.");
-        Require(options.Database is not null && IdentifierPattern().IsMatch(options.Database),
-            $"'{options.Database}' is not a valid database name: use letters, digits and underscores, starting with a letter or underscore, at most 63 characters.");
-        Require(options.Port is null or (>= 1 and <= 65535), $"Port {options.Port} is not between 1 and 65535.");
-        Require(options.StartTimeout > TimeSpan.Zero, "StartTimeout must be positive.");
-        foreach (var name in options.Settings.Keys)
-        {
-            Require(SettingNamePattern().IsMatch(name), $"'{name}' is not a valid server setting name.");
-        }
-
-        static void Require(bool valid, string problem)
-        {
-            if (!valid)
-            {
-                throw new ArgumentException(problem, nameof(options));
-            }
-        }
     }
 
     // Only one process may run a data directory; the OS releases the lock even if this process is killed.
@@ -359,23 +335,13 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
     // tree that could be killed with ours, and in a session of its own (setsid), so a Ctrl+C does not reach it.
     // It signals the postmaster only while postmaster.pid still names it, and ends by itself as soon as the server
     // is stopped or restarted, so it never touches a server that another start put in the same folder.
+    // A small shell loop that stops the server if this process dies without stopping it (a SIGKILL).
     private void StartWatchdog()
     {
-        if (ReadPostmasterPid() is not { } postmasterPid)
+        if (ReadPostmasterPid() is { } postmasterPid)
         {
-            return;
+            ServerProcesses.StartWatchdog(PidFile, postmasterPid);
         }
-
-        var pidFile = ShellQuote(PidFile);
-        var watch = $"while kill -0 {Environment.ProcessId} 2>/dev/null; do "
-            + $"read -r running < {pidFile} || exit 0; [ \"$running\" = \"{postmasterPid}\" ] || exit 0; sleep 1; done; "
-            + $"read -r running < {pidFile} && [ \"$running\" = \"{postmasterPid}\" ] && kill -INT {postmasterPid}";
-        var detach = File.Exists("/usr/bin/setsid") || File.Exists("/bin/setsid") ? "setsid " : "";
-        var startInfo = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, WorkingDirectory = "/" };
-        startInfo.ArgumentList.Add("-c");
-        startInfo.ArgumentList.Add($"{detach}/bin/sh -c {ShellQuote(watch)} </dev/null >/dev/null 2>&1 &");
-        using var launcher = Process.Start(startInfo);
-        launcher?.WaitForExit();
     }
 
     private void OnProcessExit(object? sender, EventArgs e) => StopQuietlyAsync().GetAwaiter().GetResult();
@@ -437,50 +403,6 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
         }
     }
 
-    private static async Task<CommandResult> RunAsync(Command command, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        var startInfo = new ProcessStartInfo(command.FileName)
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = "/", // the 'postgres' user may not be allowed into the current directory
-        };
-        foreach (var argument in command.Arguments)
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        using var process = new Process { StartInfo = startInfo };
-        try
-        {
-            process.Start();
-        }
-        catch (Win32Exception e)
-        {
-            throw new EmbeddedPostgresException($"Could not run `{command}`: {e.Message}", e);
-        }
-
-        // Drain both pipes at once: a tool blocks once the pipe nobody reads is full.
-        var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
-        var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(timeout);
-        try
-        {
-            await process.WaitForExitAsync(deadline.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            cancellationToken.ThrowIfCancellationRequested();
-            throw new EmbeddedPostgresException($"`{command}` did not finish within {timeout.TotalSeconds:0} seconds and was killed.");
-        }
-
-        var output = await stdout.ConfigureAwait(false) + await stderr.ConfigureAwait(false);
-        return new CommandResult(command, process.ExitCode, output);
-    }
-
     private string TailOfLog()
     {
         try
@@ -506,77 +428,6 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
         }
     }
 
-    // Without /proc (macOS) the check is left to pg_ctl.
-    private static bool IsPostgresProcess(int pid)
-    {
-        var name = $"/proc/{pid}/comm";
-        return !Directory.Exists("/proc/self") || (File.Exists(name) && File.ReadAllText(name).Trim() == "postgres");
-    }
-
-    private static int PickFreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static IEnumerable<string> CandidateBinDirectories()
-    {
-        if (Environment.GetEnvironmentVariable("TRELLIS_PG_BIN") is { Length: > 0 } configured)
-        {
-            yield return configured;
-        }
-
-        // /usr/local/bin/pg_ctl is often a link into the versioned folder, which also holds initdb.
-        foreach (var pgCtl in PathEntries().Select(entry => Path.Combine(entry, "pg_ctl")).Where(File.Exists))
-        {
-            var realPath = new FileInfo(pgCtl).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? pgCtl;
-            yield return Path.GetDirectoryName(realPath)!;
-        }
-
-        if (PgConfigBinDirectory() is { } fromPgConfig)
-        {
-            yield return fromPgConfig;
-        }
-
-        if (Directory.Exists("/usr/lib/postgresql"))
-        {
-            var byNewestVersion = Directory.GetDirectories("/usr/lib/postgresql")
-                .OrderByDescending(folder => decimal.TryParse(Path.GetFileName(folder), NumberStyles.Number, CultureInfo.InvariantCulture, out var version) ? version : -1);
-            foreach (var folder in byNewestVersion)
-            {
-                yield return Path.Combine(folder, "bin");
-            }
-        }
-
-        yield return "/usr/local/pgsql/bin";
-        yield return "/opt/homebrew/bin";
-    }
-
-    private static string? PgConfigBinDirectory()
-    {
-        try
-        {
-            var result = FindExecutable("pg_config") is { } pgConfig
-                ? RunAsync(new Command(pgConfig, ["--bindir"]), TimeSpan.FromSeconds(10), CancellationToken.None).GetAwaiter().GetResult()
-                : null;
-            return result?.ExitCode == 0 ? result.Output.Split('\n', 2)[0].Trim() : null; // stdout comes first
-        }
-        catch (EmbeddedPostgresException)
-        {
-            return null; // a broken pg_config is just one place fewer to look
-        }
-    }
-
-    private static bool HasServerBinaries(string folder) =>
-        File.Exists(Path.Combine(folder, "initdb")) && File.Exists(Path.Combine(folder, "pg_ctl"));
-
-    private static string? FindExecutable(string name, params string[] alsoIn) =>
-        PathEntries().Concat(alsoIn).Select(folder => Path.Combine(folder, name)).FirstOrDefault(File.Exists);
-
-    private static string[] PathEntries() =>
-        (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-
     private static string? FindSolutionFolder(string start)
     {
         for (var folder = new DirectoryInfo(start); folder is not null; folder = folder.Parent)
@@ -589,53 +440,4 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
 
         return null;
     }
-
-    // PostgreSQL refuses to run as root; geteuid also sees through sudo, unlike the user name.
-    private static bool IsRoot()
-    {
-        try
-        {
-            return !OperatingSystem.IsWindows() && GetEffectiveUserId() == 0;
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-            return Environment.UserName == "root";
-        }
-    }
-
-    [DllImport("libc", EntryPoint = "geteuid")]
-    private static extern uint GetEffectiveUserId();
-
-    private static string ShellQuote(string word) => "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
-
-    private static string QuoteIfNeeded(string word) => SafeShellWordPattern().IsMatch(word) ? word : ShellQuote(word);
-
-    [GeneratedRegex(@"^[A-Za-z_][A-Za-z0-9_]{0,62}\z")]
-    private static partial Regex IdentifierPattern();
-
-    [GeneratedRegex(@"^[A-Za-z_][A-Za-z0-9_.]*\z")]
-    private static partial Regex SettingNamePattern();
-
-    [GeneratedRegex(@"^[A-Za-z0-9_./:=,@%+-]+\z")]
-    private static partial Regex SafeShellWordPattern();
-
-    private sealed record Command(string FileName, IReadOnlyList<string> Arguments)
-    {
-        public override string ToString() => string.Join(' ', new[] { FileName }.Concat(Arguments).Select(QuoteIfNeeded));
-    }
-
-    private sealed record CommandResult(Command Command, int ExitCode, string Output)
-    {
-        public string Describe() => $"`{Command}` exited with code {ExitCode}:\n{Output.Trim()}";
-    }
-}
-
-/// <summary>The embedded server could not be found, initialised, started or stopped; the message says why and what to do.</summary>
-public sealed class EmbeddedPostgresException : TrellisException
-{
-    /// <summary>The embedded server could not be started, restarted or stopped, for the reason in <paramref name="message"/>.</summary>
-    public EmbeddedPostgresException(string message) : base(message) { }
-
-    /// <summary>The embedded server could not be started, restarted or stopped, for the reason in <paramref name="message"/>, caused by <paramref name="innerException"/>.</summary>
-    public EmbeddedPostgresException(string message, Exception? innerException) : base(message, innerException) { }
 }
