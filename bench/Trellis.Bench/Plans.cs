@@ -32,7 +32,7 @@ internal static class Plans
         report.AppendLine();
 
         // A claim window (the worker's default): lock 500 ready runs, then close with their outcomes.
-        var window = await ExplainAsync(connection, sql.OpenWindowOneQueue, "text, int, text[], int[]",
+        var window = await ExplainAsync(connection, sql.ClaimWindows.OpenOneQueue, "text, int, text[], int[]",
             Text("default"), Value(Batch), Value(ClaimableNames), Value(ClaimableVersions));
         Append(report, $"Claim window of {Batch} runs, opened (`OpenWindowOneQueue`)", window);
         var locked = new List<string>();
@@ -48,13 +48,14 @@ internal static class Plans
             }
         }
 
-        var close = await ExplainAsync(connection, sql.CloseWindow, "text[], text[], jsonb[], jsonb[], interval[], text, interval, bigint, text",
+        var close = await ExplainAsync(connection, sql.ClaimWindows.Close, "text[], text[], jsonb[], jsonb[], interval[], text, interval, bigint, text, timestamptz[], interval[], text[]",
             Value(locked.ToArray()), Value(locked.Select(_ => "completed").ToArray()),
             JsonbArray([.. locked.Select(_ => (string?)"{\"done\":true}")]), JsonbArray(new string?[locked.Count]),
-            Value(locked.Select(_ => TimeSpan.Zero).ToArray()), Text("plans-worker"), Value(TimeSpan.FromSeconds(30)), Value(0L), Text(sql.Channel));
+            Value(locked.Select(_ => TimeSpan.Zero).ToArray()), Text("plans-worker"), Value(TimeSpan.FromSeconds(30)), Value(0L), Text(sql.Channel),
+            Value(new DateTimeOffset?[locked.Count]), Value(new TimeSpan?[locked.Count]), Value(new string?[locked.Count]));
         Append(report, $"Claim window of {locked.Count} runs, closed with their outcomes (`CloseWindow`)", close);
 
-        var claim = await ExplainAsync(connection, sql.ClaimOneQueue, "text, int, text, interval, text[], int[]",
+        var claim = await ExplainAsync(connection, sql.Queue.ClaimOneQueue, "text, int, text, interval, text[], int[]",
             Text("default"), Value(Batch), Text("plans-worker"), Value(TimeSpan.FromSeconds(30)),
             Value(ClaimableNames), Value(ClaimableVersions));
         Append(report, $"Claim of {Batch} runs with a lease at once (`ClaimOneQueue`; the next 500)", claim);
@@ -73,7 +74,7 @@ internal static class Plans
         var ids = held.Select(h => h.Id).ToArray();
         var epochs = held.Select(h => h.Epoch).ToArray();
         var results = held.Select((_, i) => (string?)$$"""{"step":1,"i":{{i}},"prev":0}""").ToArray();
-        var checkpoint = await ExplainAsync(connection, sql.WriteSteps,
+        var checkpoint = await ExplainAsync(connection, sql.Checkpoints.WriteSteps,
             "text[], bigint[], int[], int[], text[], text[], jsonb[], jsonb[], jsonb[], int[], timestamptz[], timestamptz[]",
             Value(ids), Value(epochs), Value(held.Select(_ => 0).ToArray()), Value(held.Select(_ => (int?)null).ToArray()),
             Value(held.Select(_ => "step1").ToArray()), Value(held.Select(_ => "completed").ToArray()),
@@ -81,10 +82,10 @@ internal static class Plans
             Value(held.Select(_ => 1).ToArray()), Value(held.Select(_ => now).ToArray()), Value(held.Select(_ => (DateTimeOffset?)now).ToArray()));
         Append(report, $"Step checkpoint of {held.Count} step rows, one per run (`WriteSteps`)", checkpoint);
 
-        var finish = await ExplainAsync(connection, sql.FinishRuns, "text[], bigint[], text[], jsonb[], jsonb[], interval[], int[], text",
+        var finish = await ExplainAsync(connection, sql.Checkpoints.FinishRuns, "text[], bigint[], text[], jsonb[], jsonb[], interval[], int[], text, timestamptz[], interval[], text[]",
             Value(ids), Value(epochs), Value(held.Select(_ => "completed").ToArray()), JsonbArray(results),
             JsonbArray(new string?[held.Count]), Value(held.Select(_ => TimeSpan.Zero).ToArray()), Value(held.Select(_ => (int?)null).ToArray()),
-            Text(sql.Channel));
+            Text(sql.Channel), Value(new DateTimeOffset?[held.Count]), Value(new TimeSpan?[held.Count]), Value(new string?[held.Count]));
         Append(report, $"Outcome of {held.Count} runs (`FinishRuns`)", finish);
 
         await transaction.RollbackAsync();

@@ -37,6 +37,7 @@ internal static class PostgresReaders
         CompletedAt = NullableTime(reader, 23),
         WorkerLosses = reader.GetInt32(24),
         MaxWorkerLosses = reader.GetInt32(25),
+        WaitReason = NullableString(reader, 26),
     };
 
     public static StepInfo ReadStep(NpgsqlDataReader reader) => new()

@@ -112,7 +112,7 @@ public sealed partial class PostgresStore
             completedAt[i] = step.CompletedAt?.ToUniversalTime();
         }
 
-        var command = new NpgsqlBatchCommand(_sql.WriteSteps);
+        var command = new NpgsqlBatchCommand(_sql.Checkpoints.WriteSteps);
         var p = command.Parameters;
         p.Add(new NpgsqlParameter<string[]> { TypedValue = runIds });
         p.Add(new NpgsqlParameter<long[]> { TypedValue = epochs });
@@ -131,7 +131,7 @@ public sealed partial class PostgresStore
 
     private NpgsqlBatchCommand ProgressCommand(List<ProgressWrite> progress)
     {
-        var command = new NpgsqlBatchCommand(_sql.WriteProgress);
+        var command = new NpgsqlBatchCommand(_sql.Checkpoints.WriteProgress);
         command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. progress.Select(w => w.RunId)] });
         command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. progress.Select(w => w.Epoch)] });
         command.Parameters.Add(new NpgsqlParameter<double[]> { TypedValue = [.. progress.Select(w => w.Percent)] });
@@ -141,15 +141,18 @@ public sealed partial class PostgresStore
 
     private NpgsqlBatchCommand FinishCommand(List<RunFinish> finishes)
     {
-        var command = new NpgsqlBatchCommand(_sql.FinishRuns);
+        var command = new NpgsqlBatchCommand(_sql.Checkpoints.FinishRuns);
         command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. finishes.Select(f => f.RunId)] });
         command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. finishes.Select(f => f.Epoch)] });
-        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. finishes.Select(f => KindText(f.Kind))] });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. finishes.Select(f => Sql.KindText(f.Kind))] });
         command.Parameters.Add(JsonbArray([.. finishes.Select(f => f.OutputJson)]));
         command.Parameters.Add(JsonbArray([.. finishes.Select(f => f.ErrorJson)]));
         command.Parameters.Add(new NpgsqlParameter<TimeSpan[]> { TypedValue = [.. finishes.Select(f => f.RetryDelay)] });
         command.Parameters.Add(new NpgsqlParameter<int?[]> { TypedValue = [.. finishes.Select(f => f.ResetStepSequence)] });
         command.Parameters.Add(Text(_sql.Channel));
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset?[]> { TypedValue = [.. finishes.Select(f => f.WakeAt?.ToUniversalTime())] });
+        command.Parameters.Add(new NpgsqlParameter<TimeSpan?[]> { TypedValue = [.. finishes.Select(f => f.WakeAfter)] });
+        command.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = [.. finishes.Select(f => f.WaitReason)] });
         return command;
     }
 
@@ -167,17 +170,95 @@ public sealed partial class PostgresStore
         }
     }
 
-    /// <summary>The text the outcome statements match on (no allocation per run, unlike <c>ToString()</c>).</summary>
-    private static string KindText(RunFinishKind kind) => kind switch
-    {
-        RunFinishKind.Completed => "completed",
-        RunFinishKind.Failed => "failed",
-        RunFinishKind.Cancelled => "cancelled",
-        RunFinishKind.Retry => "retry",
-        RunFinishKind.Release => "release",
-        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
-    };
-
     internal static NpgsqlParameter JsonbArray(string?[] values) =>
         new() { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb, Value = values };
+}
+
+/// <summary>The statements of <c>PostgresStore.Checkpoints.cs</c>: step rows, progress and run outcomes, each fenced by the epoch.</summary>
+internal sealed class CheckpointSql
+{
+    public CheckpointSql(string s)
+    {
+        WriteSteps = $"""
+            WITH written AS (
+                SELECT * FROM unnest($1::text[], $2::bigint[], $3::int[], $4::int[], $5::text[], $6::text[],
+                                     $7::jsonb[], $8::jsonb[], $9::jsonb[], $10::int[], $11::timestamptz[], $12::timestamptz[])
+                    AS w(run_id, epoch, seq, item_index, name, status, result, error, new_errors, attempts, started_at, completed_at)
+            ), holder AS (
+                -- Fencing: only runs still running under the writer's epoch. FOR SHARE makes a concurrent
+                -- claim (which raises the epoch) wait for this transaction, or makes this one see the raise.
+                -- The rows are found by primary key only (status is checked on the locked row below): with
+                -- a status condition here, the generic plan of a prepared statement walked every running run
+                -- once per written row.
+                SELECT r.id, r.epoch, r.status FROM {s}.runs r
+                WHERE r.id = ANY($1::text[])
+                ORDER BY r.id
+                FOR SHARE
+            )
+            INSERT INTO {s}.steps AS s (run_id, seq, item_index, name, status, result, error, attempt_errors,
+                                        attempts, epoch, started_at, completed_at)
+            SELECT w.run_id, w.seq, w.item_index, w.name, w.status, w.result, w.error, w.new_errors,
+                   w.attempts, w.epoch, w.started_at, w.completed_at
+            FROM written w JOIN holder h ON h.id = w.run_id AND h.epoch = w.epoch AND h.status = {Sql.Running}
+            ON CONFLICT (run_id, seq, (coalesce(item_index, -1))) DO UPDATE SET
+                status = EXCLUDED.status,
+                result = EXCLUDED.result,
+                error = coalesce(EXCLUDED.error, s.error),
+                attempt_errors = CASE
+                    WHEN EXCLUDED.attempt_errors IS NULL OR s.attempt_errors @> EXCLUDED.attempt_errors THEN s.attempt_errors
+                    ELSE coalesce(s.attempt_errors, '[]'::jsonb) || EXCLUDED.attempt_errors END,
+                attempts = EXCLUDED.attempts,
+                epoch = EXCLUDED.epoch,
+                started_at = least(s.started_at, EXCLUDED.started_at),
+                completed_at = EXCLUDED.completed_at
+            -- A completed row is final; only the same execution may write it again (a retried batch).
+            WHERE s.status <> {Sql.Completed} OR (s.epoch = EXCLUDED.epoch AND EXCLUDED.status = {Sql.Completed})
+            RETURNING s.run_id, s.seq, s.item_index
+            """;
+
+        WriteProgress = $"""
+            UPDATE {s}.runs r SET progress_percent = p.percent, progress_message = p.message, updated_at = now()
+            FROM unnest($1::text[], $2::bigint[], $3::float8[], $4::text[]) AS p(id, epoch, percent, message)
+            WHERE r.id = p.id AND r.epoch = p.epoch AND r.status = {Sql.Running}
+            RETURNING r.id
+            """;
+
+        // Every outcome is a row of RunTransitions: o is the transition as written (a cancel that came first wins).
+        var o = Sql.Outcome("f.kind", "r.cancel_requested");
+        FinishRuns = $"""
+            WITH finish AS (
+                SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::jsonb[], $5::jsonb[], $6::interval[], $7::int[],
+                                     $9::timestamptz[], $10::interval[], $11::text[])
+                    AS f(id, epoch, kind, output, error, delay, reset_seq, wake_at, wake_after, wait_reason)
+            ), finished AS (
+                UPDATE {s}.runs r SET
+                    status = {Sql.StatusAfter(o)},
+                    output = CASE WHEN {o} = 'completed' THEN f.output ELSE r.output END,
+                    error = CASE WHEN {o} IN ('failed', 'retry') THEN f.error WHEN {o} = 'completed' THEN NULL ELSE r.error END,
+                    attempt = r.attempt + {Sql.AttemptChange(o)},
+                    scheduled_at = {Sql.ScheduledAfter(o, keep: "r.scheduled_at", afterDelay: "now() + f.delay", now: "now()",
+                                                       wakeTime: "coalesce(f.wake_at, now() + f.wake_after, 'infinity')")},
+                    wait_reason = CASE WHEN {o} = 'suspend' THEN f.wait_reason END,
+                    completed_at = CASE WHEN {Sql.Finishes(o)} THEN now() END,
+                    locked_by = NULL,
+                    lease_expires_at = NULL,
+                    updated_at = now()
+                FROM finish f
+                WHERE r.id = f.id AND r.epoch = f.epoch
+                  -- Running, or finished by this very outcome already (a batch written again after its commit was lost).
+                  AND (r.status = {Sql.Running} OR ({Sql.Finishes(o)} AND r.status = {Sql.StatusAfter(o)} AND r.locked_by IS NULL))
+                RETURNING r.id, r.status, r.queue
+            ), reset AS (
+                UPDATE {s}.steps st SET status = {Sql.Running}, completed_at = NULL
+                FROM finished x JOIN finish f ON f.id = x.id
+                WHERE f.kind = 'retry' AND x.status = {Sql.Pending} AND f.reset_seq IS NOT NULL
+                  AND st.run_id = x.id AND st.seq = f.reset_seq AND st.status = {Sql.Failed}
+            ){Sql.Notifications("finished", "$8")}
+            SELECT id, status FROM finished WHERE (SELECT count(*) FROM work_notified) + (SELECT count(*) FROM done_notified) >= 0
+            """;
+    }
+
+    public string WriteSteps { get; }
+    public string WriteProgress { get; }
+    public string FinishRuns { get; }
 }

@@ -25,7 +25,7 @@ public sealed partial class PostgresStore
 
             // Committed apart, before any run starts: if this process dies inside the window, its transaction rolls
             // back, and this row (naming a transaction that never committed) is what gets the attempts charged.
-            await using var record = _dataSource.CreateCommand(_sql.RecordWindow);
+            await using var record = _dataSource.CreateCommand(_sql.ClaimWindows.Record);
             record.Parameters.Add(Text(transactionId ?? throw new InvalidOperationException("A claim that locked runs has no transaction id.")));
             record.Parameters.Add(Text(request.WorkerId));
             record.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. runs.Select(r => r.Id)] });
@@ -51,18 +51,18 @@ public sealed partial class PostgresStore
 
         // A window whose process stops answering (hung, or cut off) must not hold its runs' locks for good: the
         // server ends a transaction left idle for a lease, as long as another worker would wait for a lease.
-        var setup = new NpgsqlBatchCommand(_sql.OpenWindowSetup);
+        var setup = new NpgsqlBatchCommand(_sql.ClaimWindows.Setup);
         setup.Parameters.Add(Text(((long)request.LeaseDuration.TotalMilliseconds).ToString(CultureInfo.InvariantCulture)));
         batch.BatchCommands.Add(setup);
         batch.BatchCommands.Add(RecoverLostWindowsCommand(request.Limit));
 
-        var claim = new NpgsqlBatchCommand(request.Queues.Count == 1 ? _sql.OpenWindowOneQueue : _sql.OpenWindowManyQueues);
+        var claim = new NpgsqlBatchCommand(request.Queues.Count == 1 ? _sql.ClaimWindows.OpenOneQueue : _sql.ClaimWindows.OpenManyQueues);
         claim.Parameters.Add(QueuesParameter(request));
         claim.Parameters.Add(new NpgsqlParameter<int> { TypedValue = request.Limit });
         claim.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. request.Workflows.Select(w => w.Name)] });
         claim.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = [.. request.Workflows.Select(w => w.Version)] });
         batch.BatchCommands.Add(claim);
-        batch.BatchCommands.Add(new NpgsqlBatchCommand(_sql.WindowTransaction));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(_sql.ClaimWindows.Transaction));
 
         // BEGIN has no result; the reader starts at the setup's.
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -138,28 +138,34 @@ public sealed partial class PostgresStore
             var outputs = new string?[count];
             var errors = new string?[count];
             var delays = new TimeSpan[count];
+            var wakeAt = new DateTimeOffset?[count];
+            var wakeAfter = new TimeSpan?[count];
+            var waitReasons = new string?[count];
             var i = 0;
             foreach (var finish in finishes)
             {
                 ids[i] = finish.RunId;
-                kinds[i] = KindText(finish.Kind);
+                kinds[i] = Sql.KindText(finish.Kind);
                 outputs[i] = finish.OutputJson;
                 errors[i] = finish.ErrorJson;
                 delays[i] = finish.RetryDelay;
+                wakeAt[i] = finish.WakeAt?.ToUniversalTime();
+                wakeAfter[i] = finish.WakeAfter;
+                waitReasons[i] = finish.WaitReason;
                 i++;
             }
 
             foreach (var id in promoted)
             {
                 ids[i] = id;
-                kinds[i] = "promote";
+                kinds[i] = ClaimWindowSql.Promote;
                 i++;
             }
 
             try
             {
                 await using var batch = new NpgsqlBatch(connection);
-                var close = new NpgsqlBatchCommand(store._sql.CloseWindow);
+                var close = new NpgsqlBatchCommand(store._sql.ClaimWindows.Close);
                 var p = close.Parameters;
                 p.Add(new NpgsqlParameter<string[]> { TypedValue = ids });
                 p.Add(new NpgsqlParameter<string[]> { TypedValue = kinds });
@@ -170,6 +176,9 @@ public sealed partial class PostgresStore
                 p.Add(new NpgsqlParameter<TimeSpan> { TypedValue = leaseDuration });
                 p.Add(new NpgsqlParameter<long> { TypedValue = windowId });
                 p.Add(Text(store._sql.Channel));
+                p.Add(new NpgsqlParameter<DateTimeOffset?[]> { TypedValue = wakeAt });
+                p.Add(new NpgsqlParameter<TimeSpan?[]> { TypedValue = wakeAfter });
+                p.Add(new NpgsqlParameter<string?[]> { TypedValue = waitReasons });
                 batch.BatchCommands.Add(close);
                 // The commit travels with the statement: one round trip closes the window.
                 batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
@@ -203,7 +212,7 @@ public sealed partial class PostgresStore
                 await using var batch = new NpgsqlBatch(connection);
                 batch.BatchCommands.Add(new NpgsqlBatchCommand("ROLLBACK"));
                 // Rolled back on purpose: no attempt to charge.
-                var forget = new NpgsqlBatchCommand(store._sql.ForgetWindow);
+                var forget = new NpgsqlBatchCommand(store._sql.ClaimWindows.Forget);
                 forget.Parameters.Add(new NpgsqlParameter<long> { TypedValue = windowId });
                 batch.BatchCommands.Add(forget);
                 await batch.ExecuteNonQueryAsync().ConfigureAwait(false);
@@ -220,4 +229,82 @@ public sealed partial class PostgresStore
             }
         }
     }
+}
+
+/// <summary>The statements of <c>PostgresStore.ClaimWindows.cs</c>: a claim by row lock, its record, and its close.</summary>
+internal sealed class ClaimWindowSql
+{
+    /// <summary>The kind a window's close hands a still-running run over under a lease with (not a transition: a claim).</summary>
+    public const string Promote = "promote";
+
+    public ClaimWindowSql(string s)
+    {
+        OpenOneQueue = Open(s, "r.queue = $1");
+        OpenManyQueues = Open(s, "r.queue = ANY($1)");
+
+        Setup = "SELECT set_config('idle_in_transaction_session_timeout', $1, true)";
+
+        // The window's transaction id, which its record names and which is its runs' epoch: assigned by the claim's
+        // first row lock, so a claim that found nothing stays a read-only transaction, whose commit costs no flush.
+        Transaction = "SELECT pg_current_xact_id_if_assigned()::text";
+
+        Record = $"""
+            INSERT INTO {s}.claim_windows (xact, worker_id, run_ids) VALUES ($1::xid8, $2, $3) RETURNING id
+            """;
+
+        // The rows are locked by this transaction since the window opened, still pending as they were then: the
+        // close charges the attempt a claim would have, and applies each outcome's transition to it.
+        Close = $"""
+            WITH closing AS (
+                SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::jsonb[], $5::interval[], $10::timestamptz[], $11::interval[], $12::text[])
+                    AS c(id, kind, output, error, delay, wake_at, wake_after, wait_reason)
+            ), closed AS (
+                UPDATE {s}.runs r SET
+                    status = CASE WHEN c.kind = '{Promote}' THEN {Sql.Running} ELSE {Sql.StatusAfter("c.kind")} END,
+                    output = CASE WHEN c.kind = 'completed' THEN c.output ELSE r.output END,
+                    error = CASE WHEN c.kind IN ('failed', 'retry') THEN c.error WHEN c.kind = 'completed' THEN NULL ELSE r.error END,
+                    epoch = {Sql.ClaimEpoch}, -- the window's transaction: the epoch its runs were handed out with
+                    attempt = r.attempt + 1 + {Sql.AttemptChange("c.kind")},
+                    locked_by = CASE WHEN c.kind = '{Promote}' THEN $6 END,
+                    lease_expires_at = CASE WHEN c.kind = '{Promote}' THEN clock_timestamp() + $7 END,
+                    scheduled_at = {Sql.ScheduledAfter("c.kind", keep: "r.scheduled_at", afterDelay: "clock_timestamp() + c.delay", now: "clock_timestamp()",
+                                                       wakeTime: "coalesce(c.wake_at, clock_timestamp() + c.wake_after, 'infinity')")},
+                    wait_reason = CASE WHEN c.kind = 'suspend' THEN c.wait_reason END,
+                    -- now() is when the window's transaction began: the time of the claim.
+                    started_at = coalesce(r.started_at, now()),
+                    completed_at = CASE WHEN {Sql.Finishes("c.kind")} THEN clock_timestamp() END,
+                    updated_at = clock_timestamp()
+                FROM closing c
+                -- By primary key. No status condition: 'pending' matches the ready index's, and the plan then walked
+                -- every pending run to find these.
+                WHERE r.id = ANY (ARRAY(SELECT id FROM closing)) AND r.id = c.id
+                RETURNING r.id, r.status, r.queue
+            ), forgotten AS (
+                DELETE FROM {s}.claim_windows WHERE id = $8 RETURNING id
+            ){Sql.Notifications("closed", "$9")}
+            SELECT id FROM closed
+            WHERE (SELECT count(*) FROM forgotten) + (SELECT count(*) FROM work_notified) + (SELECT count(*) FROM done_notified) >= 0
+            """;
+
+        Forget = $"DELETE FROM {s}.claim_windows WHERE id = $1";
+    }
+
+    public string OpenOneQueue { get; }
+    public string OpenManyQueues { get; }
+    public string Setup { get; }
+    public string Transaction { get; }
+    public string Record { get; }
+    public string Close { get; }
+    public string Forget { get; }
+
+    /// <summary>
+    /// A claim window's claim: up to $2 ready runs locked by this transaction (skipping rows others hold), and
+    /// nothing written. Each comes with the attempt it will have when the window closes; its epoch is the window
+    /// transaction's id, read once the rows are locked (<see cref="Transaction"/>), so the column is a placeholder.
+    /// </summary>
+    private static string Open(string s, string queueFilter) => $"""
+        SELECT r.id, r.workflow_name, r.workflow_version, r.input, 0::bigint, r.attempt + 1, r.max_attempts,
+               r.cancel_requested, r.correlation_id, r.tags, r.started_at IS NOT NULL
+        {Sql.ReadyRuns(s, queueFilter, limit: "$2", names: "$3", versions: "$4")}
+        """;
 }

@@ -17,7 +17,7 @@ public sealed partial class PostgresStore
             return [];
         }
 
-        await using var command = _dataSource.CreateCommand(_sql.CreateRuns);
+        await using var command = _dataSource.CreateCommand(_sql.Runs.CreateRuns);
         var parameters = command.Parameters;
         parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. runs.Select(r => r.Id)] });
         parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. runs.Select(r => r.WorkflowName)] });
@@ -51,7 +51,7 @@ public sealed partial class PostgresStore
     public async Task<int> CreateRunBatchAsync(NewRunBatch batch, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        await using var command = _dataSource.CreateCommand(_sql.CreateRunBatch);
+        await using var command = _dataSource.CreateCommand(_sql.Runs.CreateRunBatch);
         var parameters = command.Parameters;
         parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. batch.Ids] });
         parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb, Value = batch.InputsJson as string[] ?? [.. batch.InputsJson] });
@@ -72,7 +72,7 @@ public sealed partial class PostgresStore
     /// <inheritdoc/>
     public async Task<RunInfo?> GetRunAsync(string runId, CancellationToken cancellationToken = default)
     {
-        await using var command = _dataSource.CreateCommand(_sql.GetRun);
+        await using var command = _dataSource.CreateCommand(_sql.Runs.GetRun);
         command.Parameters.Add(Text(runId));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? PostgresReaders.ReadRun(reader) : null;
@@ -86,7 +86,7 @@ public sealed partial class PostgresStore
             return [];
         }
 
-        await using var command = _dataSource.CreateCommand(_sql.GetFinishedRuns);
+        await using var command = _dataSource.CreateCommand(_sql.Runs.GetFinishedRuns);
         command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. runIds] });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         return await ReadRunsAsync(reader, cancellationToken).ConfigureAwait(false);
@@ -109,7 +109,7 @@ public sealed partial class PostgresStore
     /// <inheritdoc/>
     public async Task<IReadOnlyList<StepInfo>> GetStepsAsync(string runId, CancellationToken cancellationToken = default)
     {
-        await using var command = _dataSource.CreateCommand(_sql.GetSteps);
+        await using var command = _dataSource.CreateCommand(_sql.Runs.GetSteps);
         command.Parameters.Add(Text(runId));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var steps = new List<StepInfo>();
@@ -125,10 +125,10 @@ public sealed partial class PostgresStore
     public async Task<RunInfo?> RequestCancelAsync(string runId, CancellationToken cancellationToken = default)
     {
         await using var batch = _dataSource.CreateBatch();
-        var cancel = new NpgsqlBatchCommand(_sql.RequestCancel);
+        var cancel = new NpgsqlBatchCommand(_sql.Runs.RequestCancel);
         cancel.Parameters.Add(Text(runId));
         cancel.Parameters.Add(Text(_sql.Channel));
-        var read = new NpgsqlBatchCommand(_sql.GetRun);
+        var read = new NpgsqlBatchCommand(_sql.Runs.GetRun);
         read.Parameters.Add(Text(runId));
         batch.BatchCommands.Add(cancel);
         batch.BatchCommands.Add(read);
@@ -142,10 +142,10 @@ public sealed partial class PostgresStore
     public async Task<(bool Resumed, RunInfo? Run)> ResumeRunAsync(string runId, CancellationToken cancellationToken = default)
     {
         await using var batch = _dataSource.CreateBatch();
-        var resume = new NpgsqlBatchCommand(_sql.ResumeRun);
+        var resume = new NpgsqlBatchCommand(_sql.Runs.ResumeRun);
         resume.Parameters.Add(Text(runId));
         resume.Parameters.Add(Text(_sql.Channel));
-        var read = new NpgsqlBatchCommand(_sql.GetRun);
+        var read = new NpgsqlBatchCommand(_sql.Runs.GetRun);
         read.Parameters.Add(Text(runId));
         batch.BatchCommands.Add(resume);
         batch.BatchCommands.Add(read);
@@ -161,7 +161,7 @@ public sealed partial class PostgresStore
     /// <inheritdoc/>
     public async Task<IReadOnlyList<RunHistoryEntry>> GetHistoryAsync(string runId, CancellationToken cancellationToken = default)
     {
-        await using var command = _dataSource.CreateCommand(_sql.GetHistory);
+        await using var command = _dataSource.CreateCommand(_sql.Runs.GetHistory);
         command.Parameters.Add(Text(runId));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var history = new List<RunHistoryEntry>();
@@ -176,7 +176,7 @@ public sealed partial class PostgresStore
     /// <inheritdoc/>
     public async Task RegisterDefinitionsAsync(IReadOnlyCollection<DefinitionRecord> definitions, CancellationToken cancellationToken = default)
     {
-        await using var command = _dataSource.CreateCommand(_sql.RegisterDefinitions);
+        await using var command = _dataSource.CreateCommand(_sql.Runs.RegisterDefinitions);
         command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. definitions.Select(d => d.Name)] });
         command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = [.. definitions.Select(d => d.Version)] });
         command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. definitions.Select(d => d.InputType)] });
@@ -188,7 +188,7 @@ public sealed partial class PostgresStore
     /// <inheritdoc/>
     public async Task<IReadOnlyList<DefinitionRecord>> GetDefinitionsAsync(string workflowName, CancellationToken cancellationToken = default)
     {
-        await using var command = _dataSource.CreateCommand(_sql.GetDefinitions);
+        await using var command = _dataSource.CreateCommand(_sql.Runs.GetDefinitions);
         command.Parameters.Add(Text(workflowName));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var definitions = new List<DefinitionRecord>();
@@ -216,4 +216,149 @@ public sealed partial class PostgresStore
     internal static NpgsqlParameter Text(string? value) => new() { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)value ?? DBNull.Value };
 
     internal static NpgsqlParameter Jsonb(string? json) => new() { NpgsqlDbType = NpgsqlDbType.Jsonb, Value = json is null ? DBNull.Value : json };
+}
+
+/// <summary>The statements of <c>PostgresStore.Runs.cs</c>: starts, reads, cancels, resumes, definitions.</summary>
+internal sealed class RunsSql
+{
+    public RunsSql(string s)
+    {
+        CreateRuns = $"""
+            WITH wanted AS (
+                SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[], $6::jsonb[], $7::text[],
+                                     $8::jsonb[], $9::int[], $10::timestamptz[], $11::interval[], $12::text[], $13::interval[],
+                                     $15::int[])
+                    AS w(id, workflow_name, workflow_version, queue, priority, input, correlation_id, tags,
+                         max_attempts, scheduled_at, delay, claim_for, lease, max_worker_losses)
+            ), busy AS MATERIALIZED (
+                -- A new run goes straight to the starting process's worker only when nothing is waiting
+                -- in its queue, so it never overtakes ready work. Looked up once per queue.
+                SELECT q.queue FROM (SELECT DISTINCT queue FROM wanted WHERE claim_for IS NOT NULL) q
+                WHERE EXISTS (SELECT 1 FROM {s}.runs r WHERE r.status = {Sql.Pending} AND r.queue = q.queue AND r.scheduled_at <= now())
+            ), inserted AS (
+                INSERT INTO {s}.runs (id, workflow_name, workflow_version, queue, priority, status, input, correlation_id,
+                                      tags, max_attempts, max_worker_losses, scheduled_at, epoch, attempt, locked_by,
+                                      lease_expires_at, started_at)
+                SELECT w.id, w.workflow_name, w.workflow_version, w.queue, w.priority,
+                       CASE WHEN c.claim THEN {Sql.Running} ELSE {Sql.Pending} END, w.input, w.correlation_id, w.tags,
+                       w.max_attempts, w.max_worker_losses, coalesce(w.scheduled_at, now() + w.delay),
+                       CASE WHEN c.claim THEN {Sql.ClaimEpoch} ELSE 0 END, CASE WHEN c.claim THEN 1 ELSE 0 END,
+                       CASE WHEN c.claim THEN w.claim_for END, CASE WHEN c.claim THEN now() + w.lease END,
+                       CASE WHEN c.claim THEN now() END
+                FROM wanted w
+                CROSS JOIN LATERAL (SELECT w.claim_for IS NOT NULL AND w.queue NOT IN (SELECT queue FROM busy)) AS c(claim)
+                ON CONFLICT (id) DO NOTHING
+                RETURNING id, status, queue, scheduled_at, epoch
+            ), notified AS (
+                SELECT pg_notify($14, 'w:' || queue)
+                FROM (SELECT DISTINCT queue FROM inserted WHERE status = {Sql.Pending} AND scheduled_at <= now()) q
+            )
+            -- For a run that existed: its stored workflow (r sees the table as it was before this statement).
+            SELECT w.id, i.id IS NOT NULL, coalesce(i.status = {Sql.Running}, false),
+                   CASE WHEN i.id IS NOT NULL THEN w.workflow_name ELSE r.workflow_name END, coalesce(i.epoch, 0),
+                   i.id IS NOT NULL OR r.input IS NOT DISTINCT FROM w.input
+            FROM wanted w
+            LEFT JOIN inserted i ON i.id = w.id
+            LEFT JOIN {s}.runs r ON i.id IS NULL AND r.id = w.id
+            WHERE (SELECT count(*) FROM notified) >= 0
+            """;
+
+        // A plain insert: the ids are new by contract (NewRunBatch), and "ON CONFLICT DO NOTHING" would make
+        // each row a speculative insertion (a check of the key first, a confirmation record after).
+        CreateRunBatch = $"""
+            WITH inserted AS (
+                INSERT INTO {s}.runs (id, workflow_name, workflow_version, queue, priority, status, input,
+                                      correlation_id, tags, max_attempts, max_worker_losses, scheduled_at)
+                SELECT n.id, $3, $4, $5, $6, {Sql.Pending}, n.input, $7, $8, $9, $13, coalesce($10, now() + $11)
+                FROM unnest($1::text[], $2::jsonb[]) AS n(id, input)
+                RETURNING scheduled_at
+            ), notified AS (
+                SELECT pg_notify($12, 'w:' || $5) WHERE EXISTS (SELECT 1 FROM inserted WHERE scheduled_at <= now())
+            )
+            SELECT (SELECT count(*) FROM inserted) + 0 * (SELECT count(*) FROM notified)
+            """;
+
+        GetRun = $"SELECT {Sql.RunColumns("r")} FROM {s}.runs r WHERE r.id = $1";
+
+        GetFinishedRuns = $"""
+            SELECT {Sql.RunColumns("r")} FROM {s}.runs r
+            -- Finished, by status: no index that the lookup could use is keyed or conditioned on exactly these
+            -- statuses, so its plan is the primary key alone. Stated as "completed_at IS NOT NULL" (equivalent), it
+            -- matched the finished runs' listing indexes, and a plan kept from a young table read all of them.
+            WHERE r.id = ANY($1) AND r.status IN {Sql.FinishedStatuses}
+            """;
+
+        // A run that holds no worker (pending, or waiting) is cancelled at once; a running one is marked, and its
+        // worker told.
+        RequestCancel = $"""
+            WITH cancelled AS (
+                UPDATE {s}.runs r SET
+                    status = CASE WHEN r.status = {Sql.Running} THEN r.status ELSE {Sql.Cancelled} END,
+                    completed_at = CASE WHEN r.status = {Sql.Running} THEN r.completed_at ELSE now() END,
+                    cancel_requested = true,
+                    wait_reason = NULL,
+                    updated_at = now()
+                WHERE r.id = $1 AND r.status IN ({Sql.Pending}, {Sql.Waiting}, {Sql.Running})
+                RETURNING r.id, r.status
+            ), notified AS (
+                SELECT pg_notify($2, CASE WHEN status = {Sql.Running} THEN 'c:' ELSE 'd:' END || id) FROM cancelled
+            )
+            SELECT count(*) FROM notified
+            """;
+
+        GetSteps = $"""
+            SELECT {Sql.StepColumns} FROM {s}.steps
+            WHERE run_id = $1
+            ORDER BY seq, coalesce(item_index, -1)
+            """;
+
+        RegisterDefinitions = $"""
+            INSERT INTO {s}.workflow_definitions (name, version, input_type, output_type, max_worker_losses)
+            SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[])
+            ON CONFLICT (name, version) DO UPDATE SET
+                input_type = EXCLUDED.input_type, output_type = EXCLUDED.output_type,
+                max_worker_losses = EXCLUDED.max_worker_losses, last_seen_at = now()
+            """;
+
+        GetDefinitions = $"""
+            SELECT name, version, input_type, output_type, max_worker_losses FROM {s}.workflow_definitions
+            WHERE name = $1 ORDER BY version DESC
+            """;
+
+        ResumeRun = $"""
+            WITH resumed AS (
+                -- Only a run stopped by worker losses; its checkpoints stay, and its loss budget starts again.
+                UPDATE {s}.runs r SET
+                    status = {Sql.Pending}, worker_losses = 0, error = NULL, completed_at = NULL,
+                    scheduled_at = now(), updated_at = now()
+                WHERE r.id = $1 AND r.status = {Sql.Failed} AND r.error ->> 'type' = '{Sql.WorkerLossLimitErrorType}'
+                RETURNING r.id, r.queue, r.attempt
+            ), recorded AS (
+                INSERT INTO {s}.history (run_id, event, attempt) SELECT id, '{RunHistoryEvents.Resumed}', attempt FROM resumed RETURNING 1
+            ), notified AS (
+                SELECT pg_notify($2, 'w:' || queue) FROM resumed
+            )
+            SELECT count(*) FROM resumed WHERE (SELECT count(*) FROM recorded) + (SELECT count(*) FROM notified) >= 0
+            """;
+
+        GetHistory = $"""
+            SELECT id, run_id, at, event, worker_id, epoch, attempt, detail FROM {s}.history
+            WHERE run_id = $1
+            ORDER BY id
+            """;
+
+        Health = $"SELECT max(version) FROM {s}.schema_migrations";
+    }
+
+    public string CreateRuns { get; }
+    public string CreateRunBatch { get; }
+    public string GetRun { get; }
+    public string GetFinishedRuns { get; }
+    public string RequestCancel { get; }
+    public string GetSteps { get; }
+    public string RegisterDefinitions { get; }
+    public string GetDefinitions { get; }
+    public string ResumeRun { get; }
+    public string GetHistory { get; }
+    public string Health { get; }
 }

@@ -77,12 +77,12 @@ internal static class RunListing
         // One row more than the page, to know whether there is a next page.
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = query.Limit + 1 });
         var limit = $"ORDER BY r.created_at DESC, r.id DESC LIMIT ${command.Parameters.Count}";
-        string Part(string state) => $"SELECT {PostgresSql.RunColumns("r")} FROM {schema.Quoted}.runs r WHERE r.completed_at {state}{filters} {limit}";
+        string Part(string state) => $"SELECT {Sql.RunColumns("r")} FROM {schema.Quoted}.runs r WHERE r.completed_at {state}{filters} {limit}";
 
         // completed_at is set exactly for finished runs (constraint runs_finished_have_completed_at).
         command.CommandText = query.Status switch
         {
-            RunStatus.Pending or RunStatus.Running => Part("IS NULL"),
+            { } live when !live.IsTerminal() => Part("IS NULL"),
             not null => Part("IS NOT NULL"),
             null => $"SELECT * FROM (({Part("IS NULL")}) UNION ALL ({Part("IS NOT NULL")})) r {limit}",
         };

@@ -90,6 +90,7 @@ public sealed class CancelTests(PostgresFixture database, ITestOutputHelper outp
     [InlineData(RunFinishKind.Completed)]
     [InlineData(RunFinishKind.Retry)]
     [InlineData(RunFinishKind.Release)]
+    [InlineData(RunFinishKind.Suspend)]
     public async Task CancelThatCommitsBeforeTheOutcome_TheOutcomeIsWrittenAsACancellation(RunFinishKind kind)
     {
         await using var store = database.NewStore();

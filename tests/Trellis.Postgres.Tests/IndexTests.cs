@@ -47,7 +47,7 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
     [Fact]
     public async Task Claim_UsesThePartialIndexOfPendingRuns()
     {
-        var plan = await ExplainAsync(_sql.ClaimOneQueue, GenericPlans.ClaimParameters, GenericPlans.ClaimArguments);
+        var plan = await ExplainAsync(_sql.Queue.ClaimOneQueue, GenericPlans.ClaimParameters, GenericPlans.ClaimArguments);
         Assert.Contains("Index Scan using runs_ready", plan, StringComparison.Ordinal);
         Assert.DoesNotContain("Seq Scan on runs", plan, StringComparison.Ordinal);
         // The claimed runs are updated by key. The generic plan expects a tenth of the backlog from "LIMIT $2";
@@ -61,7 +61,7 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
     [Fact]
     public async Task ClaimWindowOpen_LocksReadyRunsThroughThePartialIndexOfPendingRuns()
     {
-        var plan = await ExplainAsync(_sql.OpenWindowOneQueue, "text, int, text[], int[]", "'default', 10, '{Wf1}', '{1}'");
+        var plan = await ExplainAsync(_sql.ClaimWindows.OpenOneQueue, "text, int, text[], int[]", "'default', 10, '{Wf1}', '{1}'");
         Assert.Contains("LockRows", plan, StringComparison.Ordinal);
         Assert.Contains("Index Scan using runs_ready", plan, StringComparison.Ordinal);
         Assert.DoesNotContain("Seq Scan on runs", plan, StringComparison.Ordinal);
@@ -71,9 +71,9 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
     public async Task ClaimWindowClose_FindsItsRunsByPrimaryKey()
     {
         var plan = await ExplainAsync(
-            _sql.CloseWindow,
-            "text[], text[], jsonb[], jsonb[], interval[], text, interval, bigint, text",
-            "'{ready-1,ready-2}', '{completed,promote}', '{\"{}\",NULL}', '{NULL,NULL}', '{0,0}', 'w', '30 s', 1, 'channel'");
+            _sql.ClaimWindows.Close,
+            "text[], text[], jsonb[], jsonb[], interval[], text, interval, bigint, text, timestamptz[], interval[], text[]",
+            "'{ready-1,ready-2}', '{completed,promote}', '{\"{}\",NULL}', '{NULL,NULL}', '{0,0}', 'w', '30 s', 1, 'channel', '{NULL,NULL}', '{NULL,NULL}', '{NULL,NULL}'");
         Assert.Contains("Index Cond: (id = ANY", plan, StringComparison.Ordinal);
         Assert.DoesNotContain("Seq Scan on runs", plan, StringComparison.Ordinal);
         Assert.DoesNotContain("runs_ready", plan, StringComparison.Ordinal); // not a walk of every pending run
@@ -83,7 +83,7 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
     [Fact]
     public async Task LostClaimWindows_AreChargedByPrimaryKey()
     {
-        var plan = await ExplainAsync(_sql.RecoverLostWindows, "int, text", "100, 'channel'");
+        var plan = await ExplainAsync(_sql.Queue.RecoverLostWindows, "int, text", "100, 'channel'");
         Assert.Contains("runs_pkey", plan, StringComparison.Ordinal);
         Assert.DoesNotContain("runs_ready", plan, StringComparison.Ordinal); // not a walk of every pending run
         Assert.DoesNotContain("Seq Scan on runs", plan, StringComparison.Ordinal);
@@ -93,7 +93,7 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
     [Fact]
     public async Task ExpiredLeaseScan_UsesThePartialIndexOfRunningRuns()
     {
-        var plan = await ExplainAsync(_sql.RecoverExpiredLeases, "int, text", "100, 'channel'");
+        var plan = await ExplainAsync(_sql.Queue.RecoverExpiredLeases, "int, text", "100, 'channel'");
         Assert.Contains("runs_leases", plan, StringComparison.Ordinal);
         Assert.Contains("Index Cond: (id = ANY", plan, StringComparison.Ordinal);
     }
@@ -104,7 +104,7 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
         // The generic plan cannot see how many rows the arrays hold. It must look the batch's runs up by key,
         // not walk every running run once per written row.
         var plan = await ExplainAsync(
-            _sql.WriteSteps,
+            _sql.Checkpoints.WriteSteps,
             GenericPlans.WriteStepsParameters,
             "'{busy-1}', '{1}', '{0}', '{NULL}', '{s}', '{completed}', '{\"{}\"}', '{NULL}', '{NULL}', '{1}', '{2026-01-01}', '{2026-01-01}'");
         Assert.Contains("$1", plan, StringComparison.Ordinal); // the generic plan, not one made for these values
@@ -117,7 +117,7 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
     [Fact]
     public async Task FinishedRunsLookup_UsesThePrimaryKeyOnly()
     {
-        var plan = await ExplainAsync(_sql.GetFinishedRuns, "text[]", "'{done-1,done-2}'");
+        var plan = await ExplainAsync(_sql.Runs.GetFinishedRuns, "text[]", "'{done-1,done-2}'");
         Assert.Contains("runs_pkey", plan, StringComparison.Ordinal);
         Assert.DoesNotContain("runs_finished", plan, StringComparison.Ordinal);
         Assert.DoesNotContain("Seq Scan on runs", plan, StringComparison.Ordinal);
@@ -126,7 +126,7 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
     [Fact]
     public async Task Start_LooksForWaitingWorkInThePartialIndexOfPendingRuns()
     {
-        var plan = await ExplainAsync(_sql.CreateRuns, GenericPlans.CreateRunsParameters, GenericPlans.CreateRunsArguments);
+        var plan = await ExplainAsync(_sql.Runs.CreateRuns, GenericPlans.CreateRunsParameters, GenericPlans.CreateRunsArguments);
         Assert.Contains("runs_ready", plan, StringComparison.Ordinal);
         Assert.Contains("runs_pkey", plan, StringComparison.Ordinal);
         Assert.DoesNotContain("Seq Scan on runs", plan, StringComparison.Ordinal);
@@ -135,7 +135,7 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
     [Fact]
     public async Task StepsOfARun_UseTheCheckpointKey()
     {
-        var plan = await ExplainAsync(_sql.GetSteps, "text", "'done-42'");
+        var plan = await ExplainAsync(_sql.Runs.GetSteps, "text", "'done-42'");
         Assert.Contains("steps_key", plan, StringComparison.Ordinal);
         Assert.DoesNotContain("Seq Scan", plan, StringComparison.Ordinal);
     }

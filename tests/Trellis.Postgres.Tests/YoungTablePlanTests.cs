@@ -31,14 +31,14 @@ public sealed class YoungTablePlanTests(PostgresFixture database) : IClassFixtur
     private Task<string> StepCheckpointPlanAsync(NpgsqlDataSource dataSource) => GenericPlans.ExplainAsync(
         dataSource,
         GenericPlans.WriteStepsParameters,
-        _sql.WriteSteps,
+        _sql.Checkpoints.WriteSteps,
         "'{young-1}', '{1}', '{0}', '{NULL}', '{s}', '{completed}', '{\"{}\"}', '{NULL}', '{NULL}', '{1}', '{2026-01-01}', '{2026-01-01}'");
 
     private Task<string> OutcomePlanAsync(NpgsqlDataSource dataSource) => GenericPlans.ExplainAsync(
         dataSource,
         GenericPlans.FinishRunsParameters,
-        _sql.FinishRuns,
-        "'{young-1}', '{1}', '{completed}', '{\"{}\"}', '{NULL}', '{NULL}', '{NULL}', 'channel'");
+        _sql.Checkpoints.FinishRuns,
+        "'{young-1}', '{1}', '{completed}', '{\"{}\"}', '{NULL}', '{NULL}', '{NULL}', 'channel', '{NULL}', '{NULL}', '{NULL}'");
 
     [Fact]
     public async Task StepCheckpointAndOutcome_OnTrellisConnections_FindTheirRunsByPrimaryKey()
@@ -57,9 +57,9 @@ public sealed class YoungTablePlanTests(PostgresFixture database) : IClassFixtur
     public async Task StartClaimAndFinishedLookup_OnTrellisConnections_UseTheirIndexes()
     {
         await using var store = database.NewStore();
-        var start = await GenericPlans.ExplainAsync(store.DataSource, GenericPlans.CreateRunsParameters, _sql.CreateRuns, GenericPlans.CreateRunsArguments);
-        var claim = await GenericPlans.ExplainAsync(store.DataSource, GenericPlans.ClaimParameters, _sql.ClaimOneQueue, GenericPlans.ClaimArguments);
-        var finished = await GenericPlans.ExplainAsync(store.DataSource, "text[]", _sql.GetFinishedRuns, "'{young-1}'");
+        var start = await GenericPlans.ExplainAsync(store.DataSource, GenericPlans.CreateRunsParameters, _sql.Runs.CreateRuns, GenericPlans.CreateRunsArguments);
+        var claim = await GenericPlans.ExplainAsync(store.DataSource, GenericPlans.ClaimParameters, _sql.Queue.ClaimOneQueue, GenericPlans.ClaimArguments);
+        var finished = await GenericPlans.ExplainAsync(store.DataSource, "text[]", _sql.Runs.GetFinishedRuns, "'{young-1}'");
 
         Assert.Contains("runs_ready", start, StringComparison.Ordinal);
         Assert.Contains("runs_ready", claim, StringComparison.Ordinal);

@@ -87,19 +87,13 @@ internal sealed class ResultWaiter : IAsyncDisposable
     {
         foreach (var finish in finishes)
         {
-            var status = finish.Kind switch
-            {
-                _ when finish.CancelledInstead => RunStatus.Cancelled,
-                RunFinishKind.Completed => RunStatus.Completed,
-                RunFinishKind.Failed => RunStatus.Failed,
-                RunFinishKind.Cancelled => RunStatus.Cancelled,
-                _ => (RunStatus?)null,
-            };
-            if (status is not { } final)
+            var status = finish.CancelledInstead ? RunStatus.Cancelled : RunTransitions.Of(finish.Kind).Status;
+            if (!status.IsTerminal())
             {
                 continue;
             }
 
+            var final = status;
             var error = finish.ErrorJson is null ? null : _serializer.Deserialize<ErrorInfo>(finish.ErrorJson);
             var outcome = new RunOutcome(finish.RunId, final, final == RunStatus.Completed ? finish.OutputJson : null, error);
             _recent.Add(outcome); // before resolving, so a waiter registering now finds one or the other

@@ -94,5 +94,8 @@ public sealed record RunInfo
     /// <summary>When the run finished (completed, failed or cancelled); null while it is live.</summary>
     public DateTimeOffset? CompletedAt { get; init; }
 
+    /// <summary>What a <see cref="RunStatus.Waiting"/> run waits for (a timer, an event); null in every other status.</summary>
+    public string? WaitReason { get; init; }
+
     internal static readonly IReadOnlyDictionary<string, string> EmptyTags = new Dictionary<string, string>();
 }

@@ -15,8 +15,14 @@ public enum RunStatus
     /// <summary>Finished with an error after its attempts were used up, or at once for a permanent error.</summary>
     Failed,
 
-    /// <summary>Stopped at a step boundary because a caller asked for it.</summary>
+    /// <summary>Stopped because a caller asked for it.</summary>
     Cancelled,
+
+    /// <summary>
+    /// Holding no worker while it waits (a timer, an event, its children) until <see cref="RunInfo.ScheduledAt"/> at
+    /// the latest; then it is ready again and resumes after its last checkpoint.
+    /// </summary>
+    Waiting,
 }
 
 /// <summary>The state of one step row. Stored in <c>steps.status</c> as lower-case text.</summary>
@@ -32,46 +38,66 @@ public enum StepStatus
     Failed,
 }
 
-/// <summary>Converts statuses to and from their stored text.</summary>
+/// <summary>Converts statuses to and from their stored text, the one place that text is written.</summary>
 public static class StatusText
 {
+    /// <summary>Stored text of <see cref="RunStatus.Pending"/>.</summary>
+    public const string Pending = "pending";
+
+    /// <summary>Stored text of <see cref="RunStatus.Running"/> and <see cref="StepStatus.Running"/>.</summary>
+    public const string Running = "running";
+
+    /// <summary>Stored text of <see cref="RunStatus.Waiting"/>.</summary>
+    public const string Waiting = "waiting";
+
+    /// <summary>Stored text of <see cref="RunStatus.Completed"/> and <see cref="StepStatus.Completed"/>.</summary>
+    public const string Completed = "completed";
+
+    /// <summary>Stored text of <see cref="RunStatus.Failed"/> and <see cref="StepStatus.Failed"/>.</summary>
+    public const string Failed = "failed";
+
+    /// <summary>Stored text of <see cref="RunStatus.Cancelled"/>.</summary>
+    public const string Cancelled = "cancelled";
+
     /// <summary>The status as stored in <c>runs.status</c>.</summary>
     public static string ToText(this RunStatus status) => status switch
     {
-        RunStatus.Pending => "pending",
-        RunStatus.Running => "running",
-        RunStatus.Completed => "completed",
-        RunStatus.Failed => "failed",
-        RunStatus.Cancelled => "cancelled",
+        RunStatus.Pending => Pending,
+        RunStatus.Running => Running,
+        RunStatus.Waiting => Waiting,
+        RunStatus.Completed => Completed,
+        RunStatus.Failed => Failed,
+        RunStatus.Cancelled => Cancelled,
         _ => throw new ArgumentOutOfRangeException(nameof(status), status, null),
     };
 
     /// <summary>The status as stored in <c>steps.status</c>.</summary>
     public static string ToText(this StepStatus status) => status switch
     {
-        StepStatus.Running => "running",
-        StepStatus.Completed => "completed",
-        StepStatus.Failed => "failed",
+        StepStatus.Running => Running,
+        StepStatus.Completed => Completed,
+        StepStatus.Failed => Failed,
         _ => throw new ArgumentOutOfRangeException(nameof(status), status, null),
     };
 
     /// <summary>Reads a <c>runs.status</c> value.</summary>
     public static RunStatus ParseRunStatus(string text) => text switch
     {
-        "pending" => RunStatus.Pending,
-        "running" => RunStatus.Running,
-        "completed" => RunStatus.Completed,
-        "failed" => RunStatus.Failed,
-        "cancelled" => RunStatus.Cancelled,
+        Pending => RunStatus.Pending,
+        Running => RunStatus.Running,
+        Waiting => RunStatus.Waiting,
+        Completed => RunStatus.Completed,
+        Failed => RunStatus.Failed,
+        Cancelled => RunStatus.Cancelled,
         _ => throw new FormatException($"Unknown run status '{text}'."),
     };
 
     /// <summary>Reads a <c>steps.status</c> value.</summary>
     public static StepStatus ParseStepStatus(string text) => text switch
     {
-        "running" => StepStatus.Running,
-        "completed" => StepStatus.Completed,
-        "failed" => StepStatus.Failed,
+        Running => StepStatus.Running,
+        Completed => StepStatus.Completed,
+        Failed => StepStatus.Failed,
         _ => throw new FormatException($"Unknown step status '{text}'."),
     };
 

@@ -76,6 +76,12 @@ public enum RunFinishKind
 
     /// <summary>The worker is shutting down; the run goes back to the queue and the attempt is not charged.</summary>
     Release,
+
+    /// <summary>
+    /// The run waits without a worker (<see cref="RunStatus.Waiting"/>) until <see cref="RunFinish.WakeAt"/>, or
+    /// <see cref="RunFinish.WakeAfter"/> on the store's clock, or for good when neither is set; the attempt is given back.
+    /// </summary>
+    Suspend,
 }
 
 /// <summary>Ends a worker's hold on a run.</summary>
@@ -93,8 +99,17 @@ public sealed record RunFinish : CheckpointWrite
     /// <summary>For <see cref="RunFinishKind.Retry"/>: how long to wait, measured on the store's clock.</summary>
     public TimeSpan RetryDelay { get; init; }
 
+    /// <summary>For <see cref="RunFinishKind.Suspend"/>: when the run is ready again.</summary>
+    public DateTimeOffset? WakeAt { get; init; }
+
+    /// <summary>For <see cref="RunFinishKind.Suspend"/> without <see cref="WakeAt"/>: how long until the run is ready again, on the store's clock.</summary>
+    public TimeSpan? WakeAfter { get; init; }
+
+    /// <summary>For <see cref="RunFinishKind.Suspend"/>: what the run waits for, as shown in <c>runs.wait_reason</c> (a timer, an event).</summary>
+    public string? WaitReason { get; init; }
+
     /// <summary>
-    /// Set by the store when this outcome (completed, retry or release) was written as a cancellation instead: a
+    /// Set by the store when this outcome (completed, retry, release or suspend) was written as a cancellation instead: a
     /// caller asked to cancel the run before the outcome committed.
     /// </summary>
     public bool CancelledInstead { get; set; }

@@ -26,7 +26,7 @@ internal static class GenericPlans
         "'{new-1}', '{Wf1}', '{1}', '{default}', '{0}', '{\"{}\"}', '{NULL}', '{\"{}\"}', '{3}', '{NULL}', '{0}', '{w}', '{30 s}', 'channel', '{50}'";
 
     /// <summary>The parameter types of <see cref="PostgresSql.FinishRuns"/>, the run outcomes.</summary>
-    public const string FinishRunsParameters = "text[], bigint[], text[], jsonb[], jsonb[], interval[], int[], text";
+    public const string FinishRunsParameters = "text[], bigint[], text[], jsonb[], jsonb[], interval[], int[], text, timestamptz[], interval[], text[]";
 
     /// <summary>
     /// Prepares <paramref name="statement"/> on a connection of <paramref name="dataSource"/> with a forced generic
