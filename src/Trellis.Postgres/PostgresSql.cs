@@ -16,6 +16,7 @@ internal sealed class PostgresSql
         Queue = new QueueSql(schema.Quoted);
         ClaimWindows = new ClaimWindowSql(schema.Quoted);
         Checkpoints = new CheckpointSql(schema.Quoted);
+        LeaderLeases = new LeaderLeaseSql(schema.Quoted);
     }
 
     /// <summary>The schema's notification channel.</summary>
@@ -26,4 +27,5 @@ internal sealed class PostgresSql
     public QueueSql Queue { get; }
     public ClaimWindowSql ClaimWindows { get; }
     public CheckpointSql Checkpoints { get; }
+    public LeaderLeaseSql LeaderLeases { get; }
 }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Trellis.Maintenance;
 using Trellis.Storage;
 
 namespace Trellis;
@@ -19,6 +20,7 @@ public sealed class TrellisBuilder
 {
     private Func<StoreContext, IWorkflowStore>? _storeFactory;
     private Func<Exception, bool>? _isTransient;
+    private readonly List<Func<IWorkflowStore, MaintenanceService>> _addedMaintenance = [];
 
     /// <summary>The workflows the engine can start and run.</summary>
     public WorkflowRegistry Workflows { get; } = new();
@@ -98,6 +100,13 @@ public sealed class TrellisBuilder
         return this;
     }
 
+    /// <summary>Adds a maintenance service the engine runs beside its worker (one that runs on the leader, e.g.).</summary>
+    internal TrellisBuilder AddMaintenance(Func<IWorkflowStore, MaintenanceService> create)
+    {
+        _addedMaintenance.Add(create);
+        return this;
+    }
+
     /// <summary>Builds the engine without starting it. <paramref name="services"/> is used to create workflows.</summary>
     public TrellisEngine Build(IServiceProvider? services = null)
     {
@@ -108,7 +117,7 @@ public sealed class TrellisBuilder
         }
 
         var store = _storeFactory(new StoreContext(Options, LoggerFactory, TimeProvider, Configuration));
-        return new TrellisEngine(store, _isTransient ?? DefaultIsTransient, Workflows, Options, LoggerFactory, TimeProvider, services);
+        return new TrellisEngine(store, _isTransient ?? DefaultIsTransient, Workflows, Options, LoggerFactory, TimeProvider, services, _addedMaintenance);
     }
 
     /// <summary>Builds the engine and starts it: migrations, notifications and, if enabled, the worker.</summary>

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Trellis.Client;
 using Trellis.Diagnostics;
 using Trellis.Execution;
+using Trellis.Maintenance;
 using Trellis.Storage;
 
 namespace Trellis;
@@ -26,6 +27,7 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
     private readonly ResultWaiter _waiter;
     private readonly TrellisSerializer _serializer;
     private readonly RunStarter _starter;
+    private readonly MaintenanceRunner? _maintenance;
     private static readonly TimeSpan ListenerStartTimeout = TimeSpan.FromSeconds(5);
 
     private readonly CancellationTokenSource _stopListening = new();
@@ -41,7 +43,8 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
         TrellisOptions options,
         ILoggerFactory loggerFactory,
         TimeProvider time,
-        IServiceProvider? services)
+        IServiceProvider? services,
+        IReadOnlyList<Func<IWorkflowStore, MaintenanceService>>? addedMaintenance = null)
     {
         Store = store;
         Registry = registry;
@@ -56,6 +59,16 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
             Worker = new TrellisWorker(store, isTransient, registry, options, serializer, loggerFactory, time, services);
             Worker.RunsFinished = _waiter.OnFinishedLocally;
             _waiter.IsExecutingLocally = Worker.IsExecuting;
+            var worker = options.Worker;
+            var maintenanceLogger = loggerFactory.CreateLogger("Trellis.Maintenance");
+            MaintenanceService[] maintenance =
+            [
+                new LeaseRecovery(store, worker.EffectiveLeaseRecoveryInterval, Worker.Poll, maintenanceLogger),
+                new LongStepRecorder(Worker.InFlightSteps, worker.StepStartRecordDelay, time),
+                .. (addedMaintenance ?? []).Select(create => create(store)),
+            ];
+            var leader = new LeaderLease(store, LeaderLease.MaintenanceLeaseName, worker.WorkerId, worker.LeaseDuration, time, maintenanceLogger);
+            _maintenance = new MaintenanceRunner(maintenance, leader, time, maintenanceLogger);
         }
 
         Client = new TrellisClient(store, registry, options, serializer, _waiter, _starter, Worker);
@@ -125,6 +138,7 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
         if (Worker is not null)
         {
             await Worker.StartAsync(cancellationToken).ConfigureAwait(false);
+            _maintenance!.Start();
         }
 
         Volatile.Write(ref _running, true);
@@ -171,6 +185,7 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
         if (Worker is not null)
         {
             await Worker.StopAsync(cancellationToken).ConfigureAwait(false);
+            await _maintenance!.StopAsync(cancellationToken).ConfigureAwait(false);
         }
 
         await _stopListening.CancelAsync().ConfigureAwait(false);
@@ -198,6 +213,7 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
 
         await _starter.DisposeAsync().ConfigureAwait(false);
         await _waiter.DisposeAsync().ConfigureAwait(false);
+        _maintenance?.Dispose();
         await Store.DisposeAsync().ConfigureAwait(false);
         _stopListening.Dispose();
     }

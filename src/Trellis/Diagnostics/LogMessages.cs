@@ -43,12 +43,18 @@ internal static partial class LogMessages
     [LoggerMessage(1017, LogLevel.Information, "{Held} run(s) are held by other workers' leases, {Expired} of them expired (recovered now); if their workers are gone, the rest are taken up once the leases run out, by {LatestLeaseEnd:u} at the latest")]
     public static partial void LeaseBacklog(this ILogger logger, int held, int expired, DateTimeOffset? latestLeaseEnd);
 
-    [LoggerMessage(1014, LogLevel.Warning, "Looking for expired leases failed: {Error}")]
-    private static partial void LeaseRecoveryFailedCore(this ILogger logger, Exception? exception, string error);
+    [LoggerMessage(1014, LogLevel.Warning, "Maintenance ({Service}) failed: {Error}; tried again next round")]
+    private static partial void MaintenanceFailedCore(this ILogger logger, Exception? exception, string service, string error);
 
     /// <summary>Something failed and is tried again: the warning names the error; its stack comes only at Debug.</summary>
-    public static void LeaseRecoveryFailed(this ILogger logger, Exception exception) =>
-        logger.LeaseRecoveryFailedCore(StackAtDebug(logger, exception), Describe(exception));
+    public static void MaintenanceFailed(this ILogger logger, Exception exception, string service) =>
+        logger.MaintenanceFailedCore(StackAtDebug(logger, exception), service, Describe(exception));
+
+    [LoggerMessage(1054, LogLevel.Information, "This process ({Holder}) holds the leader lease '{Name}': the services that run on one worker at a time run here")]
+    public static partial void LeaderLeaseTaken(this ILogger logger, string name, string holder);
+
+    [LoggerMessage(1055, LogLevel.Warning, "This process ({Holder}) lost the leader lease '{Name}' to another worker")]
+    public static partial void LeaderLeaseLost(this ILogger logger, string name, string holder);
 
     [LoggerMessage(1015, LogLevel.Debug, "Claimed {Claimed} of {Requested} run(s)")]
     public static partial void Claimed(this ILogger logger, int claimed, int requested);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Trellis.Storage;
 
 namespace Trellis.Diagnostics;
 
@@ -21,4 +22,20 @@ public static class TrellisDiagnostics
     internal static readonly Counter<long> StepsReplayed = Meter.CreateCounter<long>("trellis.steps.replayed", description: "Steps answered from their checkpoint.");
     internal static readonly Histogram<int> CheckpointBatchSize = Meter.CreateHistogram<int>("trellis.checkpoint.batch_size", description: "Writes per checkpoint round trip.");
     internal static readonly Histogram<double> CheckpointCommitMs = Meter.CreateHistogram<double>("trellis.checkpoint.commit_ms", "ms", "Duration of one checkpoint round trip.");
+
+    /// <summary>The span of one run attempt, tagged with the run, its workflow, attempt and epoch.</summary>
+    internal static Activity? StartRunActivity(ClaimedRun claim)
+    {
+        var activity = ActivitySource.StartActivity($"run {claim.WorkflowName}");
+        if (activity is not null)
+        {
+            activity.SetTag("trellis.run_id", claim.Id);
+            activity.SetTag("trellis.workflow", claim.WorkflowName);
+            activity.SetTag("trellis.workflow.version", claim.WorkflowVersion);
+            activity.SetTag("trellis.run.attempt", claim.Attempt);
+            activity.SetTag("trellis.run.epoch", claim.Epoch);
+        }
+
+        return activity;
+    }
 }

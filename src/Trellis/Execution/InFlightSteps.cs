@@ -4,9 +4,8 @@ namespace Trellis.Execution;
 
 /// <summary>
 /// Gives long steps a visible <c>running</c> row without costing quick steps a second write.
-/// A step attempt registers here when its body starts; a sweep every
-/// <see cref="WorkerOptions.StepStartRecordDelay"/> queues a <c>running</c> row for attempts older
-/// than that delay. A step that completes sooner is written once, as completed.
+/// A step attempt registers here when its body starts; <see cref="Maintenance.LongStepRecorder"/>
+/// queues a <c>running</c> row for attempts older than <see cref="WorkerOptions.StepStartRecordDelay"/>. A step that completes sooner is written once, as completed.
 /// </summary>
 internal sealed class InFlightSteps
 {

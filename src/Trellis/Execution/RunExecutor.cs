@@ -16,7 +16,7 @@ internal static class RunExecutor
             return;
         }
 
-        using var activity = TrellisWorker.StartRunActivity(run.Claim);
+        using var activity = TrellisDiagnostics.StartRunActivity(run.Claim);
         var services = run.Services;
         var logger = services.Logger;
 

@@ -11,8 +11,9 @@ internal sealed record LocalReservation(LocalClaim Claim, long ReservedAt);
 
 /// <summary>
 /// Claims runs from the store's queue and executes them: up to <see cref="WorkerOptions.MaxConcurrentRuns"/>
-/// at once, holding each under a lease renewed by a heartbeat, and putting back runs whose lease expired
-/// anywhere (a crashed worker's runs).
+/// at once, each held under a lease that <see cref="LeaseHeartbeat"/> renews. Runs started in this process may be
+/// handed to it directly, in a slot reserved for them. Putting back other workers' lost runs is maintenance
+/// (<see cref="Maintenance.LeaseRecovery"/>), which the engine runs beside the worker.
 /// </summary>
 public sealed class TrellisWorker : IAsyncDisposable
 {
@@ -35,7 +36,6 @@ public sealed class TrellisWorker : IAsyncDisposable
     private readonly CancellationTokenSource _stopBackground = new();
     private Task? _claimLoop;
     private Task? _heartbeatLoop;
-    private Task? _sweepLoop;
     private int _state; // 0 new, 1 started, 2 stopped
 
     // Whether ready runs may be waiting in the queue. Cleared as a claim is sent, set again by a notification of
@@ -80,10 +80,13 @@ public sealed class TrellisWorker : IAsyncDisposable
     /// <summary>Ids of the runs this worker is executing now.</summary>
     public IReadOnlyCollection<string> InFlightRunIds => [.. _active.Keys];
 
+    /// <summary>The steps this worker's runs are executing now (for <see cref="Maintenance.LongStepRecorder"/>).</summary>
+    internal InFlightSteps InFlightSteps => _services.InFlight;
+
     /// <summary>Called with the run outcomes each checkpoint commit applied (for in-process result waiters).</summary>
     internal Action<IReadOnlyList<RunFinish>>? RunsFinished { get; set; }
 
-    /// <summary>Starts claiming and executing runs, renewing leases and recovering expired ones, in the background.</summary>
+    /// <summary>Starts claiming and executing runs, and renewing their leases, in the background.</summary>
     public Task StartAsync(CancellationToken cancellationToken = default)
     {
         if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
@@ -93,8 +96,8 @@ public sealed class TrellisWorker : IAsyncDisposable
 
         _logger.WorkerStarted(WorkerId, string.Join(",", _queues), _worker.MaxConcurrentRuns, _worker.LeaseDuration);
         _claimLoop = Task.Run(ClaimLoopAsync, CancellationToken.None);
-        _heartbeatLoop = Task.Run(HeartbeatLoopAsync, CancellationToken.None);
-        _sweepLoop = Task.Run(SweepLoopAsync, CancellationToken.None);
+        var heartbeat = new LeaseHeartbeat(_store, _worker, () => (IReadOnlyCollection<RunExecution>)_active.Values, _time, _logger);
+        _heartbeatLoop = Task.Run(() => heartbeat.RunAsync(_stopBackground.Token), CancellationToken.None);
         return Task.CompletedTask;
     }
 
@@ -129,7 +132,7 @@ public sealed class TrellisWorker : IAsyncDisposable
         using var writerDeadline = new CancellationTokenSource(_worker.ShutdownTimeout, _time);
         await _services.Writer.StopAsync(writerDeadline.Token).ConfigureAwait(false);
         await _stopBackground.CancelAsync().ConfigureAwait(false);
-        await Task.WhenAll(_heartbeatLoop ?? Task.CompletedTask, _sweepLoop ?? Task.CompletedTask).ConfigureAwait(false);
+        await (_heartbeatLoop ?? Task.CompletedTask).ConfigureAwait(false);
         _logger.WorkerStopped(WorkerId);
     }
 
@@ -210,17 +213,10 @@ public sealed class TrellisWorker : IAsyncDisposable
         var token = _stopClaiming.Token;
         var workflows = _registry.Definitions.Select(d => new WorkflowKey(d.Name, d.Version)).ToArray();
         var backoff = TimeSpan.FromMilliseconds(100);
-        var nextRecovery = _time.GetUtcNow();
         while (!token.IsCancellationRequested)
         {
             try
             {
-                if (_time.GetUtcNow() >= nextRecovery)
-                {
-                    nextRecovery = _time.GetUtcNow() + _worker.EffectiveLeaseRecoveryInterval;
-                    await RecoverExpiredLeasesAsync(token).ConfigureAwait(false);
-                }
-
                 var requested = workflows.Length > 0 ? _slots.TryTakeForClaim(_worker.ClaimBatchSize) : 0;
                 if (requested == 0)
                 {
@@ -282,9 +278,7 @@ public sealed class TrellisWorker : IAsyncDisposable
                     }
                 }
 
-                var untilRecovery = nextRecovery - _time.GetUtcNow();
-                var wait = untilRecovery < _worker.PollInterval ? untilRecovery : _worker.PollInterval;
-                await _wake.WaitAsync(wait > TimeSpan.Zero ? wait : TimeSpan.FromMilliseconds(1), token).ConfigureAwait(false);
+                await _wake.WaitAsync(_worker.PollInterval, token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
@@ -328,22 +322,6 @@ public sealed class TrellisWorker : IAsyncDisposable
         if (found.HeldByOthers > 0)
         {
             _logger.LeaseBacklog(found.HeldByOthers, found.ExpiredLeases, found.LatestLeaseEnd);
-        }
-    }
-
-    private async Task RecoverExpiredLeasesAsync(CancellationToken token)
-    {
-        try
-        {
-            var recovered = await _store.RecoverExpiredLeasesAsync(100, token).ConfigureAwait(false);
-            if (recovered > 0)
-            {
-                _logger.LeasesRecovered(recovered);
-            }
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            _logger.LeaseRecoveryFailed(ex);
         }
     }
 
@@ -430,92 +408,6 @@ public sealed class TrellisWorker : IAsyncDisposable
         }
     }
 
-    private async Task HeartbeatLoopAsync()
-    {
-        var token = _stopBackground.Token;
-        var interval = _worker.EffectiveHeartbeatInterval;
-        var lastSuccess = _time.GetUtcNow();
-        var failures = 0;
-        while (!token.IsCancellationRequested)
-        {
-            try
-            {
-                await Task.Delay(failures == 0 ? interval : TimeSpan.FromMilliseconds(Math.Min(interval.TotalMilliseconds, 500)), _time, token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-
-            // Runs inside a claim window that has not closed have no lease in the store yet.
-            var runs = _active.Values.Where(r => r.HoldsLease).ToArray();
-            if (runs.Length == 0)
-            {
-                lastSuccess = _time.GetUtcNow();
-                failures = 0;
-                continue;
-            }
-
-            try
-            {
-                var sentAt = _time.GetTimestamp();
-                var held = await _store.RenewLeasesAsync(WorkerId, [.. runs.Select(r => r.Lease)], _worker.LeaseDuration, token).ConfigureAwait(false);
-                lastSuccess = _time.GetUtcNow();
-                failures = 0;
-                foreach (var run in runs)
-                {
-                    if (!held.TryGetValue(run.RunId, out var cancelRequested))
-                    {
-                        _logger.RunLeaseLost(run.RunId, run.Epoch);
-                        run.Abort(AbortReason.LeaseLost);
-                        continue;
-                    }
-
-                    run.Hold.Confirm(sentAt);
-                    if (cancelRequested)
-                    {
-                        run.RequestCancel();
-                    }
-                }
-            }
-            catch (OperationCanceledException) when (token.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (Exception ex)
-            {
-                _logger.HeartbeatFailed(ex, ++failures);
-                if (_time.GetUtcNow() - lastSuccess > _worker.LeaseDuration)
-                {
-                    // Our leases have run out on the store's clock by now; others may own these runs.
-                    _logger.LeasesPresumedLost(runs.Length);
-                    foreach (var run in runs)
-                    {
-                        run.Abort(AbortReason.LeaseLost);
-                    }
-                }
-            }
-        }
-    }
-
-    private async Task SweepLoopAsync()
-    {
-        var token = _stopBackground.Token;
-        var delay = _worker.StepStartRecordDelay;
-        using var timer = new PeriodicTimer(delay > TimeSpan.FromMilliseconds(10) ? delay / 2 : TimeSpan.FromMilliseconds(5), _time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(token).ConfigureAwait(false))
-            {
-                _services.InFlight.RecordOlderThan(_time.GetUtcNow() - delay);
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // stopping
-        }
-    }
-
     private static async Task<bool> WaitAsync(Task task, TimeSpan timeout, CancellationToken cancellationToken)
     {
         try
@@ -535,20 +427,5 @@ public sealed class TrellisWorker : IAsyncDisposable
         {
             return true; // run tasks handle their own errors; a fault still means "done"
         }
-    }
-
-    internal static Activity? StartRunActivity(ClaimedRun claim)
-    {
-        var activity = TrellisDiagnostics.ActivitySource.StartActivity($"run {claim.WorkflowName}");
-        if (activity is not null)
-        {
-            activity.SetTag("trellis.run_id", claim.Id);
-            activity.SetTag("trellis.workflow", claim.WorkflowName);
-            activity.SetTag("trellis.workflow.version", claim.WorkflowVersion);
-            activity.SetTag("trellis.run.attempt", claim.Attempt);
-            activity.SetTag("trellis.run.epoch", claim.Epoch);
-        }
-
-        return activity;
     }
 }

@@ -3,9 +3,10 @@ namespace Trellis.Storage;
 /// <summary>
 /// Everything Trellis keeps, in one store. The roles are split so that each part of the engine
 /// depends only on what it uses: the client on <see cref="IRunStore"/>, the worker on
-/// <see cref="IRunQueue"/> and <see cref="ICheckpointStore"/>, wake-ups on <see cref="IStoreListener"/>.
+/// <see cref="IRunQueue"/> and <see cref="ICheckpointStore"/>, wake-ups on <see cref="IStoreListener"/>, maintenance
+/// that runs on one worker at a time on <see cref="ILeaderLeases"/>.
 /// </summary>
-public interface IWorkflowStore : IRunStore, IRunQueue, ICheckpointStore, IStoreListener, IAsyncDisposable
+public interface IWorkflowStore : IRunStore, IRunQueue, ICheckpointStore, IStoreListener, ILeaderLeases, IAsyncDisposable
 {
     /// <summary>Where the data lives, for logs and error messages (never includes a password).</summary>
     string Description { get; }
@@ -170,4 +171,21 @@ public interface IStoreNotificationSink
 
     /// <summary>The listener lost its connection; it reconnects.</summary>
     void OnListenerLost(Exception exception);
+}
+
+/// <summary>
+/// Named leases that let one worker at a time do something: the holder takes a lease for a while, on the store's clock,
+/// renews it before it runs out, and gives it up as it stops; when it dies, another takes the lease once it has run out.
+/// </summary>
+public interface ILeaderLeases
+{
+    /// <summary>
+    /// Takes the lease <paramref name="name"/> for <paramref name="holder"/> (unique to one process), or renews it, for
+    /// <paramref name="duration"/> from now on the store's clock: when it is free, has run out, or is held by
+    /// <paramref name="holder"/> already. Returns true when <paramref name="holder"/> holds it now.
+    /// </summary>
+    Task<bool> TryHoldLeaderLeaseAsync(string name, string holder, TimeSpan duration, CancellationToken cancellationToken = default);
+
+    /// <summary>Gives up the lease <paramref name="name"/> if <paramref name="holder"/> holds it, so that another can take it at once.</summary>
+    Task ReleaseLeaderLeaseAsync(string name, string holder, CancellationToken cancellationToken = default);
 }
