@@ -28,6 +28,7 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
     private readonly TrellisSerializer _serializer;
     private readonly RunStarter _starter;
     private readonly MaintenanceRunner? _maintenance;
+    private readonly ILogger? _maintenanceLogger;
     private static readonly TimeSpan ListenerStartTimeout = TimeSpan.FromSeconds(5);
 
     private readonly CancellationTokenSource _stopListening = new();
@@ -60,7 +61,7 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
             Worker.RunsFinished = _waiter.OnFinishedLocally;
             _waiter.IsExecutingLocally = Worker.IsExecuting;
             var worker = options.Worker;
-            var maintenanceLogger = loggerFactory.CreateLogger("Trellis.Maintenance");
+            var maintenanceLogger = _maintenanceLogger = loggerFactory.CreateLogger("Trellis.Maintenance");
             MaintenanceService[] maintenance =
             [
                 new LeaseRecovery(store, worker.EffectiveLeaseRecoveryInterval, Worker.Poll, maintenanceLogger),
@@ -117,7 +118,8 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
                     await Store.RegisterDefinitionsAsync(definitions, cancellationToken).ConfigureAwait(false);
                 }
 
-                await Worker.RecoverOnStartAsync(cancellationToken).ConfigureAwait(false);
+                // Before the worker takes any run: a local start would otherwise be taken for the earlier process's.
+                await LeaseRecovery.RecoverOwnRunsAsync(Store, Worker.WorkerId, _maintenanceLogger!, cancellationToken).ConfigureAwait(false);
             }
         }
         catch

@@ -301,30 +301,6 @@ public sealed class TrellisWorker : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// Called by the engine as it starts, before this worker takes any run (a local start included, which would
-    /// otherwise be taken for the earlier process's): the runs an earlier process under this worker id held go back
-    /// to the queue at once, instead of after their leases; and the log says what waits on other workers' leases.
-    /// </summary>
-    internal async Task RecoverOnStartAsync(CancellationToken token)
-    {
-        if (Volatile.Read(ref _state) != 0)
-        {
-            throw new InvalidOperationException("The worker has already been started.");
-        }
-
-        var found = await _store.RecoverWorkerRunsAsync(WorkerId, token).ConfigureAwait(false);
-        if (found.RecoveredOwnRuns > 0)
-        {
-            _logger.OwnRunsRecovered(found.RecoveredOwnRuns, WorkerId);
-        }
-
-        if (found.HeldByOthers > 0)
-        {
-            _logger.LeaseBacklog(found.HeldByOthers, found.ExpiredLeases, found.LatestLeaseEnd);
-        }
-    }
-
     private RunHold NewHold(long confirmedAt) => new(_time, _worker.LeaseDuration, confirmedAt);
 
     private void Start(ClaimedRun claim, ClaimWindowSession? window, AbortReason? givenBack, RunHold hold)

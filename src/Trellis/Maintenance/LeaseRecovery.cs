@@ -27,4 +27,24 @@ internal sealed class LeaseRecovery(IRunQueue queue, TimeSpan interval, Action o
             onRecovered(); // they may be for this worker's queues; the store's notification may come later, or not at all
         }
     }
+
+    /// <summary>
+    /// Called by the engine as it starts, before its worker takes any run (a local start included, which would
+    /// otherwise be taken for the earlier process's): the runs an earlier process under <paramref name="workerId"/>
+    /// held go back to the queue at once, instead of after their leases; and the log says what waits on other
+    /// workers' leases.
+    /// </summary>
+    public static async Task RecoverOwnRunsAsync(IRunQueue queue, string workerId, ILogger logger, CancellationToken cancellationToken)
+    {
+        var found = await queue.RecoverWorkerRunsAsync(workerId, cancellationToken).ConfigureAwait(false);
+        if (found.RecoveredOwnRuns > 0)
+        {
+            logger.OwnRunsRecovered(found.RecoveredOwnRuns, workerId);
+        }
+
+        if (found.HeldByOthers > 0)
+        {
+            logger.LeaseBacklog(found.HeldByOthers, found.ExpiredLeases, found.LatestLeaseEnd);
+        }
+    }
 }
