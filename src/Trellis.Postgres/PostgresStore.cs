@@ -199,11 +199,11 @@ public sealed partial class PostgresStore : IWorkflowStore
     /// <list type="bullet">
     /// <item><c>enable_seqscan = off</c>: on young tables, before autovacuum has gathered statistics, PostgreSQL
     /// takes them for nearly empty and plans sequential scans; prepared statements keep those plans while the
-    /// table grows, until the first ANALYZE (docs/benchmarks.md: W2 on fresh tables ~2,350 → ~3,300 workflows/s).</item>
+    /// table grows, until the first ANALYZE.</item>
     /// <item><c>plan_cache_mode = force_generic_plan</c>: a prepared statement is otherwise re-planned on every
     /// execution whenever PostgreSQL expects a plan made for the arguments to be cheaper, which it does for the
-    /// statements that take arrays once a table has grown; planning the start statement alone took 0.7 ms of a
-    /// 1.5 ms start (docs/benchmarks.md: W3 on 1,000,000 finished runs, p50 4.1 → 2.8 ms).</item>
+    /// statements that take arrays once a table has grown, and planning would then cost about as much as running
+    /// them.</item>
     /// </list>
     /// </summary>
     internal const string SessionSetup =
@@ -213,8 +213,8 @@ public sealed partial class PostgresStore : IWorkflowStore
     {
         var builder = new NpgsqlDataSourceBuilder(settings.ConnectionString);
         // Trellis's statements use only built-in types (text, jsonb, integers, timestamps and their arrays). Left to
-        // itself, Npgsql reads the server's type catalog on a data source's first connection: a query and 10-15 ms
-        // more on every engine start, once for the pool and once for the listener.
+        // itself, Npgsql reads the server's type catalog on a data source's first connection: one more query and its
+        // round trips on every engine start, once for the pool and once for the listener.
         builder.ConfigureTypeLoading(types => types.EnableTypeLoading(false));
         if (loggerFactory is not null)
         {

@@ -152,7 +152,7 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
     /// <summary>
     /// Sends an empty bulk start through the store while the listener connects. The first bulk start in a
     /// process otherwise pays, on the caller's time, for compiling the array writers and the statement's
-    /// code path (about 100 ms on a 2-core machine; docs/benchmarks.md). It writes nothing and wakes no one.
+    /// code path. It writes nothing and wakes no one.
     /// </summary>
     private async Task WarmUpStartPathAsync(CancellationToken cancellationToken)
     {

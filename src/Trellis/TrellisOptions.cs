@@ -152,9 +152,8 @@ public sealed class WorkerOptions
 
     /// <summary>
     /// Checkpoint batches that may be in flight at once. Each run always writes through the same lane,
-    /// so its writes stay in order. Default 1: one lane makes the largest batches, and on the benchmark
-    /// machine (2 cores) two lanes cut 3-step workflow throughput by a third (docs/benchmarks.md).
-    /// More lanes can help when commits are slow relative to the CPU (a remote database).
+    /// so its writes stay in order. Default 1: one lane makes the largest batches, and on a machine with
+    /// few cores a second lane costs more CPU than it saves waiting. More lanes can help when commits are slow relative to the CPU (a remote database).
     /// </summary>
     public int CheckpointLanes { get; set; } = 1;
 
