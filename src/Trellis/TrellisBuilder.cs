@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Trellis.Client;
 using Trellis.Maintenance;
 using Trellis.Storage;
 
@@ -108,16 +109,26 @@ public sealed class TrellisBuilder
     }
 
     /// <summary>Builds the engine without starting it. <paramref name="services"/> is used to create workflows.</summary>
-    public TrellisEngine Build(IServiceProvider? services = null)
-    {
-        Options.Validate();
-        if (_storeFactory is null)
-        {
-            throw new InvalidOperationException("No store is configured. Call UsePostgres(...) (package Trellis.Postgres) or UseStore(...).");
-        }
+    public TrellisEngine Build(IServiceProvider? services = null) =>
+        new(BuildStore(), _isTransient ?? DefaultIsTransient, Workflows, Options, LoggerFactory, TimeProvider, services, _addedMaintenance);
 
-        var store = _storeFactory(new StoreContext(Options, LoggerFactory, TimeProvider, Configuration));
-        return new TrellisEngine(store, _isTransient ?? DefaultIsTransient, Workflows, Options, LoggerFactory, TimeProvider, services, _addedMaintenance);
+    /// <summary>
+    /// Builds a client on its own, for a process that starts, reads, awaits and cancels runs but executes none (a web
+    /// API, a command line tool): no worker, no migration, no warm-up, and no listening connection until the first
+    /// wait for a result. Workflows added with <see cref="AddWorkflow{TWorkflow}"/> can be started by type; any workflow
+    /// some worker registered can be started by name. The schema must exist: an engine migrates it as it starts, or
+    /// call <see cref="IWorkflowStore.MigrateAsync"/>. Dispose the client to release its connections.
+    /// </summary>
+    public TrellisClient BuildClient()
+    {
+        var store = BuildStore();
+        var serializer = new TrellisSerializer(Options.JsonSerializerOptions);
+        var logger = LoggerFactory.CreateLogger("Trellis");
+        var waiter = new ResultWaiter(store, serializer, Options.ResultPollInterval, TimeProvider, logger);
+        var starter = new RunStarter(store);
+        var listener = new ClientListener(store, waiter, logger);
+        waiter.BeforeWaiting = listener.EnsureListening;
+        return new TrellisClient(store, Workflows, Options, serializer, waiter, starter, localWorker: null, new DisposeInOrder(listener, starter, waiter, store));
     }
 
     /// <summary>Builds the engine and starts it: migrations, notifications and, if enabled, the worker.</summary>
@@ -136,5 +147,28 @@ public sealed class TrellisBuilder
         }
     }
 
+    private IWorkflowStore BuildStore()
+    {
+        Options.Validate();
+        if (_storeFactory is null)
+        {
+            throw new InvalidOperationException("No store is configured. Call UsePostgres(...) (package Trellis.Postgres) or UseStore(...).");
+        }
+
+        return _storeFactory(new StoreContext(Options, LoggerFactory, TimeProvider, Configuration));
+    }
+
     private static bool DefaultIsTransient(Exception exception) => ErrorClassifier.Classify(exception) == ErrorKind.Transient;
+}
+
+/// <summary>What a client built on its own holds, released in the order given.</summary>
+file sealed class DisposeInOrder(params IAsyncDisposable[] resources) : IAsyncDisposable
+{
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var resource in resources)
+        {
+            await resource.DisposeAsync().ConfigureAwait(false);
+        }
+    }
 }

@@ -59,7 +59,7 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
         {
             Worker = new TrellisWorker(store, isTransient, registry, options, serializer, loggerFactory, time, services);
             Worker.RunsFinished = _waiter.OnFinishedLocally;
-            _waiter.IsExecutingLocally = Worker.IsExecuting;
+            _waiter.IsExecutingLocally = ((ILocalRunner)Worker).IsExecuting;
             var worker = options.Worker;
             var maintenanceLogger = _maintenanceLogger = loggerFactory.CreateLogger("Trellis.Maintenance");
             MaintenanceService[] maintenance =

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Trellis.Execution;
+using Trellis.Concurrency;
 
 namespace Trellis.Tests;
 

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+using Trellis.Concurrency;
 using Trellis.Diagnostics;
-using Trellis.Execution;
 using Trellis.Storage;
 
 namespace Trellis.Client;
@@ -39,6 +39,9 @@ internal sealed class ResultWaiter : IAsyncDisposable
     /// <summary>Tells whether a worker in this process is executing a run; such a run reports its own end.</summary>
     public Func<string, bool>? IsExecutingLocally { get; set; }
 
+    /// <summary>Called before a caller starts waiting for a run that has not finished (to start listening, e.g.).</summary>
+    public Action? BeforeWaiting { get; set; }
+
     public async Task<RunOutcome> WaitAsync(string runId, TimeSpan? timeout, CancellationToken cancellationToken)
     {
         Entry entry;
@@ -66,6 +69,7 @@ internal sealed class ResultWaiter : IAsyncDisposable
                 }
             }
 
+            BeforeWaiting?.Invoke();
             EnsurePolling();
             try
             {

@@ -1,4 +1,4 @@
-using Trellis.Execution;
+using Trellis.Concurrency;
 using Trellis.Storage;
 
 namespace Trellis.Client;

@@ -2,13 +2,16 @@ using System.Text;
 using System.Text.Json;
 using Trellis.Client;
 using Trellis.Diagnostics;
-using Trellis.Execution;
 using Trellis.Storage;
 
 namespace Trellis;
 
-/// <summary>Starts runs, reads them, awaits their results and cancels them.</summary>
-public sealed class TrellisClient
+/// <summary>
+/// Starts runs, reads them, awaits their results and cancels them. An engine gives one (<see cref="TrellisEngine.Client"/>),
+/// which hands runs it starts to the engine's worker when it has a free slot; a process that only starts and watches
+/// runs (a web API, a command line tool) builds one on its own with <see cref="TrellisBuilder.BuildClient"/>.
+/// </summary>
+public sealed class TrellisClient : IAsyncDisposable
 {
     private readonly IRunStore _store;
     private readonly WorkflowRegistry _registry;
@@ -16,7 +19,8 @@ public sealed class TrellisClient
     private readonly TrellisSerializer _serializer;
     private readonly ResultWaiter _waiter;
     private readonly RunStarter _starter;
-    private readonly TrellisWorker? _localWorker;
+    private readonly ILocalRunner? _localWorker;
+    private readonly IAsyncDisposable? _owned;
 
     internal TrellisClient(
         IRunStore store,
@@ -25,7 +29,8 @@ public sealed class TrellisClient
         TrellisSerializer serializer,
         ResultWaiter waiter,
         RunStarter starter,
-        TrellisWorker? localWorker)
+        ILocalRunner? localWorker,
+        IAsyncDisposable? owned = null)
     {
         _store = store;
         _registry = registry;
@@ -34,10 +39,17 @@ public sealed class TrellisClient
         _waiter = waiter;
         _starter = starter;
         _localWorker = localWorker;
+        _owned = owned;
     }
 
     /// <summary>How inputs, step results and outputs are turned into JSON and back.</summary>
     public TrellisSerializer Serializer => _serializer;
+
+    /// <summary>
+    /// Releases what a client built with <see cref="TrellisBuilder.BuildClient"/> holds: its store's connections and its
+    /// listener. A client an engine gave out belongs to the engine, and this does nothing to it.
+    /// </summary>
+    public ValueTask DisposeAsync() => _owned?.DisposeAsync() ?? ValueTask.CompletedTask;
 
     /// <summary>
     /// Starts a run of <typeparamref name="TWorkflow"/>. <paramref name="input"/> must be the workflow's

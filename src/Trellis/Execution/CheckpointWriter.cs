@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using Trellis.Concurrency;
 using Trellis.Diagnostics;
 using Trellis.Storage;
 

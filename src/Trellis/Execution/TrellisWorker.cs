@@ -1,13 +1,12 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using Trellis.Client;
+using Trellis.Concurrency;
 using Trellis.Diagnostics;
 using Trellis.Storage;
 
 namespace Trellis.Execution;
-
-/// <summary>A slot a start in this process took for its run, and when (<see cref="TimeProvider.GetTimestamp"/>).</summary>
-internal sealed record LocalReservation(LocalClaim Claim, long ReservedAt);
 
 /// <summary>
 /// Claims runs from the store's queue and executes them: up to <see cref="WorkerOptions.MaxConcurrentRuns"/>
@@ -15,7 +14,7 @@ internal sealed record LocalReservation(LocalClaim Claim, long ReservedAt);
 /// handed to it directly, in a slot reserved for them. Putting back other workers' lost runs is maintenance
 /// (<see cref="Maintenance.LeaseRecovery"/>), which the engine runs beside the worker.
 /// </summary>
-public sealed class TrellisWorker : IAsyncDisposable
+public sealed class TrellisWorker : IAsyncDisposable, ILocalRunner
 {
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
 
@@ -173,11 +172,13 @@ public sealed class TrellisWorker : IAsyncDisposable
     /// <summary>True while this worker is executing the run.</summary>
     internal bool IsExecuting(string runId) => _active.ContainsKey(runId);
 
+    bool ILocalRunner.IsExecuting(string runId) => IsExecuting(runId);
+
     /// <summary>
     /// Takes a slot for a run that a start in this process wants to hand over directly. Only while the
     /// worker is running, serves the queue and has the workflow version registered.
     /// </summary>
-    internal LocalReservation? TryReserveForLocalStart(string queue, string workflowName, int version)
+    LocalReservation? ILocalRunner.TryReserveForLocalStart(string queue, string workflowName, int version)
     {
         if (Volatile.Read(ref _state) != 1 || _stopClaiming.IsCancellationRequested
             || Array.IndexOf(_queues, queue) < 0 || !_workflows.Contains(new WorkflowKey(workflowName, version)))
@@ -190,11 +191,11 @@ public sealed class TrellisWorker : IAsyncDisposable
     }
 
     /// <summary>Runs a run the store created already claimed by this worker, in the slot reserved for it.</summary>
-    internal void StartReserved(ClaimedRun claim, LocalReservation reservation) =>
+    void ILocalRunner.StartReserved(ClaimedRun claim, LocalReservation reservation) =>
         Start(claim, window: null, givenBack: null, NewHold(reservation.ReservedAt));
 
     /// <summary>Gives back a slot reserved for a run that was not created claimed after all.</summary>
-    internal void CancelReservation()
+    void ILocalRunner.CancelReservation()
     {
         _slots.Release();
         OnSlotFreed();

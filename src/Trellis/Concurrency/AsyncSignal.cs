@@ -1,4 +1,4 @@
-namespace Trellis.Execution;
+namespace Trellis.Concurrency;
 
 /// <summary>
 /// A wake-up flag for one waiting loop. Any number of <see cref="Set"/> calls before the loop wakes

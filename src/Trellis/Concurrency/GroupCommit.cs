@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace Trellis.Execution;
+namespace Trellis.Concurrency;
 
 /// <summary>
 /// Group commit: items from many callers go to the store in batches, one batch at a time. A caller
