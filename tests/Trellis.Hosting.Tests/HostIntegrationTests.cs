@@ -1,6 +1,4 @@
 using Microsoft.Extensions.DependencyInjection;
-using Trellis.Hosting.Tests.Infrastructure;
-using Trellis.Postgres.Tests.Infrastructure;
 using Trellis.Storage;
 
 namespace Trellis.Hosting.Tests;

@@ -2,8 +2,6 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Trellis.Hosting.Tests.Infrastructure;
-using Trellis.Postgres.Tests.Infrastructure;
 
 namespace Trellis.Hosting.Tests;
 

@@ -1,8 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
-using Trellis.Hosting.Tests.Infrastructure;
-using Trellis.Postgres.Tests.Infrastructure;
 
 namespace Trellis.Hosting.Tests;
 
@@ -142,7 +140,7 @@ public sealed class OptionsTests(PostgresFixture database, ITestOutputHelper out
                 runs.Add(await client.StartAsync<Held>(i));
             }
 
-            await Eventually.HoldsAsync(() => Task.FromResult(gate.Entered == 3), "three runs are in their step");
+            await Eventually.HoldsAsync(() => gate.Entered == 3, "three runs are in their step");
             await Task.Delay(500); // several poll intervals: a fourth run would be claimed by now
 
             Assert.Equal(3, gate.Entered);

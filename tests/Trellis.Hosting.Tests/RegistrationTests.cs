@@ -1,7 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Trellis.Hosting.Tests.Infrastructure;
-using Trellis.Postgres.Tests.Infrastructure;
 
 namespace Trellis.Hosting.Tests;
 

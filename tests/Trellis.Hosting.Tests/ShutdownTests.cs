@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Trellis.Hosting.Tests.Infrastructure;
-using Trellis.Postgres.Tests.Infrastructure;
 
 namespace Trellis.Hosting.Tests;
 

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Logging;
-using Trellis.Postgres.Tests.Infrastructure;
 using Trellis.TestWorker;
 
 namespace Trellis.Postgres.Tests;
@@ -191,7 +190,7 @@ public sealed class ClaimWindowTests(PostgresFixture database, ITestOutputHelper
                 .SetMinimumLevel(LogLevel.Debug).AddFilter("Npgsql", LogLevel.Warning)))
             .ConfigureWorker(w => w.LeaseRecoveryInterval = TimeSpan.FromMinutes(10))
             .StartAsync();
-        await Eventually.HoldsAsync(() => Task.FromResult(events.Count(ClaimedEvent) > 0), "the survivor's first claim, after its first recovery");
+        await Eventually.HoldsAsync(() => events.Count(ClaimedEvent) > 0, "the survivor's first claim, after its first recovery");
         await victim.KillAsync();
 
         // A worker loss is not an attempt: the run allowed one attempt runs again on the survivor, as attempt 1.

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging;
 using Npgsql;
-using Trellis.Postgres.Tests.Infrastructure;
 
 namespace Trellis.Postgres.Tests;
 

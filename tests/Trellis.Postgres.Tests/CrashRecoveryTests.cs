@@ -1,4 +1,3 @@
-using Trellis.Postgres.Tests.Infrastructure;
 using Trellis.TestWorker;
 
 namespace Trellis.Postgres.Tests;
@@ -88,7 +87,7 @@ public sealed class CrashRecoveryTests(PostgresFixture database, ITestOutputHelp
         await holder.KillAsync();
 
         await using var newcomer = await ChildWorker.StartAsync(database, "newcomer", output, leaseMs: 30_000);
-        await Eventually.HoldsAsync(() => Task.FromResult(newcomer.Output.Contains("held by other workers' leases", StringComparison.Ordinal)), "the newcomer said so");
+        await Eventually.HoldsAsync(() => newcomer.Output.Contains("held by other workers' leases", StringComparison.Ordinal), "the newcomer said so");
 
         Assert.Contains("1 run(s) are held by other workers' leases, 0 of them expired", newcomer.Output, StringComparison.Ordinal);
         Assert.Equal(RunStatus.Running, (await run.GetAsync()).Status); // another id's lease is left to run out

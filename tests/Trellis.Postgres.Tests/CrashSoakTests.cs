@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using Npgsql;
 using Trellis.Postgres.Embedded;
-using Trellis.Postgres.Tests.Infrastructure;
 using Trellis.TestWorker;
 
 namespace Trellis.Postgres.Tests;

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging;
 using Trellis.Postgres.Embedded;
-using Trellis.Postgres.Tests.Infrastructure;
 
 namespace Trellis.Postgres.Tests;
 

@@ -1,5 +1,4 @@
 using Npgsql;
-using Trellis.Postgres.Tests.Infrastructure;
 
 namespace Trellis.Postgres.Tests;
 

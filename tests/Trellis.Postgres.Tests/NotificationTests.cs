@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
-using Trellis.Postgres.Tests.Infrastructure;
 
 namespace Trellis.Postgres.Tests;
 
@@ -94,7 +93,7 @@ public sealed partial class NotificationTests(PostgresFixture database, ITestOut
     {
         var events = new LoggedEvents();
         await using var engine = await StartCountingEngineAsync(events, slots: 4);
-        await Eventually.HoldsAsync(() => Task.FromResult(events.Count(ClaimEvent) >= 1), "the worker's first claim (the queue is empty)");
+        await Eventually.HoldsAsync(() => events.Count(ClaimEvent) >= 1, "the worker's first claim (the queue is empty)");
         var claimsBefore = events.Count(ClaimEvent);
 
         // Each run is handed to this process's worker as it is created (the queue is empty), so when it ends,

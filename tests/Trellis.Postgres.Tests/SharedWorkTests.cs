@@ -1,4 +1,3 @@
-using Trellis.Postgres.Tests.Infrastructure;
 using Trellis.TestWorker;
 
 namespace Trellis.Postgres.Tests;
@@ -71,7 +70,7 @@ public sealed class SharedWorkTests(PostgresFixture database, ITestOutputHelper 
 
         frozen.Resume(); // SIGCONT: its step 1 body finishes and it tries to checkpoint under the old epoch
         await Eventually.HoldsAsync(async () => await database.CountAsync(run.RunId, "step-1", "end", "frozen") == 1, "the resumed worker finished its step body");
-        await Eventually.HoldsAsync(() => Task.FromResult(frozen.Output.Contains("lease lost", StringComparison.Ordinal)), "the resumed worker noticed it lost the run");
+        await Eventually.HoldsAsync(() => frozen.Output.Contains("lease lost", StringComparison.Ordinal), "the resumed worker noticed it lost the run");
 
         var steps = await run.GetStepsAsync();
         Assert.Equal(["\"0@frozen\"", "\"1@thief\"", "\"2@thief\""], steps.Select(s => s.ResultJson));

@@ -1,4 +1,3 @@
-using Trellis.Postgres.Tests.Infrastructure;
 
 namespace Trellis.Postgres.Tests;
 
@@ -96,7 +95,7 @@ public sealed class SlotLimitTests(PostgresFixture database, ITestOutputHelper o
             // Meanwhile two starts here find both slots free of runs and the queue empty: their runs go straight to the
             // worker. Then another process queues two runs, which the claim finds when it reaches the store.
             var local = new[] { await engine.Client.StartAsync<Occupying>(3), await engine.Client.StartAsync<Occupying>(4) };
-            await Eventually.HoldsAsync(() => Task.FromResult(occupancy.Now == 2), "the two local runs execute");
+            await Eventually.HoldsAsync(() => occupancy.Now == 2, "the two local runs execute");
             var queued = new[] { await producer.Client.StartAsync<Occupying>(1), await producer.Client.StartAsync<Occupying>(2) };
             var queuedIds = queued.Select(r => r.RunId).ToArray();
             const string PlaceInQueue = "SELECT string_agg(id || '@' || scheduled_at::text, ',' ORDER BY id) FROM {schema}.runs WHERE id = ANY($1)";

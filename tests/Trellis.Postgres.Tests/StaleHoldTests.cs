@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Logging;
-using Trellis.Postgres.Tests.Infrastructure;
 
 namespace Trellis.Postgres.Tests;
 
@@ -73,8 +72,8 @@ public sealed class StaleHoldTests(PostgresFixture database, ITestOutputHelper o
         try
         {
             // The victim goes on with its claim, now long dead: it gives the run up without starting it.
-            await Eventually.HoldsAsync(() => Task.FromResult(events.Count(RunLeaseLostEvent) > 0), "the victim found it had lost the run");
-            await Eventually.HoldsAsync(() => Task.FromResult(victim.Worker!.InFlightCount == 0), "the victim dropped the run");
+            await Eventually.HoldsAsync(() => events.Count(RunLeaseLostEvent) > 0, "the victim found it had lost the run");
+            await Eventually.HoldsAsync(() => victim.Worker!.InFlightCount == 0, "the victim dropped the run");
             Assert.Equal((1, 0), (probe.Count("thief:body"), probe.Count("victim:body")));
             var info = await run.GetAsync();
             Assert.Equal((RunStatus.Completed, "\"thief\"", 1, 1), (info.Status, info.OutputJson, info.Attempt, info.WorkerLosses));
@@ -111,7 +110,7 @@ public sealed class StaleHoldTests(PostgresFixture database, ITestOutputHelper o
         clock.Pause(TimeSpan.FromSeconds(31));
         probe.Open("go");
 
-        await Eventually.HoldsAsync(() => Task.FromResult(!victim.Worker!.InFlightRunIds.Contains(run.RunId)), "the victim dropped the run");
+        await Eventually.HoldsAsync(() => !victim.Worker!.InFlightRunIds.Contains(run.RunId), "the victim dropped the run");
         Assert.Equal((1, 0), (probe.Count("first"), probe.Count("second")));
         Assert.Equal(["first"], (await run.GetStepsAsync()).Select(s => s.Name));
         var info = await run.GetAsync();

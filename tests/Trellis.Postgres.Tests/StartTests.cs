@@ -1,4 +1,3 @@
-using Trellis.Postgres.Tests.Infrastructure;
 
 namespace Trellis.Postgres.Tests;
 

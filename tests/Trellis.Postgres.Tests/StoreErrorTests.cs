@@ -1,6 +1,5 @@
 using Npgsql;
 using Trellis.Postgres.Embedded;
-using Trellis.Postgres.Tests.Infrastructure;
 
 namespace Trellis.Postgres.Tests;
 

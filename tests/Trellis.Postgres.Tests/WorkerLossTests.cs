@@ -1,4 +1,3 @@
-using Trellis.Postgres.Tests.Infrastructure;
 using Trellis.Storage;
 using Trellis.TestWorker;
 

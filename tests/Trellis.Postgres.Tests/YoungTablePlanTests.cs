@@ -1,5 +1,4 @@
 using Npgsql;
-using Trellis.Postgres.Tests.Infrastructure;
 using Trellis.Storage;
 
 namespace Trellis.Postgres.Tests;

@@ -1,86 +1,90 @@
-using System.Diagnostics;
+using Microsoft.Extensions.Time.Testing;
 using Trellis.Concurrency;
 
 namespace Trellis.Tests;
 
+/// <summary>The claim loop's wake-up flag, on a clock the test moves: a timeout passes only when the test says so.</summary>
 public class AsyncSignalTests
 {
-    private static readonly TimeSpan Short = TimeSpan.FromMilliseconds(50);
-    private static readonly TimeSpan Long = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
+
+    private readonly FakeTimeProvider _time = new();
 
     [Fact]
-    public async Task WaitAsync_SetBeforeWait_ReturnsTrueImmediately()
+    public async Task WaitAsync_SetBeforeWait_ReturnsTrueWithoutWaiting()
     {
-        var signal = new AsyncSignal(TimeProvider.System);
+        var signal = new AsyncSignal(_time);
         signal.Set();
 
-        var stopwatch = Stopwatch.StartNew();
-        var signalled = await signal.WaitAsync(Long, CancellationToken.None);
+        var wait = signal.WaitAsync(Timeout, CancellationToken.None);
 
-        Assert.True(signalled);
-        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(2), $"took {stopwatch.Elapsed}");
+        Assert.True(wait.IsCompleted);
+        Assert.True(await wait);
     }
 
     [Fact]
-    public async Task WaitAsync_NoSet_ReturnsFalseAfterTimeout()
+    public async Task WaitAsync_NoSet_ReturnsFalseOnceTheTimeoutHasPassed_NotBefore()
     {
-        var signal = new AsyncSignal(TimeProvider.System);
+        var signal = new AsyncSignal(_time);
 
-        var stopwatch = Stopwatch.StartNew();
-        var signalled = await signal.WaitAsync(Short, CancellationToken.None);
+        var wait = signal.WaitAsync(Timeout, CancellationToken.None);
+        _time.Advance(Timeout - TimeSpan.FromMilliseconds(1));
+        Assert.False(wait.IsCompleted);
+        _time.Advance(TimeSpan.FromMilliseconds(1));
 
-        Assert.False(signalled);
-        Assert.True(stopwatch.Elapsed >= Short - TimeSpan.FromMilliseconds(20), $"returned after {stopwatch.Elapsed}");
+        Assert.False(await wait);
     }
 
     [Fact]
     public async Task WaitAsync_ManySetsBeforeWait_CoalesceIntoOneWakeUp()
     {
-        var signal = new AsyncSignal(TimeProvider.System);
+        var signal = new AsyncSignal(_time);
         for (var i = 0; i < 100; i++)
         {
             signal.Set();
         }
 
-        Assert.True(await signal.WaitAsync(Long, CancellationToken.None));
-        Assert.False(await signal.WaitAsync(Short, CancellationToken.None));
+        Assert.True(await signal.WaitAsync(Timeout, CancellationToken.None));
+        var next = signal.WaitAsync(Timeout, CancellationToken.None);
+        Assert.False(next.IsCompleted);
+        _time.Advance(Timeout);
+        Assert.False(await next);
     }
 
     [Fact]
     public async Task WaitAsync_SetDuringWait_WakesIt()
     {
-        var signal = new AsyncSignal(TimeProvider.System);
-        var stopwatch = Stopwatch.StartNew();
+        var signal = new AsyncSignal(_time);
 
-        var wait = signal.WaitAsync(Long, CancellationToken.None);
-        await Task.Delay(20);
+        var wait = signal.WaitAsync(Timeout, CancellationToken.None);
         Assert.False(wait.IsCompleted);
         signal.Set();
 
         Assert.True(await wait);
-        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(4), $"took {stopwatch.Elapsed}");
     }
 
     [Fact]
     public async Task WaitAsync_SetAfterWakeUp_WakesTheNextWait()
     {
-        var signal = new AsyncSignal(TimeProvider.System);
+        var signal = new AsyncSignal(_time);
         signal.Set();
-        Assert.True(await signal.WaitAsync(Long, CancellationToken.None));
+        Assert.True(await signal.WaitAsync(Timeout, CancellationToken.None));
 
         // A notification arriving while the caller works on the previous wake-up must not be lost.
         signal.Set();
 
-        Assert.True(await signal.WaitAsync(Long, CancellationToken.None));
+        Assert.True(await signal.WaitAsync(Timeout, CancellationToken.None));
     }
 
     [Fact]
     public async Task WaitAsync_AfterTimeout_StillWakesOnLaterSet()
     {
-        var signal = new AsyncSignal(TimeProvider.System);
-        Assert.False(await signal.WaitAsync(TimeSpan.FromMilliseconds(10), CancellationToken.None));
+        var signal = new AsyncSignal(_time);
+        var timedOut = signal.WaitAsync(Timeout, CancellationToken.None);
+        _time.Advance(Timeout);
+        Assert.False(await timedOut);
 
-        var wait = signal.WaitAsync(Long, CancellationToken.None);
+        var wait = signal.WaitAsync(Timeout, CancellationToken.None);
         signal.Set();
 
         Assert.True(await wait);
@@ -89,33 +93,36 @@ public class AsyncSignalTests
     [Fact]
     public async Task Reset_SetBefore_DoesNotWakeTheNextWait()
     {
-        var signal = new AsyncSignal(TimeProvider.System);
+        var signal = new AsyncSignal(_time);
         signal.Set(); // e.g. the listener's first look, before the claim that answers it
 
         signal.Reset();
 
-        Assert.False(await signal.WaitAsync(Short, CancellationToken.None));
+        var wait = signal.WaitAsync(Timeout, CancellationToken.None);
+        Assert.False(wait.IsCompleted);
+        _time.Advance(Timeout);
+        Assert.False(await wait);
     }
 
     [Fact]
     public async Task Reset_SetAfter_WakesTheNextWait()
     {
-        var signal = new AsyncSignal(TimeProvider.System);
+        var signal = new AsyncSignal(_time);
         signal.Set();
         signal.Reset();
 
         signal.Set(); // arrived while the claim was in flight: the claim may not have seen it
 
-        Assert.True(await signal.WaitAsync(Long, CancellationToken.None));
+        Assert.True(await signal.WaitAsync(Timeout, CancellationToken.None));
     }
 
     [Fact]
     public async Task WaitAsync_Cancelled_ThrowsOperationCanceled()
     {
-        var signal = new AsyncSignal(TimeProvider.System);
+        var signal = new AsyncSignal(_time);
         using var cts = new CancellationTokenSource();
 
-        var wait = signal.WaitAsync(Long, cts.Token);
+        var wait = signal.WaitAsync(Timeout, cts.Token);
         await cts.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => wait);

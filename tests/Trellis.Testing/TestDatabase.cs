@@ -1,14 +1,14 @@
 using Trellis.Postgres;
 using Trellis.Postgres.Embedded;
 
-namespace Trellis.Postgres.Tests.Infrastructure;
+namespace Trellis.Testing;
 
 /// <summary>
 /// The PostgreSQL server of the test run: the one in TRELLIS_DATABASE_URL / DATABASE_URL when set,
 /// otherwise a private server started from the installed binaries (data in .trellis/test-postgres-&lt;assembly&gt;),
 /// which stops when the test process exits.
 /// </summary>
-internal static class TestDatabase
+public static class TestDatabase
 {
     private static readonly Lazy<Task<string>> Server = new(StartAsync, LazyThreadSafetyMode.ExecutionAndPublication);
 
@@ -24,7 +24,7 @@ internal static class TestDatabase
         var server = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions
         {
             // One folder per test assembly: test projects run in parallel processes, one server each.
-            DataDirectory = EmbeddedPostgres.DefaultDataDirectory($"test-postgres-{typeof(TestDatabase).Assembly.GetName().Name}"),
+            DataDirectory = EmbeddedPostgres.DefaultDataDirectory($"test-postgres-{TestProjectName()}"),
             Database = "trellis_tests",
             Settings = new Dictionary<string, string>
             {
@@ -33,5 +33,19 @@ internal static class TestDatabase
             },
         });
         return server.ConnectionString;
+    }
+
+    /// <summary>The test project this process runs: the folder its output's <c>bin</c> is in.</summary>
+    private static string TestProjectName()
+    {
+        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder?.Parent is { } parent; folder = parent)
+        {
+            if (folder.Name == "bin")
+            {
+                return parent.Name;
+            }
+        }
+
+        return $"process-{Environment.ProcessId}";
     }
 }

@@ -1,10 +1,10 @@
-namespace Trellis.Postgres.Tests.Infrastructure;
+namespace Trellis.Testing;
 
 /// <summary>
 /// The system's clock, which a test can move forward at once: to the process using it, as if it had been paused
 /// (SIGSTOP) for that long and had just gone on. Timers still fire on the system's time.
 /// </summary>
-internal sealed class PausableClock : TimeProvider
+public sealed class PausableClock : TimeProvider
 {
     private long _offsetTicks;
 

@@ -1,9 +1,9 @@
 using Microsoft.Extensions.Logging;
 
-namespace Trellis.Postgres.Tests.Infrastructure;
+namespace Trellis.Testing;
 
 /// <summary>Writes log lines to the test's output, shown when a test fails.</summary>
-internal sealed class XunitLoggerProvider(ITestOutputHelper output) : ILoggerProvider
+public sealed class XunitLoggerProvider(ITestOutputHelper output) : ILoggerProvider
 {
     public ILogger CreateLogger(string categoryName) => new Logger(output, categoryName);
 

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace Trellis.Postgres.Tests.Infrastructure;
+namespace Trellis.Testing;
 
 /// <summary>Counts step body executions and lets a test hold a body until it says go.</summary>
 public sealed class Probe
@@ -24,17 +24,6 @@ public sealed class Probe
 
     public void Open(string name) => _gates.GetOrAdd(name, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
-    public async Task WaitForAsync(string name, int count, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
-        while (Count(name) < count)
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"'{name}' ran {Count(name)} time(s); waited for {count}.");
-            }
-
-            await Task.Delay(10);
-        }
-    }
+    public Task WaitForAsync(string name, int count, TimeSpan? timeout = null) =>
+        Eventually.HoldsAsync(() => Count(name) >= count, $"'{name}' ran {count} time(s)", timeout, () => $"it ran {Count(name)} time(s)");
 }

@@ -1,10 +1,10 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
-namespace Trellis.Postgres.Tests.Infrastructure;
+namespace Trellis.Testing;
 
 /// <summary>Counts an engine's log events by event id, at every level: what a test can observe only in the logs.</summary>
-internal sealed class LoggedEvents : ILoggerProvider
+public sealed class LoggedEvents : ILoggerProvider
 {
     private readonly ConcurrentDictionary<int, int> _counts = new();
 

@@ -1,14 +1,15 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
+using Trellis.Postgres;
 
-namespace Trellis.Postgres.Tests.Infrastructure;
+namespace Trellis.Testing;
 
 /// <summary>
 /// A Trellis worker in its own OS process (tests/Trellis.TestWorker), so that tests can kill it
 /// for real: SIGKILL, SIGSTOP and SIGCONT.
 /// </summary>
-internal sealed partial class ChildWorker : IAsyncDisposable
+public sealed partial class ChildWorker : IAsyncDisposable
 {
     private const int SigStop = 19;
     private const int SigCont = 18;

@@ -1,7 +1,7 @@
 using Npgsql;
 using Trellis.Postgres;
 
-namespace Trellis.Postgres.Tests.Infrastructure;
+namespace Trellis.Testing;
 
 /// <summary>A schema of its own for one test class, dropped when the class is done.</summary>
 public sealed class PostgresFixture : IAsyncLifetime

@@ -1,9 +1,9 @@
 using Microsoft.Extensions.Logging;
 
-namespace Trellis.Postgres.Tests.Infrastructure;
+namespace Trellis.Testing;
 
 /// <summary>Engines for tests: quick polling, short leases and retry delays, one queue per test.</summary>
-internal static class TestEngines
+public static class TestEngines
 {
     public static readonly RetryPolicy QuickRetry = new() { MaxAttempts = 3, InitialDelay = TimeSpan.FromMilliseconds(20), MaxDelay = TimeSpan.FromMilliseconds(200), Jitter = 0 };
 

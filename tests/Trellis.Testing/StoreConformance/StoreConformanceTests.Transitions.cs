@@ -1,14 +1,13 @@
-using Trellis.Postgres.Tests.Infrastructure;
 using Trellis.Storage;
 
-namespace Trellis.Postgres.Tests;
+namespace Trellis.Testing.StoreConformance;
 
 /// <summary>
 /// The store does what <see cref="RunTransitions"/> says: each outcome a worker writes, by a checkpoint batch or by
 /// closing a claim window, and a lost worker's runs, leave the row in the transition's status, with its attempt
 /// change and its next <c>scheduled_at</c>.
 /// </summary>
-public sealed class RunTransitionTests(PostgresFixture database) : IClassFixture<PostgresFixture>
+public abstract partial class StoreConformanceTests
 {
     private static readonly TimeSpan Delay = TimeSpan.FromMinutes(7);
     private static readonly DateTimeOffset WakeAt = new(2031, 3, 4, 5, 6, 7, TimeSpan.Zero);
@@ -18,20 +17,13 @@ public sealed class RunTransitionTests(PostgresFixture database) : IClassFixture
     /// <summary>The outcomes a claim window writes: a released run is left out of the close, and stays pending.</summary>
     public static TheoryData<RunFinishKind> WindowFinishKinds() => new(Enum.GetValues<RunFinishKind>().Where(k => k != RunFinishKind.Release));
 
-    [Fact]
-    public void TheTable_HasOneTransitionPerKind_InTheOrderOfTheKinds()
-    {
-        Assert.Equal(Enum.GetValues<RunTransitionKind>(), RunTransitions.All.Select(t => t.Kind));
-        Assert.All(Enum.GetValues<RunFinishKind>(), kind => Assert.Equal(kind.ToString(), RunTransitions.Of(kind).Kind.ToString()));
-    }
-
     [Theory]
     [MemberData(nameof(FinishKinds))]
     public async Task OutcomeWrittenInACheckpointBatch_LeavesTheRowAsItsTransitionSays(RunFinishKind kind)
     {
-        await using var store = await StoreAsync();
+        await using var store = await NewStoreAsync();
         var (runId, scheduledAt) = await CreateRunAsync(store);
-        var claimed = Assert.Single(await store.ClaimAsync(Request(runId)));
+        var claimed = Assert.Single(await store.ClaimAsync(RequestFor(runId)));
         Assert.Equal(1, claimed.Attempt);
 
         var finish = Finish(kind, runId, claimed.Epoch);
@@ -48,9 +40,9 @@ public sealed class RunTransitionTests(PostgresFixture database) : IClassFixture
     [MemberData(nameof(WindowFinishKinds))]
     public async Task OutcomeWrittenByClosingAClaimWindow_LeavesTheRowAsItsTransitionSays(RunFinishKind kind)
     {
-        await using var store = await StoreAsync();
+        await using var store = await NewStoreAsync();
         var (runId, scheduledAt) = await CreateRunAsync(store);
-        await using var window = await store.OpenClaimWindowAsync(Request(runId));
+        await using var window = await store.OpenClaimWindowAsync(RequestFor(runId));
         var held = Assert.Single(window!.Runs);
 
         // The window charges the attempt as it closes: the run's attempt in the store was 0, the worker ran attempt 1.
@@ -64,9 +56,9 @@ public sealed class RunTransitionTests(PostgresFixture database) : IClassFixture
     [Fact]
     public async Task ExpiredLease_TheWorkerLostTransition_PutsTheRunBackReadyNow_WithItsAttemptGivenBack()
     {
-        await using var store = await StoreAsync();
+        await using var store = await NewStoreAsync();
         var (runId, scheduledAt) = await CreateRunAsync(store);
-        Assert.Single(await store.ClaimAsync(Request(runId) with { LeaseDuration = TimeSpan.FromSeconds(-1) }));
+        Assert.Single(await store.ClaimAsync(RequestFor(runId) with { LeaseDuration = TimeSpan.FromSeconds(-1) }));
 
         Assert.True(await store.RecoverExpiredLeasesAsync(100) >= 1);
 
@@ -78,10 +70,10 @@ public sealed class RunTransitionTests(PostgresFixture database) : IClassFixture
     [Fact]
     public async Task SuspendWithoutAWakeUpTime_WaitsForGood_AndWithADelay_WakesAfterItOnTheStoresClock()
     {
-        await using var store = await StoreAsync();
+        await using var store = await NewStoreAsync();
         var (forGood, _) = await CreateRunAsync(store);
         var (delayed, _) = await CreateRunAsync(store);
-        var claims = new[] { Assert.Single(await store.ClaimAsync(Request(forGood))), Assert.Single(await store.ClaimAsync(Request(delayed))) };
+        var claims = new[] { Assert.Single(await store.ClaimAsync(RequestFor(forGood))), Assert.Single(await store.ClaimAsync(RequestFor(delayed))) };
 
         var batch = new CheckpointBatch();
         batch.Finishes.Add(new RunFinish { RunId = forGood, Epoch = claims[0].Epoch, Kind = RunFinishKind.Suspend, WaitReason = "event order-paid" });
@@ -94,15 +86,15 @@ public sealed class RunTransitionTests(PostgresFixture database) : IClassFixture
         Assert.Equal((RunStatus.Waiting, "timer", waitingDelayed.UpdatedAt + Delay), (waitingDelayed.Status, waitingDelayed.WaitReason, waitingDelayed.ScheduledAt));
 
         // A waiting run is not ready: no claim takes it before its time.
-        Assert.Empty(await store.ClaimAsync(Request(delayed)));
+        Assert.Empty(await store.ClaimAsync(RequestFor(delayed)));
     }
 
     [Fact]
     public async Task CancellingAWaitingRun_CancelsItAtOnce_AndTellsThoseAwaitingIt()
     {
-        await using var store = await StoreAsync();
+        await using var store = await NewStoreAsync();
         var (runId, _) = await CreateRunAsync(store);
-        var claimed = Assert.Single(await store.ClaimAsync(Request(runId)));
+        var claimed = Assert.Single(await store.ClaimAsync(RequestFor(runId)));
         var batch = new CheckpointBatch();
         batch.Finishes.Add(new RunFinish { RunId = runId, Epoch = claimed.Epoch, Kind = RunFinishKind.Suspend, WaitReason = "event" });
         await store.CommitAsync(batch);
@@ -160,27 +152,17 @@ public sealed class RunTransitionTests(PostgresFixture database) : IClassFixture
         WaitReason = "timer",
     };
 
-    private async Task<PostgresStore> StoreAsync()
-    {
-        var store = database.NewStore();
-        await store.MigrateAsync();
-        return store;
-    }
-
     /// <summary>A run in a queue of its own, scheduled an hour back so that keeping and resetting its time differ.</summary>
-    private static async Task<(string RunId, DateTimeOffset ScheduledAt)> CreateRunAsync(PostgresStore store)
+    private static async Task<(string RunId, DateTimeOffset ScheduledAt)> CreateRunAsync(IWorkflowStore store)
     {
         var runId = $"t-{Guid.NewGuid():N}";
         var scheduledAt = DateTimeOffset.UtcNow.AddHours(-1);
         scheduledAt = scheduledAt.AddTicks(-(scheduledAt.Ticks % TimeSpan.TicksPerMillisecond)); // PostgreSQL keeps microseconds
-        await store.CreateRunsAsync([new NewRun(runId, "Wf", 1, QueueOf(runId), 0, "{}", null, RunInfo.EmptyTags, 3, scheduledAt)]);
+        await store.CreateRunsAsync([new NewRun(runId, "Wf", 1, QueueOf(runId), 0, "{}", null, NoTags, 3, scheduledAt)]);
         return (runId, scheduledAt);
     }
 
-    private static string QueueOf(string runId) => "q" + runId[2..13];
-
-    private static ClaimRequest Request(string runId) =>
-        new("w", [QueueOf(runId)], [new WorkflowKey("Wf", 1)], 1, TimeSpan.FromSeconds(30));
+    private static ClaimRequest RequestFor(string runId) => Request(QueueOf(runId));
 
     private sealed class RecordingSink : IStoreNotificationSink
     {

@@ -2,12 +2,11 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Trellis.Postgres.Tests.Infrastructure;
 
-namespace Trellis.Hosting.Tests.Infrastructure;
+namespace Trellis.Testing;
 
 /// <summary>Generic hosts for tests: the defaults of a real application, logging to the test output.</summary>
-internal static class TestHosts
+public static class TestHosts
 {
     /// <summary>How long a test lets a host take to stop before it gives up on it.</summary>
     public static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(15);
