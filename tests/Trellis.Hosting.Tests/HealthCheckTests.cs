@@ -17,29 +17,22 @@ public sealed class HealthCheckTests(PostgresFixture database, ITestOutputHelper
     {
         var builder = TestHosts.Builder(output);
         builder.Services.AddTrellis(t => t.UseTestDatabase(database).AddWorkflow<Noop>());
-        var host = builder.Build();
-        try
-        {
-            await host.StartAsync();
-            var health = host.Services.GetRequiredService<HealthCheckService>();
-            var engine = host.Services.GetRequiredService<TrellisEngine>();
+        await using var host = builder.BuildTestHost();
+        await host.StartAsync();
+        var health = host.Services.GetRequiredService<HealthCheckService>();
+        var engine = host.Services.GetRequiredService<TrellisEngine>();
 
-            // The hosted service migrates the schema in the background once the host has started.
-            HealthReport report = null!;
-            await Eventually.HoldsAsync(
-                async () => (report = await health.CheckHealthAsync()).Entries["trellis"].Status == HealthStatus.Healthy,
-                "the trellis health check is healthy");
+        // The hosted service migrates the schema in the background once the host has started.
+        HealthReport report = null!;
+        await Eventually.HoldsAsync(
+            async () => (report = await health.CheckHealthAsync()).Entries["trellis"].Status == HealthStatus.Healthy,
+            "the trellis health check is healthy");
 
-            var entry = report.Entries["trellis"];
-            Assert.Equal(HealthStatus.Healthy, report.Status);
-            Assert.Equal(engine.Worker!.WorkerId, entry.Data["worker"]);
-            Assert.Equal(0, entry.Data["runs_in_flight"]);
-            Assert.Contains(["trellis", "database"], entry.Tags.ToArray());
-        }
-        finally
-        {
-            await host.StopAndDisposeAsync();
-        }
+        var entry = report.Entries["trellis"];
+        Assert.Equal(HealthStatus.Healthy, report.Status);
+        Assert.Equal(engine.Worker!.WorkerId, entry.Data["worker"]);
+        Assert.Equal(0, entry.Data["runs_in_flight"]);
+        Assert.Contains(["trellis", "database"], entry.Tags.ToArray());
     }
 
     [Fact]
@@ -93,24 +86,17 @@ public sealed class HealthCheckTests(PostgresFixture database, ITestOutputHelper
             })
             .Configure(o => o.MigrateOnStart = false)
             .ConfigureWorker(w => w.Enabled = false));
-        var host = builder.Build();
-        try
-        {
-            await host.StartAsync();
-            var health = host.Services.GetRequiredService<HealthCheckService>();
+        await using var host = builder.BuildTestHost();
+        await host.StartAsync();
+        var health = host.Services.GetRequiredService<HealthCheckService>();
 
-            var report = await health.CheckHealthAsync();
+        var report = await health.CheckHealthAsync();
 
-            var entry = report.Entries["trellis"];
-            Assert.Equal(HealthStatus.Unhealthy, entry.Status);
-            Assert.StartsWith("The Trellis store is not usable", entry.Description, StringComparison.Ordinal);
-            Assert.Contains("has not been migrated", entry.Description, StringComparison.Ordinal);
-            Assert.Equal("none", entry.Data["worker"]);
-        }
-        finally
-        {
-            await host.StopAndDisposeAsync();
-        }
+        var entry = report.Entries["trellis"];
+        Assert.Equal(HealthStatus.Unhealthy, entry.Status);
+        Assert.StartsWith("The Trellis store is not usable", entry.Description, StringComparison.Ordinal);
+        Assert.Contains("has not been migrated", entry.Description, StringComparison.Ordinal);
+        Assert.Equal("none", entry.Data["worker"]);
     }
 
     [Fact]
@@ -125,25 +111,18 @@ public sealed class HealthCheckTests(PostgresFixture database, ITestOutputHelper
             })
             .Configure(o => o.MigrateOnStart = false)
             .ConfigureWorker(w => w.Enabled = false));
-        var host = builder.Build();
-        try
-        {
-            using var startTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            await host.StartAsync(startTimeout.Token);
-            var health = host.Services.GetRequiredService<HealthCheckService>();
+        await using var host = builder.BuildTestHost();
+        using var startTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await host.StartAsync(startTimeout.Token);
+        var health = host.Services.GetRequiredService<HealthCheckService>();
 
-            using var checkTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            var report = await health.CheckHealthAsync(checkTimeout.Token);
+        using var checkTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var report = await health.CheckHealthAsync(checkTimeout.Token);
 
-            var entry = report.Entries["trellis"];
-            Assert.Equal(HealthStatus.Unhealthy, entry.Status);
-            Assert.Equal(HealthStatus.Unhealthy, report.Status);
-            Assert.StartsWith("The Trellis store is not usable", entry.Description, StringComparison.Ordinal);
-            Assert.NotNull(entry.Exception);
-        }
-        finally
-        {
-            await host.StopAndDisposeAsync(); // bounded by TestHosts.StopTimeout
-        }
+        var entry = report.Entries["trellis"];
+        Assert.Equal(HealthStatus.Unhealthy, entry.Status);
+        Assert.Equal(HealthStatus.Unhealthy, report.Status);
+        Assert.StartsWith("The Trellis store is not usable", entry.Description, StringComparison.Ordinal);
+        Assert.NotNull(entry.Exception);
     }
 }

@@ -28,26 +28,19 @@ public sealed class HostIntegrationTests(PostgresFixture database, ITestOutputHe
         var builder = TestHosts.Builder(output);
         builder.Services.AddSingleton<IGreeter, PoliteGreeter>();
         builder.Services.AddTrellis(t => t.UseTestDatabase(database).AddWorkflow<Greet>());
-        var host = builder.Build();
-        try
-        {
-            await host.StartAsync();
-            await host.WaitUntilMigratedAsync();
-            var client = host.Services.GetRequiredService<TrellisClient>();
+        await using var host = builder.BuildTestHost();
+        await host.StartAsync();
+        await host.WaitUntilMigratedAsync();
+        var client = host.Services.GetRequiredService<TrellisClient>();
 
-            var run = await client.StartAsync<Greet>("Ada");
+        var run = await client.StartAsync<Greet>("Ada");
 
-            Assert.Equal("Hello, Ada!", await run.GetResultAsync(TimeSpan.FromSeconds(30)));
-            var info = await run.GetAsync();
-            Assert.Equal(RunStatus.Completed, info.Status);
-            var step = Assert.Single(await run.GetStepsAsync());
-            Assert.Equal(("greet", StepStatus.Completed), (step.Name, step.Status));
-            Assert.Equal("completed", await database.ScalarAsync<string>("SELECT status FROM {schema}.runs WHERE id = $1", run.RunId));
-        }
-        finally
-        {
-            await host.StopAndDisposeAsync();
-        }
+        Assert.Equal("Hello, Ada!", await run.GetResultAsync(TimeSpan.FromSeconds(30)));
+        var info = await run.GetAsync();
+        Assert.Equal(RunStatus.Completed, info.Status);
+        var step = Assert.Single(await run.GetStepsAsync());
+        Assert.Equal(("greet", StepStatus.Completed), (step.Name, step.Status));
+        Assert.Equal("completed", await database.ScalarAsync<string>("SELECT status FROM {schema}.runs WHERE id = $1", run.RunId));
     }
 
     [Fact]
@@ -55,19 +48,12 @@ public sealed class HostIntegrationTests(PostgresFixture database, ITestOutputHe
     {
         var builder = TestHosts.Builder(output);
         builder.Services.AddTrellis(t => t.UseTestDatabase(database).AddWorkflow(_ => new Greet(new PoliteGreeter())));
-        var host = builder.Build();
-        try
-        {
-            var engine = host.Services.GetRequiredService<TrellisEngine>();
+        await using var host = builder.BuildTestHost();
+        var engine = host.Services.GetRequiredService<TrellisEngine>();
 
-            Assert.Same(engine.Client, host.Services.GetRequiredService<TrellisClient>());
-            Assert.Same(engine.Store, host.Services.GetRequiredService<IWorkflowStore>());
-            Assert.Same(engine, host.Services.GetRequiredService<TrellisEngine>());
-        }
-        finally
-        {
-            await host.StopAndDisposeAsync();
-        }
+        Assert.Same(engine.Client, host.Services.GetRequiredService<TrellisClient>());
+        Assert.Same(engine.Store, host.Services.GetRequiredService<IWorkflowStore>());
+        Assert.Same(engine, host.Services.GetRequiredService<TrellisEngine>());
     }
 
     [Fact]
@@ -77,22 +63,15 @@ public sealed class HostIntegrationTests(PostgresFixture database, ITestOutputHe
         builder.Services.AddTrellis(t => t.UseTestDatabase(database)
             .Configure(o => o.RunRetry = RetryPolicy.None)
             .AddWorkflow<Greet>());
-        var host = builder.Build();
-        try
-        {
-            await host.StartAsync();
-            await host.WaitUntilMigratedAsync();
-            var client = host.Services.GetRequiredService<TrellisClient>();
+        await using var host = builder.BuildTestHost();
+        await host.StartAsync();
+        await host.WaitUntilMigratedAsync();
+        var client = host.Services.GetRequiredService<TrellisClient>();
 
-            var run = await client.StartAsync<Greet>("Ada");
+        var run = await client.StartAsync<Greet>("Ada");
 
-            var failure = await Assert.ThrowsAsync<RunFailedException>(() => run.GetResultAsync(TimeSpan.FromSeconds(30)));
-            Assert.Contains(nameof(IGreeter), failure.Error!.Message, StringComparison.Ordinal);
-            Assert.Equal(RunStatus.Failed, (await run.GetAsync()).Status);
-        }
-        finally
-        {
-            await host.StopAndDisposeAsync();
-        }
+        var failure = await Assert.ThrowsAsync<RunFailedException>(() => run.GetResultAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains(nameof(IGreeter), failure.Error!.Message, StringComparison.Ordinal);
+        Assert.Equal(RunStatus.Failed, (await run.GetAsync()).Status);
     }
 }

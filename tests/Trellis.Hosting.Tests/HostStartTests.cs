@@ -21,19 +21,12 @@ public sealed class HostStartTests(PostgresFixture database, ITestOutputHelper o
     {
         var builder = TestHosts.Builder(output);
         builder.Services.AddTrellis(t => t.UseTestDatabase(database).AddWorkflow<Echo>());
-        var host = builder.Build();
-        try
-        {
-            await host.StartAsync();
-            var client = host.Services.GetRequiredService<TrellisClient>();
+        await using var host = builder.BuildTestHost();
+        await host.StartAsync();
+        var client = host.Services.GetRequiredService<TrellisClient>();
 
-            var run = await client.StartAsync<Echo>("Grace");
+        var run = await client.StartAsync<Echo>("Grace");
 
-            Assert.Equal("Grace", await run.GetResultAsync(TimeSpan.FromSeconds(30)));
-        }
-        finally
-        {
-            await host.StopAndDisposeAsync();
-        }
+        Assert.Equal("Grace", await run.GetResultAsync(TimeSpan.FromSeconds(30)));
     }
 }

@@ -28,20 +28,13 @@ public sealed class LoggingTests(PostgresFixture database) : IClassFixture<Postg
         builder.Logging.AddProvider(logs);
         builder.Logging.SetMinimumLevel(LogLevel.Information); // "Default": "Information", as the templates have it
         builder.Services.AddTrellis(t => t.UseTestDatabase(database).AddWorkflow<FlakyOnce>());
-        var host = builder.Build();
-        try
+        await using var host = builder.BuildTestHost();
+        await host.StartAsync();
+        await host.WaitUntilMigratedAsync();
+        var client = host.Services.GetRequiredService<TrellisClient>();
+        for (var i = 0; i < 20; i++)
         {
-            await host.StartAsync();
-            await host.WaitUntilMigratedAsync();
-            var client = host.Services.GetRequiredService<TrellisClient>();
-            for (var i = 0; i < 20; i++)
-            {
-                Assert.Equal(i, await (await client.Workflow<FlakyOnce>().StartAsync(i)).GetResultAsync(TimeSpan.FromSeconds(30)));
-            }
-        }
-        finally
-        {
-            await host.StopAndDisposeAsync();
+            Assert.Equal(i, await (await client.Workflow<FlakyOnce>().StartAsync(i)).GetResultAsync(TimeSpan.FromSeconds(30)));
         }
 
         var entries = logs.Entries;

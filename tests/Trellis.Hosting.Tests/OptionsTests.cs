@@ -39,19 +39,12 @@ public sealed class OptionsTests(PostgresFixture database, ITestOutputHelper out
         var builder = TestHosts.Builder(output);
         builder.Services.AddTrellis(t => t.UseTestDatabase(database).AddWorkflow(_ => new Held(new Gate())));
         builder.Services.Configure<TrellisOptions>(o => o.Worker.MaxConcurrentRuns = 3);
-        var host = builder.Build();
-        try
-        {
-            var engine = host.Services.GetRequiredService<TrellisEngine>();
+        await using var host = builder.BuildTestHost();
+        var engine = host.Services.GetRequiredService<TrellisEngine>();
 
-            Assert.Equal(3, engine.Options.Worker.MaxConcurrentRuns);
-            Assert.Same(engine.Options, host.Services.GetRequiredService<IOptions<TrellisOptions>>().Value);
-            Assert.Equal(TimeSpan.FromMilliseconds(100), engine.Options.Worker.PollInterval); // the builder's settings stay
-        }
-        finally
-        {
-            await host.StopAndDisposeAsync();
-        }
+        Assert.Equal(3, engine.Options.Worker.MaxConcurrentRuns);
+        Assert.Same(engine.Options, host.Services.GetRequiredService<IOptions<TrellisOptions>>().Value);
+        Assert.Equal(TimeSpan.FromMilliseconds(100), engine.Options.Worker.PollInterval); // the builder's settings stay
     }
 
     [Fact]
@@ -66,19 +59,12 @@ public sealed class OptionsTests(PostgresFixture database, ITestOutputHelper out
         });
         builder.Services.AddTrellis(t => t.UseTestDatabase(database).AddWorkflow(_ => new Held(new Gate())));
         builder.Services.Configure<TrellisOptions>(builder.Configuration.GetSection("Trellis"));
-        var host = builder.Build();
-        try
-        {
-            var options = host.Services.GetRequiredService<TrellisEngine>().Options;
+        await using var host = builder.BuildTestHost();
+        var options = host.Services.GetRequiredService<TrellisEngine>().Options;
 
-            Assert.Equal("emails", options.DefaultQueue);
-            Assert.Equal(5, options.Worker.MaxConcurrentRuns);
-            Assert.Equal(TimeSpan.FromSeconds(2), options.Worker.ShutdownTimeout);
-        }
-        finally
-        {
-            await host.StopAndDisposeAsync();
-        }
+        Assert.Equal("emails", options.DefaultQueue);
+        Assert.Equal(5, options.Worker.MaxConcurrentRuns);
+        Assert.Equal(TimeSpan.FromSeconds(2), options.Worker.ShutdownTimeout);
     }
 
     [Fact]
@@ -101,23 +87,16 @@ public sealed class OptionsTests(PostgresFixture database, ITestOutputHelper out
             .UsePostgres()
             .AddWorkflow(_ => new Held(new Gate()))
             .ConfigureWorker(w => w.MaxConcurrentRuns = 3)); // code wins over configuration
-        var host = builder.Build();
-        try
-        {
-            await host.StartAsync();
-            await host.WaitUntilMigratedAsync();
-            var engine = host.Services.GetRequiredService<TrellisEngine>();
-            var store = Assert.IsType<Trellis.Postgres.PostgresStore>(engine.Store);
+        await using var host = builder.BuildTestHost();
+        await host.StartAsync();
+        await host.WaitUntilMigratedAsync();
+        var engine = host.Services.GetRequiredService<TrellisEngine>();
+        var store = Assert.IsType<Trellis.Postgres.PostgresStore>(engine.Store);
 
-            Assert.Equal(("from-config", 9, 5), (engine.Options.DefaultQueue, engine.Options.MaxWorkerLosses, engine.Options.StepRetry.MaxAttempts));
-            Assert.Equal((3, TimeSpan.FromSeconds(45)), (engine.Options.Worker.MaxConcurrentRuns, engine.Options.Worker.LeaseDuration));
-            Assert.Equal(database.Schema.Name, store.Schema.Name);
-            Assert.Equal(7, new Npgsql.NpgsqlConnectionStringBuilder(store.DataSource.ConnectionString).MaxPoolSize);
-        }
-        finally
-        {
-            await host.StopAndDisposeAsync();
-        }
+        Assert.Equal(("from-config", 9, 5), (engine.Options.DefaultQueue, engine.Options.MaxWorkerLosses, engine.Options.StepRetry.MaxAttempts));
+        Assert.Equal((3, TimeSpan.FromSeconds(45)), (engine.Options.Worker.MaxConcurrentRuns, engine.Options.Worker.LeaseDuration));
+        Assert.Equal(database.Schema.Name, store.Schema.Name);
+        Assert.Equal(7, new Npgsql.NpgsqlConnectionStringBuilder(store.DataSource.ConnectionString).MaxPoolSize);
     }
 
     [Fact]
@@ -166,18 +145,11 @@ public sealed class OptionsTests(PostgresFixture database, ITestOutputHelper out
         var builder = TestHosts.Builder(output);
         builder.Services.AddTrellis(t => t.UseTestDatabase(database).AddWorkflow(_ => new Held(new Gate())));
         builder.Services.Configure<TrellisOptions>(o => o.Worker.MaxConcurrentRuns = 0);
-        var host = builder.Build();
-        try
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-            var error = await Assert.ThrowsAnyAsync<ArgumentException>(() => host.StartAsync(timeout.Token));
+        await using var host = builder.BuildTestHost();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        var error = await Assert.ThrowsAnyAsync<ArgumentException>(() => host.StartAsync(timeout.Token));
 
-            Assert.Contains("MaxConcurrentRuns", error.Message, StringComparison.Ordinal);
-        }
-        finally
-        {
-            await host.DisposeOnlyAsync();
-        }
+        Assert.Contains("MaxConcurrentRuns", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -187,29 +159,15 @@ public sealed class OptionsTests(PostgresFixture database, ITestOutputHelper out
         builder.Services.AddTrellis(t => t.UseTestDatabase(database).AddWorkflow(_ => new Held(new Gate())));
         builder.Services.AddOptions<TrellisOptions>().Validate(o => o.Worker.MaxConcurrentRuns <= 64, "at most 64 slots on this service");
         builder.Services.Configure<TrellisOptions>(o => o.Worker.MaxConcurrentRuns = 100);
-        var host = builder.Build();
-        try
-        {
-            var error = Assert.Throws<OptionsValidationException>(() => host.Services.GetRequiredService<TrellisEngine>());
-            Assert.Contains("at most 64 slots", error.Message, StringComparison.Ordinal);
-        }
-        finally
-        {
-            await host.DisposeOnlyAsync();
-        }
+        await using var host = builder.BuildTestHost();
+        var error = Assert.Throws<OptionsValidationException>(() => host.Services.GetRequiredService<TrellisEngine>());
+        Assert.Contains("at most 64 slots", error.Message, StringComparison.Ordinal);
 
         var valid = TestHosts.Builder(output);
         valid.Services.AddTrellis(t => t.UseTestDatabase(database).AddWorkflow(_ => new Held(new Gate())));
-        var validHost = valid.Build();
-        try
-        {
-            var engine = validHost.Services.GetRequiredService<TrellisEngine>();
-            Assert.Same(engine.Options, validHost.Services.GetRequiredService<IOptionsMonitor<TrellisOptions>>().CurrentValue);
-            Assert.Equal(TimeSpan.FromMilliseconds(100), validHost.Services.GetRequiredService<IOptionsMonitor<TrellisOptions>>().CurrentValue.Worker.PollInterval);
-        }
-        finally
-        {
-            await validHost.StopAndDisposeAsync();
-        }
+        await using var validHost = valid.BuildTestHost();
+        var engine = validHost.Services.GetRequiredService<TrellisEngine>();
+        Assert.Same(engine.Options, validHost.Services.GetRequiredService<IOptionsMonitor<TrellisOptions>>().CurrentValue);
+        Assert.Equal(TimeSpan.FromMilliseconds(100), validHost.Services.GetRequiredService<IOptionsMonitor<TrellisOptions>>().CurrentValue.Worker.PollInterval);
     }
 }

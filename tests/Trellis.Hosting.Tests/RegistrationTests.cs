@@ -28,17 +28,10 @@ public sealed class RegistrationTests(PostgresFixture database, ITestOutputHelpe
     {
         var builder = TestHosts.Builder(output);
         builder.Services.AddTrellis(t => t.AddWorkflow<Noop>());
-        var host = builder.Build();
-        try
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-            var error = await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync(timeout.Token));
+        await using var host = builder.BuildTestHost();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync(timeout.Token));
 
-            Assert.Contains("UsePostgres", error.Message, StringComparison.Ordinal);
-        }
-        finally
-        {
-            await host.DisposeOnlyAsync();
-        }
+        Assert.Contains("UsePostgres", error.Message, StringComparison.Ordinal);
     }
 }

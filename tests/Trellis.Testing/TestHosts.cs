@@ -52,6 +52,12 @@ public static class TestHosts
             "the trellis health check is healthy");
     }
 
+    /// <summary>
+    /// Builds the host for a test that ends with <c>await using</c>: the host is stopped (within <see cref="StopTimeout"/>)
+    /// if it was started, then disposed.
+    /// </summary>
+    public static TestHost BuildTestHost(this HostApplicationBuilder builder) => new(builder.Build());
+
     /// <summary>Stops the host within <see cref="StopTimeout"/>, then disposes it.</summary>
     public static async Task StopAndDisposeAsync(this IHost host)
     {
@@ -76,6 +82,36 @@ public static class TestHosts
         else
         {
             host.Dispose();
+        }
+    }
+}
+
+/// <summary>A host that stops (if it started) and is disposed at the end of the test's <c>await using</c>.</summary>
+public sealed class TestHost(IHost host) : IHost, IAsyncDisposable
+{
+    private bool _started;
+
+    public IServiceProvider Services => host.Services;
+
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        await host.StartAsync(cancellationToken);
+        _started = true; // a host that failed to start is only disposed: IHost.StopAsync throws for those
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken = default) => host.StopAsync(cancellationToken);
+
+    public void Dispose() => host.Dispose();
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_started)
+        {
+            await host.StopAndDisposeAsync();
+        }
+        else
+        {
+            await host.DisposeOnlyAsync();
         }
     }
 }
