@@ -52,13 +52,13 @@ public sealed class WorkflowVersionTests(PostgresFixture database, ITestOutputHe
     public async Task Claim_WorkerWithoutThatVersion_LeavesTheRunForOneThatHasIt()
     {
         var queue = $"q{Guid.NewGuid():N}"[..12];
-        await using var oldWorker = await TestEngines.Builder(database, output, queue).AddWorkflow<GreeterV1>().StartAsync();
+        await using var oldWorker = await TestEngines.Builder(database, output, queue).AddWorkflow<GreeterV1>().CountingClaims(database, out var claims).StartAsync();
         var clientBuilder = TestEngines.Builder(database, output, queue).AddWorkflow<GreeterV2>();
         clientBuilder.Options.Worker.Enabled = false;
         await using var client = await clientBuilder.StartAsync();
 
         var run = await client.Client.StartAsync<GreeterV2>("dee");
-        await Task.Delay(500);
+        await claims.NextAnsweredAsync();
         Assert.Equal(RunStatus.Pending, (await run.GetAsync()).Status);
 
         await using var newWorker = await TestEngines.Builder(database, output, queue).AddWorkflow<GreeterV2>().StartAsync();

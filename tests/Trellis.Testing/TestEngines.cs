@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Trellis.Postgres;
 
 namespace Trellis.Testing;
 
@@ -35,6 +36,18 @@ public static class TestEngines
         }
 
         return builder;
+    }
+
+    /// <summary>Runs the engine's store through <paramref name="rounds"/>, which counts its worker's claims.</summary>
+    public static TrellisBuilder CountingClaims(this TrellisBuilder builder, PostgresFixture database, out ClaimRounds rounds)
+    {
+        var counter = ClaimRounds.Create();
+        rounds = counter;
+        return builder.UseStore(
+            context => counter.Around(new PostgresStore(
+                new PostgresStoreOptions { ConnectionString = database.ConnectionString, Schema = database.Schema.Name, ReadEnvironment = false },
+                context.LoggerFactory)),
+            PostgresStore.IsTransient);
     }
 
     /// <summary>A queue of the test's own, so that workers of other tests in the class take none of its runs.</summary>
