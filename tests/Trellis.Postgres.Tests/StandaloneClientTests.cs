@@ -1,4 +1,3 @@
-
 namespace Trellis.Postgres.Tests;
 
 /// <summary>

@@ -1,4 +1,3 @@
-
 namespace Trellis.Postgres.Tests;
 
 /// <summary>Typed starts, and what a start with a run id that exists returns.</summary>

@@ -1,4 +1,3 @@
-
 namespace Trellis.Postgres.Tests;
 
 public sealed class StepCheckpointTests(PostgresFixture database, ITestOutputHelper output) : IClassFixture<PostgresFixture>

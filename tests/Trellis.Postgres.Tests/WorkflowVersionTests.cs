@@ -1,4 +1,3 @@
-
 namespace Trellis.Postgres.Tests;
 
 /// <summary>Workflows are registered under a name and a version; runs record and keep their version.</summary>
