@@ -77,7 +77,7 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         var dataDirectory = Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.DataDirectory));
         Directory.CreateDirectory(dataDirectory);
 
-        var server = new EmbeddedPostgres(options, dataDirectory, binDirectory, TakeDirectoryLock(dataDirectory));
+        var server = new EmbeddedPostgres(options, dataDirectory, binDirectory, DataDirectories.TakeLock(dataDirectory));
         try
         {
             await server.PrepareDataDirectoryAsync(cancellationToken).ConfigureAwait(false);
@@ -150,28 +150,7 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
     /// Walks up from AppContext.BaseDirectory (then the current directory) to the folder holding "Trellis.slnx" and
     /// returns "&lt;that&gt;/.trellis/&lt;name&gt;"; if not found, "&lt;current dir&gt;/.trellis/&lt;name&gt;".
     /// </summary>
-    public static string DefaultDataDirectory(string name)
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        var root = FindSolutionFolder(AppContext.BaseDirectory)
-            ?? FindSolutionFolder(Directory.GetCurrentDirectory())
-            ?? Directory.GetCurrentDirectory();
-        return Path.Combine(root, ".trellis", name);
-    }
-
-    // Only one process may run a data directory; the OS releases the lock even if this process is killed.
-    private static FileStream TakeDirectoryLock(string dataDirectory)
-    {
-        try
-        {
-            return new FileStream(dataDirectory + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-        }
-        catch (IOException e)
-        {
-            throw new EmbeddedPostgresException(
-                $"The data directory {dataDirectory} is in use by another process (it holds {dataDirectory}.lock). Stop that process or use another DataDirectory.", e);
-        }
-    }
+    public static string DefaultDataDirectory(string name) => DataDirectories.Default(name);
 
     private async Task PrepareDataDirectoryAsync(CancellationToken cancellationToken)
     {
@@ -426,18 +405,5 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         {
             return null;
         }
-    }
-
-    private static string? FindSolutionFolder(string start)
-    {
-        for (var folder = new DirectoryInfo(start); folder is not null; folder = folder.Parent)
-        {
-            if (File.Exists(Path.Combine(folder.FullName, "Trellis.slnx")))
-            {
-                return folder.FullName;
-            }
-        }
-
-        return null;
     }
 }
