@@ -1,5 +1,3 @@
-using System.Text;
-using System.Text.Json;
 using Trellis.Client;
 using Trellis.Diagnostics;
 using Trellis.Storage;
@@ -61,7 +59,7 @@ public sealed class TrellisClient : IAsyncDisposable
         where TWorkflow : IWorkflow
     {
         var definition = _registry.Get(typeof(TWorkflow));
-        CheckInputType(definition, input);
+        StartChecks.CheckInputType(definition, input);
         var json = _serializer.Serialize(input, definition.InputType);
         // The input was checked by its CLR type, so its JSON needs no second check.
         var (runId, created) = await CreateAsync(definition.Name, json, options, definition, cancellationToken).ConfigureAwait(false);
@@ -91,14 +89,14 @@ public sealed class TrellisClient : IAsyncDisposable
             throw new ArgumentException("StartManyAsync generates run ids; StartOptions.RunId must not be set.", nameof(options));
         }
 
-        ValidateOptions(options);
+        StartChecks.CheckOptions(options);
         var definition = _registry.Get(typeof(TWorkflow));
         var json = new List<string>();
         foreach (var input in inputs)
         {
-            CheckInputType(definition, input);
+            StartChecks.CheckInputType(definition, input);
             var serialized = _serializer.Serialize(input, definition.InputType);
-            CheckInputSize(definition.Name, serialized);
+            StartChecks.CheckInputSize(definition.Name, serialized, _options.MaxInputBytes);
             json.Add(serialized);
         }
 
@@ -143,7 +141,7 @@ public sealed class TrellisClient : IAsyncDisposable
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(workflowName);
         ArgumentNullException.ThrowIfNull(inputJson);
-        CheckJsonSyntax(inputJson);
+        StartChecks.CheckJsonSyntax(inputJson);
         var (runId, created) = await CreateAsync(workflowName, inputJson, options, null, cancellationToken).ConfigureAwait(false);
         return new RunHandle(this, runId, created);
     }
@@ -243,8 +241,8 @@ public sealed class TrellisClient : IAsyncDisposable
     private async Task<(string RunId, bool Created)> CreateAsync(string workflowName, string inputJson, StartOptions? options, WorkflowDefinition? definition, CancellationToken cancellationToken)
     {
         options ??= new StartOptions();
-        ValidateOptions(options);
-        CheckInputSize(workflowName, inputJson);
+        StartChecks.CheckOptions(options);
+        StartChecks.CheckInputSize(workflowName, inputJson, _options.MaxInputBytes);
 
         var version = options.WorkflowVersion;
         var inputChecked = definition is not null && (version is null || version == definition.Version);
@@ -339,81 +337,5 @@ public sealed class TrellisClient : IAsyncDisposable
         }
 
         return match;
-    }
-
-    private static void CheckInputType(WorkflowDefinition definition, object? input)
-    {
-        definition.CheckNull(input);
-        if (input is not null && !definition.InputType.IsInstanceOfType(input))
-        {
-            throw new InvalidRunInputException(
-                $"Workflow '{definition.Name}' takes a {definition.InputType.Name} as input, not a {input.GetType().Name}.");
-        }
-    }
-
-    private void CheckInputSize(string workflowName, string inputJson)
-    {
-        // UTF-8 takes at most 3 bytes per UTF-16 char, so short inputs need no exact count.
-        if (inputJson.Length * 3 <= _options.MaxInputBytes)
-        {
-            return;
-        }
-
-        var inputBytes = Encoding.UTF8.GetByteCount(inputJson);
-        if (inputBytes > _options.MaxInputBytes)
-        {
-            throw new InvalidRunInputException(
-                $"The input of workflow '{workflowName}' is {inputBytes:N0} bytes of JSON; the limit is {_options.MaxInputBytes:N0} (TrellisOptions.MaxInputBytes).");
-        }
-    }
-
-    private static void ValidateOptions(StartOptions options)
-    {
-        if (options.RunId is { } id)
-        {
-            Names.CheckRunId(id, nameof(options));
-        }
-
-        if (options.Queue is { } queue)
-        {
-            Names.CheckQueue(queue, "StartOptions.Queue");
-        }
-
-        if (options.MaxAttempts is < 1)
-        {
-            throw new ArgumentException("StartOptions.MaxAttempts must be at least 1.", nameof(options));
-        }
-
-        if (options.MaxWorkerLosses is < 0)
-        {
-            throw new ArgumentException("StartOptions.MaxWorkerLosses must be 0 or more.", nameof(options));
-        }
-
-        if (options.Tags?.Keys.Any(string.IsNullOrEmpty) == true)
-        {
-            throw new ArgumentException("Tag keys must not be empty.", nameof(options));
-        }
-
-        if (options.Delay is { } delay && delay < TimeSpan.Zero)
-        {
-            throw new ArgumentException("StartOptions.Delay must not be negative.", nameof(options));
-        }
-
-        if (options.WorkflowVersion is < 1)
-        {
-            throw new ArgumentException("StartOptions.WorkflowVersion starts at 1.", nameof(options));
-        }
-    }
-
-    private static void CheckJsonSyntax(string json)
-    {
-        try
-        {
-            using var _ = JsonDocument.Parse(json);
-        }
-        catch (JsonException ex)
-        {
-            throw new InvalidRunInputException($"The input is not valid JSON: {ex.Message}", ex);
-        }
     }
 }
