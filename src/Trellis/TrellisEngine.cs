@@ -224,17 +224,7 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
 
     void IStoreNotificationSink.OnCancelRequested(string runId) => Worker?.OnCancelRequested(runId);
 
-    void IStoreNotificationSink.OnRunsFinished(IReadOnlyList<string> runIds)
-    {
-        if (runIds.Count == 0)
-        {
-            _waiter.PollNow();
-        }
-        else
-        {
-            _waiter.OnFinishedNotified(runIds);
-        }
-    }
+    void IStoreNotificationSink.OnRunsFinished(IReadOnlyList<string> runIds) => _waiter.OnFinishedNotified(runIds);
 
     void IStoreNotificationSink.OnListening()
     {

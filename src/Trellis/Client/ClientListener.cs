@@ -60,17 +60,7 @@ internal sealed class ClientListener(IStoreListener store, ResultWaiter waiter, 
         // Workers' business.
     }
 
-    void IStoreNotificationSink.OnRunsFinished(IReadOnlyList<string> runIds)
-    {
-        if (runIds.Count == 0)
-        {
-            waiter.PollNow();
-        }
-        else
-        {
-            waiter.OnFinishedNotified(runIds);
-        }
-    }
+    void IStoreNotificationSink.OnRunsFinished(IReadOnlyList<string> runIds) => waiter.OnFinishedNotified(runIds);
 
     void IStoreNotificationSink.OnListening()
     {

@@ -108,9 +108,15 @@ internal sealed class ResultWaiter : IAsyncDisposable
         }
     }
 
-    /// <summary>A notification named finished runs: read those that are awaited here.</summary>
+    /// <summary>A notification named finished runs: read those that are awaited here. Named none: re-check all.</summary>
     public void OnFinishedNotified(IReadOnlyList<string> runIds)
     {
+        if (runIds.Count == 0)
+        {
+            PollNow();
+            return;
+        }
+
         // A run a worker here executes reports its own end, without a read.
         var awaited = runIds
             .Where(id => _entries.TryGetValue(id, out var e) && !e.Outcome.Task.IsCompleted && IsExecutingLocally?.Invoke(id) != true)
