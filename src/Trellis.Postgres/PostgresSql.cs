@@ -17,6 +17,7 @@ internal sealed class PostgresSql
         ClaimWindows = new ClaimWindowSql(schema.Quoted);
         Checkpoints = new CheckpointSql(schema.Quoted);
         LeaderLeases = new LeaderLeaseSql(schema.Quoted);
+        Timers = new TimerSql(schema.Quoted);
     }
 
     /// <summary>The schema's notification channel.</summary>
@@ -28,4 +29,5 @@ internal sealed class PostgresSql
     public ClaimWindowSql ClaimWindows { get; }
     public CheckpointSql Checkpoints { get; }
     public LeaderLeaseSql LeaderLeases { get; }
+    public TimerSql Timers { get; }
 }

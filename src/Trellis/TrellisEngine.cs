@@ -58,14 +58,23 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
         if (options.Worker.Enabled)
         {
             Worker = new TrellisWorker(store, isTransient, registry, options, serializer, loggerFactory, time, services);
-            Worker.RunsFinished = _waiter.OnFinishedLocally;
             _waiter.IsExecutingLocally = ((ILocalRunner)Worker).IsExecuting;
             var worker = options.Worker;
             var maintenanceLogger = _maintenanceLogger = loggerFactory.CreateLogger("Trellis.Maintenance");
+            var timers = new TimerWakeUp(store, worker.PollInterval, time, Worker.Poll, maintenanceLogger);
+            Worker.RunsFinished = finishes =>
+            {
+                _waiter.OnFinishedLocally(finishes);
+                if (AnyWentToSleep(finishes))
+                {
+                    timers.Poke(); // to learn its due time now, not at the next round
+                }
+            };
             MaintenanceService[] maintenance =
             [
                 new LeaseRecovery(store, worker.EffectiveLeaseRecoveryInterval, Worker.Poll, maintenanceLogger),
                 new LongStepRecorder(Worker.InFlightSteps, worker.StepStartRecordDelay, time),
+                timers,
                 .. (addedMaintenance ?? []).Select(create => create(store)),
             ];
             var leader = new LeaderLease(store, LeaderLease.MaintenanceLeaseName, worker.WorkerId, worker.LeaseDuration, time, maintenanceLogger);
@@ -218,6 +227,19 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
         _maintenance?.Dispose();
         await Store.DisposeAsync().ConfigureAwait(false);
         _stopListening.Dispose();
+    }
+
+    private static bool AnyWentToSleep(IReadOnlyList<RunFinish> finishes)
+    {
+        foreach (var finish in finishes)
+        {
+            if (finish.Kind == RunFinishKind.Suspend && !finish.CancelledInstead && (finish.WakeAt is not null || finish.WakeAfter is not null))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     void IStoreNotificationSink.OnWorkAvailable(string queue) => Worker?.OnWorkAvailable(queue);

@@ -153,9 +153,18 @@ public sealed class WorkerOptions
     /// <summary>
     /// Checkpoint batches that may be in flight at once. Each run always writes through the same lane,
     /// so its writes stay in order. Default 1: one lane makes the largest batches, and on a machine with
-    /// few cores a second lane costs more CPU than it saves waiting. More lanes can help when commits are slow relative to the CPU (a remote database).
+    /// few cores a second lane costs more CPU than it saves waiting. More lanes can help when commits are slow
+    /// relative to the CPU (a remote database).
     /// </summary>
     public int CheckpointLanes { get; set; } = 1;
+
+    /// <summary>
+    /// A sleep (<see cref="WorkflowContext.SleepAsync"/>) this short or shorter waits on the worker, in the run's slot:
+    /// leaving and coming back through the store would cost more than it saves, and a crash during it makes it start
+    /// over. A longer one leaves the worker: the run waits in the store, holding no slot and no memory, and whichever
+    /// worker is alive wakes it. Default 1 s; <see cref="TimeSpan.Zero"/> makes every sleep leave the worker.
+    /// </summary>
+    public TimeSpan MaxSleepOnWorker { get; set; } = TimeSpan.FromSeconds(1);
 
     internal TimeSpan EffectiveHeartbeatInterval => HeartbeatInterval ?? LeaseDuration / 3;
 
@@ -202,6 +211,11 @@ public sealed class WorkerOptions
         if (MaxCheckpointBatch < 1)
         {
             throw new ArgumentException("WorkerOptions.MaxCheckpointBatch must be at least 1.");
+        }
+
+        if (MaxSleepOnWorker < TimeSpan.Zero)
+        {
+            throw new ArgumentException($"WorkerOptions.MaxSleepOnWorker must not be negative (was {MaxSleepOnWorker}).");
         }
 
         if (CheckpointLanes is < 1 or > 64)

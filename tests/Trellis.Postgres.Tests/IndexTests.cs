@@ -98,6 +98,14 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
     }
 
     [Fact]
+    public async Task TimerWakeUp_FindsDueAndNextRunsInThePartialIndexOfWaitingRuns()
+    {
+        var plan = await ExplainAsync(_sql.Timers.WakeDue, "int, text", "100, 'channel'");
+        Assert.Contains("runs_waiting", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("Seq Scan", plan, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task StepCheckpoint_FindsItsRunsByPrimaryKey()
     {
         // The generic plan cannot see how many rows the arrays hold. It must look the batch's runs up by key,

@@ -56,6 +56,12 @@ internal static partial class LogMessages
     [LoggerMessage(1055, LogLevel.Warning, "This process ({Holder}) lost the leader lease '{Name}' to another worker")]
     public static partial void LeaderLeaseLost(this ILogger logger, string name, string holder);
 
+    [LoggerMessage(1056, LogLevel.Debug, "Woke {Count} sleeping run(s) whose time had come")]
+    public static partial void RunsWoken(this ILogger logger, int count);
+
+    [LoggerMessage(1057, LogLevel.Debug, "Run {RunId} left its worker to wait: {Reason}")]
+    public static partial void RunSuspended(this ILogger logger, string runId, string? reason);
+
     [LoggerMessage(1015, LogLevel.Debug, "Claimed {Claimed} of {Requested} run(s)")]
     public static partial void Claimed(this ILogger logger, int claimed, int requested);
 

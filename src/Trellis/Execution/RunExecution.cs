@@ -18,6 +18,9 @@ internal enum AbortReason
     /// and uncharged, so the worker never runs more than its <see cref="WorkerOptions.MaxConcurrentRuns"/>.
     /// </summary>
     OverLimit,
+
+    /// <summary>The workflow waits without a worker (a sleep): its code is not resumed in this execution.</summary>
+    Suspended,
 }
 
 /// <summary>The state of one claimed run while a worker executes it.</summary>
@@ -39,6 +42,7 @@ internal sealed class RunExecution : IDisposable
     private int _cancelRequested;
     private volatile ClaimWindowSession? _window;
     private List<(CheckpointWrite Write, TaskCompletionSource<bool> Written)>? _afterWindow;
+    private readonly TaskCompletionSource<RunFinish> _suspended = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public RunExecution(ClaimedRun claim, WorkflowDefinition definition, ExecutionServices services, RunHold hold, ClaimWindowSession? window = null)
     {
@@ -101,6 +105,15 @@ internal sealed class RunExecution : IDisposable
             // The execution already ended.
         }
     }
+
+    /// <summary>Completes when the workflow asked to leave the worker and wait (<see cref="Suspend"/>), with the outcome to write.</summary>
+    public Task<RunFinish> Suspended => _suspended.Task;
+
+    /// <summary>
+    /// The workflow waits without a worker from here on: the executor writes <paramref name="finish"/> and stops running
+    /// the workflow, whose code is not resumed in this execution (a later claim replays it up to here).
+    /// </summary>
+    public void Suspend(RunFinish finish) => _suspended.TrySetResult(finish);
 
     /// <summary>True the first time only: the run's worker slot is given back exactly once.</summary>
     public bool TryReleaseSlot() => Interlocked.Exchange(ref _slotReleased, 1) == 0;
@@ -370,30 +383,6 @@ internal sealed class RunExecution : IDisposable
     }
 }
 
-/// <summary>What the store holds at one step position: a single step, or the items of a per-item step.</summary>
-internal sealed class StoredPosition
-{
-    public required string Name { get; init; }
-    public StepInfo? Step { get; init; }
-    public Dictionary<int, StepInfo>? Items { get; init; }
-
-    public bool IsPerItem => Items is not null;
-
-    public static Dictionary<int, StoredPosition> Index(IReadOnlyList<StepInfo> steps)
-    {
-        var index = new Dictionary<int, StoredPosition>();
-        foreach (var group in steps.GroupBy(s => s.Sequence))
-        {
-            var first = group.First();
-            index[group.Key] = first.ItemIndex is null
-                ? new StoredPosition { Name = first.Name, Step = first }
-                : new StoredPosition { Name = first.Name, Items = group.Where(s => s.ItemIndex is not null).ToDictionary(s => s.ItemIndex!.Value) };
-        }
-
-        return index;
-    }
-}
-
 /// <summary>What a run execution needs from the worker.</summary>
 internal sealed record ExecutionServices(
     CheckpointWriter Writer,
@@ -403,4 +392,5 @@ internal sealed record ExecutionServices(
     TimeProvider Time,
     ILogger Logger,
     IServiceProvider? Services,
-    IRunQueue Queue);
+    IRunQueue Queue,
+    IRunTimers Timers);

@@ -66,7 +66,14 @@ internal static class RunExecutor
         string outputJson;
         try
         {
-            outputJson = await run.Definition.ExecuteAsync(context, run.Claim.InputJson, services.Services, services.Serializer).ConfigureAwait(false);
+            var workflow = run.Definition.ExecuteAsync(context, run.Claim.InputJson, services.Services, services.Serializer);
+            if (!workflow.IsCompleted && await Task.WhenAny(workflow, run.Suspended).ConfigureAwait(false) != workflow)
+            {
+                await SuspendAsync(run, workflow).ConfigureAwait(false);
+                return;
+            }
+
+            outputJson = await workflow.ConfigureAwait(false);
             if (context.NonDeterminism is { } swallowed)
             {
                 throw swallowed; // the workflow caught it, but the run cannot be trusted
@@ -103,6 +110,21 @@ internal static class RunExecutor
             {
                 logger.RunCompleted(run.RunId);
             }
+        }
+    }
+
+    /// <summary>
+    /// The workflow waits without a worker: its code, stopped where it waits, is abandoned (steps it still runs beside the
+    /// wait are cancelled), and the run goes to <c>waiting</c>, its slot free. A later claim replays it up to the wait.
+    /// </summary>
+    private static async Task SuspendAsync(RunExecution run, Task<string> workflow)
+    {
+        var finish = await run.Suspended.ConfigureAwait(false);
+        run.Abort(AbortReason.Suspended);
+        _ = workflow.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        if (await FinishAsync(run, finish).ConfigureAwait(false))
+        {
+            run.Services.Logger.RunSuspended(run.RunId, finish.WaitReason);
         }
     }
 

@@ -22,12 +22,18 @@ internal sealed class MaintenanceRunner(IReadOnlyList<MaintenanceService> servic
         var token = _stop.Token;
         if (services.Any(s => s.RunsOnLeader))
         {
-            _loops.Add(Task.Run(() => LoopAsync("leader lease", leader.RenewInterval, leader.RenewAsync, token), CancellationToken.None));
+            _loops.Add(Task.Run(() => LoopAsync("leader lease", leader.RenewAsync, t => Task.Delay(leader.RenewInterval, time, t), token), CancellationToken.None));
         }
 
         foreach (var service in services)
         {
-            _loops.Add(Task.Run(() => LoopAsync(service.Name, service.Interval, t => !service.RunsOnLeader || leader.IsHeld ? service.RunOnceAsync(t) : Task.CompletedTask, token), CancellationToken.None));
+            _loops.Add(Task.Run(
+                () => LoopAsync(
+                    service.Name,
+                    t => !service.RunsOnLeader || leader.IsHeld ? service.RunOnceAsync(t) : Task.CompletedTask,
+                    t => service.WaitForNextRoundAsync(time, t),
+                    token),
+                CancellationToken.None));
         }
     }
 
@@ -48,7 +54,7 @@ internal sealed class MaintenanceRunner(IReadOnlyList<MaintenanceService> servic
 
     public void Dispose() => _stop.Dispose();
 
-    private async Task LoopAsync(string name, TimeSpan interval, Func<CancellationToken, Task> round, CancellationToken token)
+    private async Task LoopAsync(string name, Func<CancellationToken, Task> round, Func<CancellationToken, Task> waitForNext, CancellationToken token)
     {
         while (!token.IsCancellationRequested)
         {
@@ -67,7 +73,7 @@ internal sealed class MaintenanceRunner(IReadOnlyList<MaintenanceService> servic
 
             try
             {
-                await Task.Delay(interval, time, token).ConfigureAwait(false);
+                await waitForNext(token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {

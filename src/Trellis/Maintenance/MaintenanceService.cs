@@ -19,4 +19,8 @@ internal abstract class MaintenanceService
 
     /// <summary>One round. An error is logged, and the next round comes after <see cref="Interval"/> as usual.</summary>
     public abstract Task RunOnceAsync(CancellationToken cancellationToken);
+
+    /// <summary>Waits for the next round: <see cref="Interval"/>, unless the service knows better (a due time, a wake-up).</summary>
+    public virtual Task WaitForNextRoundAsync(TimeProvider time, CancellationToken cancellationToken) =>
+        Task.Delay(Interval, time, cancellationToken);
 }

@@ -6,7 +6,7 @@ namespace Trellis.Storage;
 /// <see cref="IRunQueue"/> and <see cref="ICheckpointStore"/>, wake-ups on <see cref="IStoreListener"/>, maintenance
 /// that runs on one worker at a time on <see cref="ILeaderLeases"/>.
 /// </summary>
-public interface IWorkflowStore : IRunStore, IRunQueue, ICheckpointStore, IStoreListener, ILeaderLeases, IAsyncDisposable
+public interface IWorkflowStore : IRunStore, IRunQueue, ICheckpointStore, IStoreListener, ILeaderLeases, IRunTimers, IAsyncDisposable
 {
     /// <summary>Where the data lives, for logs and error messages (never includes a password).</summary>
     string Description { get; }
@@ -189,3 +189,22 @@ public interface ILeaderLeases
     /// <summary>Gives up the lease <paramref name="name"/> if <paramref name="holder"/> holds it, so that another can take it at once.</summary>
     Task ReleaseLeaderLeaseAsync(string name, string holder, CancellationToken cancellationToken = default);
 }
+
+/// <summary>
+/// The store's clock, and the runs waiting on it: a run that sleeps is <see cref="RunStatus.Waiting"/> until its
+/// <c>scheduled_at</c>, a time on this clock, and is woken (made ready) once that time has come.
+/// </summary>
+public interface IRunTimers
+{
+    /// <summary>The time now on the store's clock, against which every wake-up time is set and compared.</summary>
+    Task<DateTimeOffset> GetTimeAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Makes up to <paramref name="limit"/> waiting runs whose time has come ready again (<see cref="RunStatus.Pending"/>,
+    /// at their place in the queue by that time), waking their queues' workers; and says how long until the next
+    /// waiting run's time, on the store's clock (<see cref="TimeSpan.Zero"/> when more are due already, null when none
+    /// waits on a time). Safe to call from many workers at once: each due run is woken once.
+    /// </summary>
+    Task<WokenRuns> WakeDueRunsAsync(int limit, CancellationToken cancellationToken = default);
+}
+

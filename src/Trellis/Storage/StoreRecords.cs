@@ -94,3 +94,7 @@ public readonly record struct RunLease(string RunId, long Epoch);
 /// expired already (lease recovery takes those up at once) and when the others run out at the latest.
 /// </summary>
 public sealed record WorkerStartRecovery(int RecoveredOwnRuns, int ExpiredLeases, int HeldByOthers, DateTimeOffset? LatestLeaseEnd);
+
+/// <summary>What <see cref="IRunTimers.WakeDueRunsAsync"/> did: how many runs it woke, and how long until the next is due.</summary>
+public sealed record WokenRuns(int Woken, TimeSpan? NextDueIn);
+

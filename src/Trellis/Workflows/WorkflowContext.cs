@@ -125,6 +125,30 @@ public sealed class WorkflowContext
     }
 
     /// <summary>
+    /// Sleeps for <paramref name="duration"/>, durably: a sleep longer than <see cref="WorkerOptions.MaxSleepOnWorker"/>
+    /// (1 s by default) leaves the worker, and the run waits in the store (<c>waiting</c>, until its <c>scheduled_at</c>),
+    /// holding no slot and no memory, however long it sleeps; whichever worker is alive when it ends wakes it, and the
+    /// workflow goes on from here (its steps before the sleep replayed from their checkpoints, not run again). The end
+    /// is set on the database's clock, when the sleep is stored. Takes a step position, as a step does.
+    /// </summary>
+    public Task SleepAsync(TimeSpan duration)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(duration, TimeSpan.Zero);
+        var sequence = _run.NextSequence();
+        return RunSleepAsync(sequence, duration, until: null);
+    }
+
+    /// <summary>
+    /// Sleeps until <paramref name="until"/> on the database's clock, durably, as <see cref="SleepAsync"/> does; a time
+    /// that has passed returns at once.
+    /// </summary>
+    public Task SleepUntilAsync(DateTimeOffset until)
+    {
+        var sequence = _run.NextSequence();
+        return RunSleepAsync(sequence, duration: null, until);
+    }
+
+    /// <summary>
     /// Saves the run's progress (0–100 and a message) in the store. While replaying stored steps the call
     /// does nothing, so that a resumed run's progress does not go back to earlier values.
     /// </summary>
@@ -143,6 +167,17 @@ public sealed class WorkflowContext
 
         var write = new ProgressWrite { RunId = _run.RunId, Epoch = _run.Epoch, Percent = percent, Message = message };
         await _run.EnsureAppliedAsync(_run.WriteAsync(write)).ConfigureAwait(false);
+    }
+
+    private async Task RunSleepAsync(int sequence, TimeSpan? duration, DateTimeOffset? until)
+    {
+        var stored = _run.GetStored(sequence);
+        if (stored is not null && (stored.IsPerItem || stored.Name != DurableSleep.StepName))
+        {
+            throw Mismatch(sequence, stored, DurableSleep.StepName, perItem: false);
+        }
+
+        await DurableSleep.SleepAsync(_run, sequence, stored?.Step, duration, until).ConfigureAwait(false);
     }
 
     private async Task<T> RunStepAsync<T>(int sequence, string name, Func<CancellationToken, Task<T>> body, StepOptions? options)

@@ -163,6 +163,35 @@ public abstract partial class StoreConformanceTests
         Assert.False(await store.TryHoldLeaderLeaseAsync(name, "b", Lease));
     }
 
+    [Fact]
+    public async Task WakingDueRuns_MakesThemReady_LeavesTheOthersWaiting_AndSaysWhenTheNextIsDue()
+    {
+        await using var store = await NewStoreAsync();
+        var now = await store.GetTimeAsync();
+        Assert.InRange(now, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddMinutes(5));
+        var (due, later, forGood) = (NewRunId(), NewRunId(), NewRunId());
+        await store.CreateRunsAsync([NewRun(due), NewRun(later), NewRun(forGood)]);
+        var batch = new CheckpointBatch();
+        foreach (var (runId, wakeAt) in new[] { (due, (DateTimeOffset?)now.AddSeconds(-1)), (later, now.AddHours(1)), (forGood, null) })
+        {
+            var claimed = Assert.Single(await store.ClaimAsync(Request(QueueOf(runId))));
+            batch.Finishes.Add(new RunFinish { RunId = runId, Epoch = claimed.Epoch, Kind = RunFinishKind.Suspend, WakeAt = wakeAt, WaitReason = "sleep" });
+        }
+
+        await store.CommitAsync(batch);
+
+        var woken = await store.WakeDueRunsAsync(100);
+        Assert.True(woken.Woken >= 1);
+        Assert.NotNull(woken.NextDueIn);
+        Assert.True(woken.NextDueIn <= TimeSpan.FromHours(1), $"next due in {woken.NextDueIn}");
+        var ready = (await store.GetRunAsync(due))!;
+        Assert.Equal((RunStatus.Pending, null), (ready.Status, ready.WaitReason));
+        Assert.Equal(due, Assert.Single(await store.ClaimAsync(Request(QueueOf(due)))).Id);
+        Assert.Equal(RunStatus.Waiting, (await store.GetRunAsync(later))!.Status);
+        Assert.Equal(RunStatus.Waiting, (await store.GetRunAsync(forGood))!.Status);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => store.WakeDueRunsAsync(0));
+    }
+
     protected static string NewRunId() => $"t-{Guid.NewGuid():N}";
 
     protected static string NewQueue() => $"q{Guid.NewGuid():N}"[..12];
