@@ -12,13 +12,14 @@ public sealed class CrashSoakCollection;
 
 /// <summary>
 /// Worker processes share hundreds of runs while they are SIGKILLed, frozen (SIGSTOP) for three leases and let go on
-/// (SIGCONT), and PostgreSQL restarts in immediate mode. Every step body records when it started, outside Trellis. At
+/// (SIGCONT), and PostgreSQL restarts in immediate mode; each run sleeps durably on the way (out of its worker, woken
+/// by whichever worker is alive then). Every step body records when it started, outside Trellis. At
 /// the end every run has completed with the right output, none failed for worker losses, and no body started after
 /// its step's checkpoint had committed.
 /// </summary>
 /// <remarks>
 /// The default size fits CI (about a minute). <c>TRELLIS_SOAK_RUNS</c>, <c>_WORKERS</c>, <c>_SLOTS</c>, <c>_RESTARTS</c>,
-/// <c>_ITEMS</c>, <c>_STEP_MS</c>, <c>_ITEM_MS</c>, <c>_SECONDS</c> (the time the runs may take) and <c>_SEED</c> make it
+/// <c>_ITEMS</c>, <c>_STEP_MS</c>, <c>_ITEM_MS</c>, <c>_SLEEP_MS</c>, <c>_SECONDS</c> (the time the runs may take) and <c>_SEED</c> make it
 /// larger or replay one sequence of faults.
 /// </remarks>
 [Collection(nameof(CrashSoakTests))]
@@ -54,7 +55,7 @@ public sealed class CrashSoakTests(ITestOutputHelper output)
 
     private async Task SoakAsync(EmbeddedPostgres server, SoakSize size)
     {
-        var (runCount, workerCount, slots, restartCount, items, stepMs, itemMs, deadline, seed) = size;
+        var (runCount, workerCount, slots, restartCount, items, stepMs, itemMs, sleepMs, deadline, seed) = size;
         var schema = SchemaName.Parse("soak");
         await using var probe = NpgsqlDataSource.Create(server.ConnectionString);
         var clientBuilder = TrellisEngine.Create()
@@ -73,7 +74,7 @@ public sealed class CrashSoakTests(ITestOutputHelper output)
                 await chaos.StartWorkerAsync();
             }
 
-            var inputs = Enumerable.Range(0, runCount).Select(i => new SoakInput(i, items, stepMs, itemMs)).ToArray();
+            var inputs = Enumerable.Range(0, runCount).Select(i => new SoakInput(i, items, stepMs, itemMs, sleepMs)).ToArray();
             var ids = await client.Client.StartManyAsync<SoakWorkflow>(inputs);
 
             // Faults every 1-3 s until every run has finished; the restarts come at even shares of the work.
@@ -109,6 +110,13 @@ public sealed class CrashSoakTests(ITestOutputHelper output)
             Assert.Equal(runCount, outcomes.Count);
             Assert.All(outcomes, o => Assert.Equal(("completed", expected[o.Id]), (o.Status, o.Output)));
             output.WriteLine($"worker losses: {outcomes.Sum(o => o.Losses)} in all, at most {outcomes.Max(o => o.Losses)} for one run");
+            if (sleepMs > 0)
+            {
+                // Each run slept once: one sleep row, ended, per run.
+                var slept = await QueryAsync(
+                    probe, $"SELECT count(*) FROM {schema.Quoted}.steps WHERE name = 'sleep' AND status = 'completed'", r => r.GetInt64(0));
+                Assert.Equal(runCount, slept);
+            }
 
             // No body started after the checkpoint of its step (or item) had committed.
             var late = await QueryAsync(
@@ -137,7 +145,7 @@ public sealed class CrashSoakTests(ITestOutputHelper output)
     }
 
     /// <summary>How big the soak is: the defaults fit CI; <c>TRELLIS_SOAK_*</c> variables change them.</summary>
-    private sealed record SoakSize(int Runs, int Workers, int Slots, int Restarts, int Items, int StepMs, int ItemMs, TimeSpan Deadline, int Seed)
+    private sealed record SoakSize(int Runs, int Workers, int Slots, int Restarts, int Items, int StepMs, int ItemMs, int SleepMs, TimeSpan Deadline, int Seed)
     {
         public static SoakSize FromEnvironment() => new(
             Runs: Setting("RUNS", 600),
@@ -147,11 +155,12 @@ public sealed class CrashSoakTests(ITestOutputHelper output)
             Items: Setting("ITEMS", 20),
             StepMs: Setting("STEP_MS", 100),
             ItemMs: Setting("ITEM_MS", 50),
+            SleepMs: Setting("SLEEP_MS", 1500),
             Deadline: TimeSpan.FromSeconds(Setting("SECONDS", 150)),
             Seed: Setting("SEED", Environment.TickCount & 0xFFFF));
 
         public override string ToString() =>
-            $"{Runs} runs, {Workers} workers of {Slots} slots, {Restarts} restart(s), {Items} items, steps {StepMs} ms, items {ItemMs} ms, seed {Seed}";
+            $"{Runs} runs, {Workers} workers of {Slots} slots, {Restarts} restart(s), {Items} items, steps {StepMs} ms, items {ItemMs} ms, sleep {SleepMs} ms, seed {Seed}";
 
         private static int Setting(string name, int fallback) =>
             int.TryParse(Environment.GetEnvironmentVariable($"TRELLIS_SOAK_{name}"), CultureInfo.InvariantCulture, out var value) ? value : fallback;

@@ -83,11 +83,12 @@ public sealed class PoisonPill(BodyLog log) : Workflow<int, string>
 }
 
 /// <param name="Id">Makes each run's results its own.</param>
-public sealed record SoakInput(int Id, int Items, int StepMs, int ItemMs);
+/// <param name="SleepMs">A durable sleep between "sum" and "scale", when positive (over a second, it leaves the worker).</param>
+public sealed record SoakInput(int Id, int Items, int StepMs, int ItemMs, int SleepMs = 0);
 
 /// <summary>
 /// Five steps, the second a per-item step over <see cref="SoakInput.Items"/> items: load, square (per item), sum,
-/// scale, finish. Every body first records its start, with the time it began, in <c>body_log</c>.
+/// (a sleep,) scale, finish. Every body first records its start, with the time it began, in <c>body_log</c>.
 /// </summary>
 public sealed class SoakWorkflow(BodyLog log) : Workflow<SoakInput, string>
 {
@@ -106,6 +107,11 @@ public sealed class SoakWorkflow(BodyLog log) : Workflow<SoakInput, string>
             (item, index, ct) => Body(context, "square", index, input.ItemMs, () => (long)(item + input.Id) * (item + input.Id), ct),
             maxParallelism: 4);
         var sum = await context.StepAsync("sum", ct => Body(context, "sum", null, input.StepMs, squares.Sum, ct));
+        if (input.SleepMs > 0)
+        {
+            await context.SleepAsync(TimeSpan.FromMilliseconds(input.SleepMs));
+        }
+
         var scaled = await context.StepAsync("scale", ct => Body(context, "scale", null, input.StepMs, () => sum + load, ct));
         return await context.StepAsync("finish", ct => Body(context, "finish", null, input.StepMs, () => $"{input.Id}:{scaled}", ct));
     }
