@@ -18,6 +18,8 @@ internal sealed class PostgresSql
         Checkpoints = new CheckpointSql(schema.Quoted);
         LeaderLeases = new LeaderLeaseSql(schema.Quoted);
         Timers = new TimerSql(schema.Quoted);
+        Events = new EventSql(schema.Quoted);
+        EventLockPrefix = $"trellis.event:{schema.Name}:";
     }
 
     /// <summary>The schema's notification channel.</summary>
@@ -30,4 +32,8 @@ internal sealed class PostgresSql
     public CheckpointSql Checkpoints { get; }
     public LeaderLeaseSql LeaderLeases { get; }
     public TimerSql Timers { get; }
+    public EventSql Events { get; }
+
+    /// <summary>What an event lock's key starts with: waits and publishes on one name and key take the same lock.</summary>
+    public string EventLockPrefix { get; }
 }

@@ -106,6 +106,22 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
     }
 
     [Fact]
+    public async Task Publish_FindsTheOpenWaitsOfItsNamesAndKeysInTheirPartialIndex()
+    {
+        var plan = await ExplainAsync(_sql.Events.Publish, "text[], text[], jsonb[], text", "'{paid}', '{o-1}', '{null}', 'channel'");
+        Assert.Contains("event_waits_open", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("Seq Scan", plan, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AWaitsFirstLook_FindsItsEventByNameAndKey()
+    {
+        var plan = await ExplainAsync(_sql.Events.FindEvent, "text, text, timestamptz, text", "'paid', 'o-1', null, 'run-1'");
+        Assert.Contains("events_by_name_key", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("Seq Scan", plan, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task StepCheckpoint_FindsItsRunsByPrimaryKey()
     {
         // The generic plan cannot see how many rows the arrays hold. It must look the batch's runs up by key,

@@ -18,7 +18,7 @@ internal static class StartChecks
     }
 
     /// <summary>The input's JSON is within <see cref="TrellisOptions.MaxInputBytes"/>.</summary>
-    public static void CheckInputSize(string workflowName, string inputJson, int maxInputBytes)
+    public static void CheckInputSize(string workflowName, string inputJson, int maxInputBytes, string what = "input of workflow")
     {
         // UTF-8 takes at most 3 bytes per UTF-16 char, so short inputs need no exact count.
         if (inputJson.Length * 3 <= maxInputBytes)
@@ -30,7 +30,7 @@ internal static class StartChecks
         if (inputBytes > maxInputBytes)
         {
             throw new InvalidRunInputException(
-                $"The input of workflow '{workflowName}' is {inputBytes:N0} bytes of JSON; the limit is {maxInputBytes:N0} (TrellisOptions.MaxInputBytes).");
+                $"The {what} '{workflowName}' is {inputBytes:N0} bytes of JSON; the limit is {maxInputBytes:N0} (TrellisOptions.MaxInputBytes).");
         }
     }
 

@@ -11,7 +11,7 @@ namespace Trellis;
 /// </summary>
 public sealed class TrellisClient : IAsyncDisposable
 {
-    private readonly IRunStore _store;
+    private readonly IWorkflowStore _store;
     private readonly WorkflowRegistry _registry;
     private readonly TrellisOptions _options;
     private readonly TrellisSerializer _serializer;
@@ -21,7 +21,7 @@ public sealed class TrellisClient : IAsyncDisposable
     private readonly IAsyncDisposable? _owned;
 
     internal TrellisClient(
-        IRunStore store,
+        IWorkflowStore store,
         WorkflowRegistry registry,
         TrellisOptions options,
         TrellisSerializer serializer,
@@ -144,6 +144,34 @@ public sealed class TrellisClient : IAsyncDisposable
         StartChecks.CheckJsonSyntax(inputJson);
         var (runId, created) = await CreateAsync(workflowName, inputJson, options, null, cancellationToken).ConfigureAwait(false);
         return new RunHandle(this, runId, created);
+    }
+
+    /// <summary>
+    /// Publishes an event: every run waiting for <paramref name="name"/> and <paramref name="key"/>
+    /// (<see cref="WorkflowContext.WaitForEventAsync{T}"/>) receives it, and so does a run that reaches such a wait later,
+    /// if the event counts for it (published at or after its effective-from time). Returns how many waiting runs received it now.
+    /// </summary>
+    public Task<int> PublishEventAsync(string name, string key, object? data = null, CancellationToken cancellationToken = default) =>
+        PublishEventsAsync([new EventToPublish(name, key, data)], cancellationToken);
+
+    /// <summary>Publishes many events in one round trip and one transaction: all are stored, or, on bad input, none.</summary>
+    public Task<int> PublishEventsAsync(IEnumerable<EventToPublish> events, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        var stored = new List<NewEvent>();
+        foreach (var e in events)
+        {
+            ArgumentNullException.ThrowIfNull(e);
+            var json = e.Data is null ? null : _serializer.Serialize(e.Data, e.Data.GetType());
+            if (json is not null)
+            {
+                StartChecks.CheckInputSize(e.Name, json, _options.MaxInputBytes, "data of event");
+            }
+
+            stored.Add(new NewEvent(e.Name, e.Key, json));
+        }
+
+        return _store.PublishEventsAsync(stored, cancellationToken);
     }
 
     /// <summary>The run as stored now, or null when no run has this id.</summary>

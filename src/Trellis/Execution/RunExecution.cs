@@ -42,7 +42,7 @@ internal sealed class RunExecution : IDisposable
     private int _cancelRequested;
     private volatile ClaimWindowSession? _window;
     private List<(CheckpointWrite Write, TaskCompletionSource<bool> Written)>? _afterWindow;
-    private readonly TaskCompletionSource<RunFinish> _suspended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<RunFinish?> _suspended = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public RunExecution(ClaimedRun claim, WorkflowDefinition definition, ExecutionServices services, RunHold hold, ClaimWindowSession? window = null)
     {
@@ -107,13 +107,14 @@ internal sealed class RunExecution : IDisposable
     }
 
     /// <summary>Completes when the workflow asked to leave the worker and wait (<see cref="Suspend"/>), with the outcome to write.</summary>
-    public Task<RunFinish> Suspended => _suspended.Task;
+    public Task<RunFinish?> Suspended => _suspended.Task;
 
     /// <summary>
-    /// The workflow waits without a worker from here on: the executor writes <paramref name="finish"/> and stops running
-    /// the workflow, whose code is not resumed in this execution (a later claim replays it up to here).
+    /// The workflow waits without a worker from here on: the executor writes <paramref name="finish"/> (null: the store
+    /// has the run waiting already) and stops running the workflow, whose code is not resumed in this execution (a later
+    /// claim replays it up to here).
     /// </summary>
-    public void Suspend(RunFinish finish) => _suspended.TrySetResult(finish);
+    public void Suspend(RunFinish? finish) => _suspended.TrySetResult(finish);
 
     /// <summary>True the first time only: the run's worker slot is given back exactly once.</summary>
     public bool TryReleaseSlot() => Interlocked.Exchange(ref _slotReleased, 1) == 0;
@@ -393,4 +394,5 @@ internal sealed record ExecutionServices(
     ILogger Logger,
     IServiceProvider? Services,
     IRunQueue Queue,
-    IRunTimers Timers);
+    IRunTimers Timers,
+    IRunEvents Events);

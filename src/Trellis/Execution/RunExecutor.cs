@@ -122,7 +122,11 @@ internal static class RunExecutor
         var finish = await run.Suspended.ConfigureAwait(false);
         run.Abort(AbortReason.Suspended);
         _ = workflow.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-        if (await FinishAsync(run, finish).ConfigureAwait(false))
+        if (finish is null)
+        {
+            run.Services.Logger.RunSuspended(run.RunId, "an event");
+        }
+        else if (await FinishAsync(run, finish).ConfigureAwait(false))
         {
             run.Services.Logger.RunSuspended(run.RunId, finish.WaitReason);
         }

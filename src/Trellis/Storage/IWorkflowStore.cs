@@ -6,7 +6,7 @@ namespace Trellis.Storage;
 /// <see cref="IRunQueue"/> and <see cref="ICheckpointStore"/>, wake-ups on <see cref="IStoreListener"/>, maintenance
 /// that runs on one worker at a time on <see cref="ILeaderLeases"/>.
 /// </summary>
-public interface IWorkflowStore : IRunStore, IRunQueue, ICheckpointStore, IStoreListener, ILeaderLeases, IRunTimers, IAsyncDisposable
+public interface IWorkflowStore : IRunStore, IRunQueue, ICheckpointStore, IStoreListener, ILeaderLeases, IRunTimers, IRunEvents, IAsyncDisposable
 {
     /// <summary>Where the data lives, for logs and error messages (never includes a password).</summary>
     string Description { get; }
@@ -206,5 +206,27 @@ public interface IRunTimers
     /// waits on a time). Safe to call from many workers at once: each due run is woken once.
     /// </summary>
     Task<WokenRuns> WakeDueRunsAsync(int limit, CancellationToken cancellationToken = default);
+}
+
+/// <summary>
+/// Events published under a name and a key, and the runs that wait for them. An event is broadcast: every wait on its
+/// name and key whose "effective from" time it was published at or after receives it, each wait once, and each run
+/// receives one event at most once.
+/// </summary>
+public interface IRunEvents
+{
+    /// <summary>
+    /// Stores the events in one transaction, hands each open wait on their names and keys the earliest one it may
+    /// receive, and makes those waits' runs ready. Returns how many waits received one now.
+    /// </summary>
+    Task<int> PublishEventsAsync(IReadOnlyList<NewEvent> events, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The run's wait at a position: an event it has received (one published at or after the wait's effective-from time
+    /// that no earlier wait of the run received), or its timeout having passed; otherwise the wait stays open and the
+    /// run, held by the claim <see cref="EventWait.Epoch"/>, goes to <see cref="RunStatus.Waiting"/> in the same
+    /// transaction, until an event or its timeout. Asking again for the same position answers the same way.
+    /// </summary>
+    Task<EventWaitOutcome> WaitForEventAsync(EventWait wait, CancellationToken cancellationToken = default);
 }
 

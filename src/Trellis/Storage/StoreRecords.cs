@@ -98,3 +98,31 @@ public sealed record WorkerStartRecovery(int RecoveredOwnRuns, int ExpiredLeases
 /// <summary>What <see cref="IRunTimers.WakeDueRunsAsync"/> did: how many runs it woke, and how long until the next is due.</summary>
 public sealed record WokenRuns(int Woken, TimeSpan? NextDueIn);
 
+/// <summary>An event to publish: its name, its key, and its data as JSON (or null).</summary>
+public sealed record NewEvent(string Name, string Key, string? DataJson);
+
+/// <summary>
+/// A run's wait for an event, at a step position: the name and key it waits on, from when on an event counts (null:
+/// the run's creation), and how long it waits (null: for good).
+/// </summary>
+public sealed record EventWait(string RunId, long Epoch, int Sequence, string Name, string Key, DateTimeOffset? EffectiveFrom, TimeSpan? Timeout);
+
+/// <summary>How a wait for an event stands.</summary>
+public enum EventWaitState
+{
+    /// <summary>An event reached it: <see cref="EventWaitOutcome.DataJson"/>.</summary>
+    Received,
+
+    /// <summary>Its timeout passed first.</summary>
+    TimedOut,
+
+    /// <summary>It is open, and the run waits in the store without a worker (or was cancelled instead).</summary>
+    Waiting,
+
+    /// <summary>The claim named in the wait no longer holds the run; nothing was written.</summary>
+    NotHeld,
+}
+
+/// <summary>The answer to <see cref="IRunEvents.WaitForEventAsync"/>.</summary>
+public sealed record EventWaitOutcome(EventWaitState State, string? DataJson = null, DateTimeOffset? PublishedAt = null);
+

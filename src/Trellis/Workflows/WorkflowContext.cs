@@ -149,6 +149,28 @@ public sealed class WorkflowContext
     }
 
     /// <summary>
+    /// Waits for an event published with <paramref name="name"/> and <paramref name="key"/>
+    /// (<see cref="TrellisClient.PublishEventAsync"/>), durably: until one arrives the run waits in the store
+    /// (<c>waiting</c>), holding no worker, and the event makes it ready again. An event counts when it was published at
+    /// or after <paramref name="effectiveFrom"/>, by default the run's creation, so one published before the run reached
+    /// the wait is delivered too; each wait receives one event, and never one an earlier wait of the run received. Several
+    /// runs waiting on the same name and key each receive it. After <paramref name="timeout"/> (null: none) the result
+    /// says <see cref="EventResult{T}.TimedOut"/>. Takes a step position, as a step does.
+    /// </summary>
+    public Task<EventResult<T>> WaitForEventAsync<T>(string name, string key, TimeSpan? timeout = null, DateTimeOffset? effectiveFrom = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentException.ThrowIfNullOrWhiteSpace(key);
+        if (timeout is { } t)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(t, TimeSpan.Zero, nameof(timeout));
+        }
+
+        var sequence = _run.NextSequence();
+        return RunEventWaitAsync<T>(sequence, name, key, timeout, effectiveFrom);
+    }
+
+    /// <summary>
     /// Saves the run's progress (0–100 and a message) in the store. While replaying stored steps the call
     /// does nothing, so that a resumed run's progress does not go back to earlier values.
     /// </summary>
@@ -167,6 +189,18 @@ public sealed class WorkflowContext
 
         var write = new ProgressWrite { RunId = _run.RunId, Epoch = _run.Epoch, Percent = percent, Message = message };
         await _run.EnsureAppliedAsync(_run.WriteAsync(write)).ConfigureAwait(false);
+    }
+
+    private async Task<EventResult<T>> RunEventWaitAsync<T>(int sequence, string name, string key, TimeSpan? timeout, DateTimeOffset? effectiveFrom)
+    {
+        var stored = _run.GetStored(sequence);
+        var stepName = EventWaits.StepName(name);
+        if (stored is not null && (stored.IsPerItem || stored.Name != stepName))
+        {
+            throw Mismatch(sequence, stored, stepName, perItem: false);
+        }
+
+        return await EventWaits.WaitAsync<T>(_run, sequence, stored?.Step, name, key, timeout, effectiveFrom).ConfigureAwait(false);
     }
 
     private async Task RunSleepAsync(int sequence, TimeSpan? duration, DateTimeOffset? until)
