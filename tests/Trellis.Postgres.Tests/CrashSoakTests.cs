@@ -13,9 +13,9 @@ public sealed class CrashSoakCollection;
 /// <summary>
 /// Worker processes share hundreds of runs while they are SIGKILLed, frozen (SIGSTOP) for three leases and let go on
 /// (SIGCONT), and PostgreSQL restarts in immediate mode; each run sleeps durably on the way (out of its worker, woken
-/// by whichever worker is alive then). Every step body records when it started, outside Trellis. At
-/// the end every run has completed with the right output, none failed for worker losses, and no body started after
-/// its step's checkpoint had committed.
+/// by whichever worker is alive then) and waits for an event of its own, which the test publishes through the faults. Every step body records when it started, outside Trellis. At
+/// the end every run has completed with the right output (its event's data included), none failed for worker losses,
+/// each wait received one event and no event reached two, and no body started after its step's checkpoint had committed.
 /// </summary>
 /// <remarks>
 /// The default size fits CI (about a minute). <c>TRELLIS_SOAK_RUNS</c>, <c>_WORKERS</c>, <c>_SLOTS</c>, <c>_RESTARTS</c>,
@@ -74,8 +74,10 @@ public sealed class CrashSoakTests(ITestOutputHelper output)
                 await chaos.StartWorkerAsync();
             }
 
-            var inputs = Enumerable.Range(0, runCount).Select(i => new SoakInput(i, items, stepMs, itemMs, sleepMs)).ToArray();
+            var inputs = Enumerable.Range(0, runCount).Select(i => new SoakInput(i, items, stepMs, itemMs, sleepMs, AwaitsEvent: true)).ToArray();
             var ids = await client.Client.StartManyAsync<SoakWorkflow>(inputs);
+            using var stopPublishing = new CancellationTokenSource();
+            var publishing = PublishEventsAsync(client.Client, runCount, seed, stopPublishing.Token);
 
             // Faults every 1-3 s until every run has finished; the restarts come at even shares of the work.
             var clock = Stopwatch.StartNew();
@@ -97,6 +99,8 @@ public sealed class CrashSoakTests(ITestOutputHelper output)
             }
 
             output.WriteLine($"all {runCount} runs finished in {clock.Elapsed.TotalSeconds:0.0} s; {chaos}");
+            await stopPublishing.CancelAsync();
+            output.WriteLine($"events published, counting calls retried after a fault: {await publishing}");
             Assert.Equal(restartCount, chaos.Restarts);
             Assert.True(chaos.Kills > 0 && chaos.Pauses > 0, $"the faults did not happen: {chaos}");
 
@@ -110,6 +114,13 @@ public sealed class CrashSoakTests(ITestOutputHelper output)
             Assert.Equal(runCount, outcomes.Count);
             Assert.All(outcomes, o => Assert.Equal(("completed", expected[o.Id]), (o.Status, o.Output)));
             output.WriteLine($"worker losses: {outcomes.Sum(o => o.Losses)} in all, at most {outcomes.Max(o => o.Losses)} for one run");
+            // Each run's one wait received one event, and no event reached two waits.
+            Assert.Equal(runCount, await QueryAsync(
+                probe, $"SELECT count(*) FROM {schema.Quoted}.event_waits WHERE event_id IS NOT NULL", r => r.GetInt64(0)));
+            Assert.Equal(0, await QueryAsync(
+                probe,
+                $"SELECT count(*) FROM (SELECT event_id FROM {schema.Quoted}.event_waits GROUP BY event_id HAVING count(*) > 1) twice",
+                r => r.GetInt64(0)));
             if (sleepMs > 0)
             {
                 // Each run slept once: one sleep row, ended, per run.
@@ -142,6 +153,38 @@ public sealed class CrashSoakTests(ITestOutputHelper output)
         {
             await chaos.DisposeAsync();
         }
+    }
+
+    /// <summary>
+    /// Publishes each run's event once, in random order, 20 at a time every 200 ms, through the faults: a call that fails
+    /// (the database restarting) is sent again, so an event may be stored twice, and a run must still receive one.
+    /// </summary>
+    private static async Task<int> PublishEventsAsync(TrellisClient client, int runCount, int seed, CancellationToken cancellationToken)
+    {
+        var order = Enumerable.Range(0, runCount).ToArray();
+        new Random(seed).Shuffle(order);
+        var calls = 0;
+        foreach (var batch in order.Chunk(20))
+        {
+            var events = batch.Select(id => new EventToPublish("soak", SoakWorkflow.EventKey(id), SoakWorkflow.Bonus(id))).ToArray();
+            while (true)
+            {
+                calls++;
+                try
+                {
+                    await client.PublishEventsAsync(events, cancellationToken);
+                    break;
+                }
+                catch (Exception) when (!cancellationToken.IsCancellationRequested)
+                {
+                    await Task.Delay(200, cancellationToken);
+                }
+            }
+
+            await Task.Delay(200, cancellationToken);
+        }
+
+        return calls;
     }
 
     /// <summary>How big the soak is: the defaults fit CI; <c>TRELLIS_SOAK_*</c> variables change them.</summary>

@@ -84,18 +84,24 @@ public sealed class PoisonPill(BodyLog log) : Workflow<int, string>
 
 /// <param name="Id">Makes each run's results its own.</param>
 /// <param name="SleepMs">A durable sleep between "sum" and "scale", when positive (over a second, it leaves the worker).</param>
-public sealed record SoakInput(int Id, int Items, int StepMs, int ItemMs, int SleepMs = 0);
+/// <param name="AwaitsEvent">After the sleep, a wait for the event "soak" keyed by the id, whose data (<see cref="SoakWorkflow.Bonus"/>) is added in.</param>
+public sealed record SoakInput(int Id, int Items, int StepMs, int ItemMs, int SleepMs = 0, bool AwaitsEvent = false);
 
 /// <summary>
 /// Five steps, the second a per-item step over <see cref="SoakInput.Items"/> items: load, square (per item), sum,
-/// (a sleep,) scale, finish. Every body first records its start, with the time it began, in <c>body_log</c>.
+/// (a sleep, a wait for an event,) scale, finish. Every body first records its start, with the time it began, in <c>body_log</c>.
 /// </summary>
 public sealed class SoakWorkflow(BodyLog log) : Workflow<SoakInput, string>
 {
+    /// <summary>The data of the event a run with <paramref name="id"/> waits for.</summary>
+    public static long Bonus(int id) => id * 3L;
+
+    public static string EventKey(int id) => id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     public static string Expected(SoakInput input)
     {
         var sum = Enumerable.Range(0, input.Items).Sum(i => (long)(i + input.Id) * (i + input.Id));
-        return $"{input.Id}:{sum + (input.Id * 7)}";
+        return $"{input.Id}:{sum + (input.Id * 7) + (input.AwaitsEvent ? Bonus(input.Id) : 0)}";
     }
 
     public override async Task<string> RunAsync(WorkflowContext context, SoakInput input)
@@ -112,7 +118,9 @@ public sealed class SoakWorkflow(BodyLog log) : Workflow<SoakInput, string>
             await context.SleepAsync(TimeSpan.FromMilliseconds(input.SleepMs));
         }
 
-        var scaled = await context.StepAsync("scale", ct => Body(context, "scale", null, input.StepMs, () => sum + load, ct));
+        var bonus = input.AwaitsEvent ? (await context.WaitForEventAsync<long>("soak", EventKey(input.Id))).Data : 0;
+
+        var scaled = await context.StepAsync("scale", ct => Body(context, "scale", null, input.StepMs, () => sum + load + bonus, ct));
         return await context.StepAsync("finish", ct => Body(context, "finish", null, input.StepMs, () => $"{input.Id}:{scaled}", ct));
     }
 
