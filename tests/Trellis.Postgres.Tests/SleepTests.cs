@@ -129,6 +129,46 @@ public sealed class SleepTests(PostgresFixture database, ITestOutputHelper outpu
         Assert.Equal(0, probe.Count("after"));
     }
 
+    private sealed class Sleeper : Workflow<int, int>
+    {
+        public override async Task<int> RunAsync(WorkflowContext context, int input)
+        {
+            await context.SleepAsync(TimeSpan.FromDays(1));
+            return input;
+        }
+    }
+
+    private sealed class Quick : Workflow<int, int>
+    {
+        public override Task<int> RunAsync(WorkflowContext context, int input) => context.StepAsync("double", _ => Task.FromResult(input * 2));
+    }
+
+    [Fact]
+    public async Task TenThousandSleepingRuns_HoldNoSlot_AndAFourSlotWorkerRunsOtherWorkMeanwhile()
+    {
+        const int Sleeping = 10_000;
+        await using var engine = await TestEngines.Builder(database, output)
+            .ConfigureWorker(w => w.MaxConcurrentRuns = 4)
+            .AddWorkflow<Sleeper>()
+            .AddWorkflow<Quick>()
+            .StartAsync();
+        var sleepers = await engine.Client.StartManyAsync<Sleeper>(Enumerable.Range(0, Sleeping).Select(i => (object?)i));
+        await Eventually.HoldsAsync(
+            async () => await database.ScalarAsync<long>("SELECT count(*) FROM {schema}.runs WHERE id = ANY($1) AND status = 'waiting'", (object)sleepers.ToArray()) == Sleeping,
+            "every sleeper sleeps",
+            TimeSpan.FromMinutes(2));
+
+        var quick = await engine.Client.StartManyAsync<Quick>(Enumerable.Range(0, 200).Select(i => (object?)i));
+
+        foreach (var (id, i) in quick.Select((id, i) => (id, i)))
+        {
+            Assert.Equal(i * 2, await engine.Client.GetHandle<Quick>(id).GetResultAsync(TimeSpan.FromSeconds(60)));
+        }
+
+        Assert.Equal(Sleeping, await database.ScalarAsync<long>("SELECT count(*) FROM {schema}.runs WHERE id = ANY($1) AND status = 'waiting'", (object)sleepers.ToArray()));
+        Assert.Equal(Sleeping, await database.ScalarAsync<long>("SELECT count(*) FROM {schema}.steps WHERE run_id = ANY($1) AND name = 'sleep'", (object)sleepers.ToArray()));
+    }
+
     [Fact]
     public async Task ANegativeSleep_IsRefused()
     {
