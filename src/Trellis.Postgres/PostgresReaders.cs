@@ -67,7 +67,8 @@ internal static class PostgresReaders
         reader.GetBoolean(7),
         NullableString(reader, 8),
         ReadTags(reader.GetString(9)),
-        reader.GetBoolean(10));
+        reader.GetBoolean(10),
+        reader.GetFieldValue<DateTimeOffset>(11));
 
     public static RunHistoryEntry ReadHistory(NpgsqlDataReader reader) => new()
     {

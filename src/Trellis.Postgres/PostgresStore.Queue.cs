@@ -244,7 +244,7 @@ internal sealed class QueueSql
         -- $2 and expects a tenth of the backlog; joined to that many rows, it read the whole primary key per claim.
         WHERE r.id = ANY (ARRAY(SELECT id FROM ready))
         RETURNING r.id, r.workflow_name, r.workflow_version, r.input, r.epoch, r.attempt, r.max_attempts,
-                  r.cancel_requested, r.correlation_id, r.tags, r.id = ANY (ARRAY(SELECT id FROM ready WHERE started))
+                  r.cancel_requested, r.correlation_id, r.tags, r.id = ANY (ARRAY(SELECT id FROM ready WHERE started)), now()
         """;
 
     /// <summary>

@@ -45,7 +45,7 @@ internal static class DurableSleep
             return;
         }
 
-        var now = await services.Timers.GetTimeAsync(run.StopToken).ConfigureAwait(false);
+        var now = await StoreTimeAsync(run).ConfigureAwait(false);
         var endsAt = until ?? now + duration!.Value;
         if (endsAt - now <= maxOnWorker)
         {
@@ -67,14 +67,19 @@ internal static class DurableSleep
     private static async Task ContinueAsync(RunExecution run, int sequence, DateTimeOffset endsAt, DateTimeOffset? startedAt)
     {
         await run.EnsureHeldAsync().ConfigureAwait(false);
-        var now = await run.Services.Timers.GetTimeAsync(run.StopToken).ConfigureAwait(false);
+        var now = await StoreTimeAsync(run).ConfigureAwait(false);
         if (now < endsAt)
         {
             await LeaveWorkerAsync(run, endsAt).ConfigureAwait(false);
         }
 
-        await run.EnsureAppliedAsync(WriteAsync(run, sequence, StepStatus.Completed, endsAt, startedAt ?? now)).ConfigureAwait(false);
+        // Not awaited: if it is lost, a replay finds the sleep over again; if it is refused, so is the next write.
+        _ = WriteAsync(run, sequence, StepStatus.Completed, endsAt, startedAt ?? now);
     }
+
+    /// <summary>The store's clock: known from the claim when it said, asked for otherwise.</summary>
+    private static ValueTask<DateTimeOffset> StoreTimeAsync(RunExecution run) =>
+        run.StoreTimeNow is { } now ? ValueTask.FromResult(now) : new ValueTask<DateTimeOffset>(run.Services.Timers.GetTimeAsync(run.StopToken));
 
     /// <summary>The run waits in the store until <paramref name="endsAt"/>; the workflow's code does not go on here.</summary>
     private static Task LeaveWorkerAsync(RunExecution run, DateTimeOffset endsAt)

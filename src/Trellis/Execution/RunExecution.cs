@@ -42,6 +42,7 @@ internal sealed class RunExecution : IDisposable
     private int _cancelRequested;
     private volatile ClaimWindowSession? _window;
     private List<(CheckpointWrite Write, TaskCompletionSource<bool> Written)>? _afterWindow;
+    private readonly long _handedOverAt;
     private readonly TaskCompletionSource<RunFinish?> _suspended = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public RunExecution(ClaimedRun claim, WorkflowDefinition definition, ExecutionServices services, RunHold hold, ClaimWindowSession? window = null)
@@ -51,6 +52,7 @@ internal sealed class RunExecution : IDisposable
         Services = services;
         Hold = hold;
         _window = window;
+        _handedOverAt = services.Time.GetTimestamp();
         // Kept apart from its source: a body abandoned by a cancel may still read it after the run has ended.
         StopToken = _stop.Token;
         if (claim.CancelRequested)
@@ -105,6 +107,13 @@ internal sealed class RunExecution : IDisposable
             // The execution already ended.
         }
     }
+
+    /// <summary>
+    /// The store's clock now, as far as this worker can tell without asking: the time the store handed the run over, plus
+    /// the time since on this worker's monotonic clock, counted from after the answer arrived, so never ahead of the
+    /// store's clock by more than the two clocks' drift. Null when the store did not say (a local start).
+    /// </summary>
+    public DateTimeOffset? StoreTimeNow => Claim.StoreTime + Services.Time.GetElapsedTime(_handedOverAt);
 
     /// <summary>Completes when the workflow asked to leave the worker and wait (<see cref="Suspend"/>), with the outcome to write.</summary>
     public Task<RunFinish?> Suspended => _suspended.Task;

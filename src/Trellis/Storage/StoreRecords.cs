@@ -71,6 +71,7 @@ public sealed record ClaimRequest(
 /// <summary>
 /// A run handed to a worker, with the epoch that fences its writes. <paramref name="StartedBefore"/>: an earlier
 /// claim started the run, so it may have checkpoints to replay (a run never started has none to read).
+/// <paramref name="StoreTime"/>: the store's clock when it handed the run over, if it said (a timer counts from it).
 /// </summary>
 public sealed record ClaimedRun(
     string Id,
@@ -83,7 +84,8 @@ public sealed record ClaimedRun(
     bool CancelRequested,
     string? CorrelationId,
     IReadOnlyDictionary<string, string> Tags,
-    bool StartedBefore);
+    bool StartedBefore,
+    DateTimeOffset? StoreTime = null);
 
 /// <summary>A run a worker holds, and the epoch it holds it under.</summary>
 public readonly record struct RunLease(string RunId, long Epoch);
