@@ -96,6 +96,7 @@ if want trellis; then
   # The floor under W3: one INSERT and its commit from .NET, after the same 20 ms of idle as W3's samples.
   run_case trellis-b-idle-commit commit --samples 200
   run_case trellis-w4-steps   w4 --width 1000
+  run_case trellis-timers     timers --n 10000 --rate 1000
 fi
 
 if want growth; then

@@ -49,6 +49,13 @@ internal static class Summary
                 + $"{(ratio is { } r ? $"{r:0.00}×" : "—")} | {target.Goal} | {(ours is { } v ? (target.Met(v, peer) ? "yes" : "**no**") : "not run")} |");
         }
 
+        foreach (var (metric, goal, limit) in new[] { ("lateness.p50", "≤ 20 ms", 20.0), ("lateness.p99", "≤ 200 ms", 200.0) })
+        {
+            var late = Median(cases, "trellis-timers", metric);
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"| Timer lateness, 10,000 runs sleeping 2 s, 1,000 started/s, {metric[9..]} (ms) | {Cell(cases, "trellis-timers", metric)} | — (no peer case yet) | — | {goal} | {(late is { } l ? (l <= limit ? "yes" : "**no**") : "not run")} |");
+        }
+
         var memory = Median(cases, "trellis-w2-n5000", "peakRssMb");
         text.AppendLine(CultureInfo.InvariantCulture,
             $"| Memory: peak RSS during W2 (MB) | {Cell(cases, "trellis-w2-n5000", "peakRssMb")} | — | — | < 150 MB | {(memory is { } m ? (m < 150 ? "yes" : "**no**") : "not run")} |");

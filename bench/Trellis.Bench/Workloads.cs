@@ -58,3 +58,15 @@ public sealed class FanOut : Workflow<int, int>
         return children.Length;
     }
 }
+
+/// <summary>Timers: a durable sleep, then a step; the step's start against the sleep's end is the wake-up's lateness.</summary>
+public sealed class Napper : Workflow<int, int>
+{
+    public static readonly TimeSpan Nap = TimeSpan.FromSeconds(2);
+
+    public override async Task<int> RunAsync(WorkflowContext context, int input)
+    {
+        await context.SleepAsync(Nap);
+        return await context.StepAsync("woke", _ => Task.FromResult(input));
+    }
+}
