@@ -58,9 +58,9 @@ internal static class DurableSleep
             return;
         }
 
-        // The row and the outcome go out in this order through the run's one lane: stored together, or the row first. A
-        // run lost between the two finds its row when it is replayed, and goes to sleep from there.
-        _ = WriteAsync(run, sequence, StepStatus.Running, endsAt, startedAt); // refused only with the outcome after it
+        // Stored before the run leaves: the outcome of a run in a claim window would otherwise go out with the window's
+        // close, ahead of the row. A run lost between the two finds its row when it is replayed, and sleeps from there.
+        await run.EnsureAppliedAsync(WriteAsync(run, sequence, StepStatus.Running, endsAt, startedAt)).ConfigureAwait(false);
         await LeaveWorkerAsync(run, endsAt).ConfigureAwait(false);
     }
 
@@ -79,7 +79,7 @@ internal static class DurableSleep
 
     /// <summary>The store's clock: known from the claim when it said, asked for otherwise.</summary>
     private static ValueTask<DateTimeOffset> StoreTimeAsync(RunExecution run) =>
-        run.StoreTimeNow is { } now ? ValueTask.FromResult(now) : new ValueTask<DateTimeOffset>(run.Services.Timers.GetTimeAsync(run.StopToken));
+        run.StoreTimeNow is { } now ? ValueTask.FromResult(now) : new ValueTask<DateTimeOffset>(StoreCalls.RetryAsync(run, run.Services.Timers.GetTimeAsync));
 
     /// <summary>The run waits in the store until <paramref name="endsAt"/>; the workflow's code does not go on here.</summary>
     private static Task LeaveWorkerAsync(RunExecution run, DateTimeOffset endsAt)

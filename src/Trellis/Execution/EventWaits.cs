@@ -31,8 +31,8 @@ internal static class EventWaits
         }
 
         await run.EnsureHeldAsync().ConfigureAwait(false);
-        var outcome = await services.Events.WaitForEventAsync(
-            new EventWait(run.RunId, run.Epoch, sequence, name, key, effectiveFrom, timeout), run.StopToken).ConfigureAwait(false);
+        var wait = new EventWait(run.RunId, run.Epoch, sequence, name, key, effectiveFrom, timeout);
+        var outcome = await StoreCalls.RetryAsync(run, token => services.Events.WaitForEventAsync(wait, token)).ConfigureAwait(false);
         switch (outcome.State)
         {
             case EventWaitState.Received or EventWaitState.TimedOut:

@@ -1,0 +1,30 @@
+namespace Trellis.Execution;
+
+/// <summary>
+/// A call a run's workflow code makes to the store itself (a wait, the clock), outside the checkpoint writer, which
+/// retries on its own. A transient failure (the database restarting, a dropped connection) is tried again, as long as
+/// the run goes on and this worker still holds it, so that a blip of the store does not fail the run.
+/// </summary>
+internal static class StoreCalls
+{
+    private static readonly TimeSpan FirstDelay = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan MaxDelay = TimeSpan.FromSeconds(2);
+
+    public static async Task<T> RetryAsync<T>(RunExecution run, Func<CancellationToken, Task<T>> call)
+    {
+        var delay = FirstDelay;
+        while (true)
+        {
+            try
+            {
+                return await call(run.StopToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!run.StopToken.IsCancellationRequested && ErrorClassifier.Classify(ex) == ErrorKind.Transient)
+            {
+                await Task.Delay(delay, run.Services.Time, run.StopToken).ConfigureAwait(false);
+                delay = delay * 2 < MaxDelay ? delay * 2 : MaxDelay;
+                await run.EnsureHeldAsync().ConfigureAwait(false); // while the store is away, the hold runs out: then this stops
+            }
+        }
+    }
+}
