@@ -162,16 +162,39 @@ public sealed class TrellisClient : IAsyncDisposable
         foreach (var e in events)
         {
             ArgumentNullException.ThrowIfNull(e);
-            var json = e.Data is null ? null : _serializer.Serialize(e.Data, e.Data.GetType());
-            if (json is not null)
+            if (e.Name?.StartsWith(MessageEvents.Prefix, StringComparison.Ordinal) == true)
             {
-                StartChecks.CheckInputSize(e.Name, json, _options.MaxInputBytes, "data of event");
+                throw new ArgumentException($"Event names starting with '{MessageEvents.Prefix}' are the messages of SendAsync.", nameof(events));
             }
 
-            stored.Add(new NewEvent(e.Name, e.Key, json));
+            stored.Add(ToStored(e));
         }
 
         return _store.PublishEventsAsync(stored, cancellationToken);
+    }
+
+    /// <summary>
+    /// Sends a message to the run <paramref name="runId"/> on <paramref name="topic"/>: the run's next
+    /// <see cref="WorkflowContext.ReceiveAsync{T}"/> on that topic receives it, each message once and in the order sent,
+    /// whether the run waits already or gets there later. Throws <see cref="RunNotFoundException"/> for an unknown run.
+    /// </summary>
+    public async Task SendAsync(string runId, string topic, object? data = null, CancellationToken cancellationToken = default)
+    {
+        Names.CheckRunId(runId, nameof(runId));
+        ArgumentException.ThrowIfNullOrWhiteSpace(topic);
+        _ = await _store.GetRunAsync(runId, cancellationToken).ConfigureAwait(false) ?? throw new RunNotFoundException(runId);
+        await _store.PublishEventsAsync([ToStored(new EventToPublish(MessageEvents.EventName(topic), runId, data))], cancellationToken).ConfigureAwait(false);
+    }
+
+    private NewEvent ToStored(EventToPublish e)
+    {
+        var json = e.Data is null ? null : _serializer.Serialize(e.Data, e.Data.GetType());
+        if (json is not null)
+        {
+            StartChecks.CheckInputSize(e.Name, json, _options.MaxInputBytes, "data of event");
+        }
+
+        return new NewEvent(e.Name, e.Key, json);
     }
 
     /// <summary>The run as stored now, or null when no run has this id.</summary>

@@ -12,7 +12,9 @@ namespace Trellis.Execution;
 /// </summary>
 internal static class EventWaits
 {
-    public static string StepName(string name) => $"event {name}";
+    /// <summary>The name of a wait's row in <c>steps</c>: "event paid", or for a message "message approvals".</summary>
+    public static string StepName(string name) =>
+        name.StartsWith(MessageEvents.Prefix, StringComparison.Ordinal) ? $"message {name[MessageEvents.Prefix.Length..]}" : $"event {name}";
 
     public static async Task<EventResult<T>> WaitAsync<T>(
         RunExecution run, int sequence, StepInfo? stored, string name, string key, TimeSpan? timeout, DateTimeOffset? effectiveFrom)

@@ -161,6 +161,16 @@ public sealed class WorkflowContext
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentException.ThrowIfNullOrWhiteSpace(key);
+        if (name.StartsWith(MessageEvents.Prefix, StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"Event names starting with '{MessageEvents.Prefix}' are the messages of ReceiveAsync.", nameof(name));
+        }
+
+        return WaitAsync<T>(name, key, timeout, effectiveFrom);
+    }
+
+    private Task<EventResult<T>> WaitAsync<T>(string name, string key, TimeSpan? timeout, DateTimeOffset? effectiveFrom)
+    {
         if (timeout is { } t)
         {
             ArgumentOutOfRangeException.ThrowIfLessThan(t, TimeSpan.Zero, nameof(timeout));
@@ -168,6 +178,18 @@ public sealed class WorkflowContext
 
         var sequence = _run.NextSequence();
         return RunEventWaitAsync<T>(sequence, name, key, timeout, effectiveFrom);
+    }
+
+    /// <summary>
+    /// Receives the next message sent to this run on <paramref name="topic"/> (<see cref="TrellisClient.SendAsync"/>),
+    /// durably, as <see cref="WaitForEventAsync{T}"/> waits: each message is received once, in the order sent, and one
+    /// sent before the run got here waits for it. After <paramref name="timeout"/> (null: none) the result says
+    /// <see cref="EventResult{T}.TimedOut"/>. Takes a step position, as a step does.
+    /// </summary>
+    public Task<EventResult<T>> ReceiveAsync<T>(string topic, TimeSpan? timeout = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(topic);
+        return WaitAsync<T>(MessageEvents.EventName(topic), RunId, timeout, effectiveFrom: null);
     }
 
     /// <summary>
