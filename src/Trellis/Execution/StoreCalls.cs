@@ -10,16 +10,19 @@ internal static class StoreCalls
     private static readonly TimeSpan FirstDelay = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan MaxDelay = TimeSpan.FromSeconds(2);
 
+    /// <summary>About a minute of tries; an error that lasts longer is not a blip, and fails the run's attempt.</summary>
+    private const int MaxTries = 35;
+
     public static async Task<T> RetryAsync<T>(RunExecution run, Func<CancellationToken, Task<T>> call)
     {
         var delay = FirstDelay;
-        while (true)
+        for (var tries = 1; ; tries++)
         {
             try
             {
                 return await call(run.StopToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (!run.StopToken.IsCancellationRequested && ErrorClassifier.Classify(ex) == ErrorKind.Transient)
+            catch (Exception ex) when (tries < MaxTries && !run.StopToken.IsCancellationRequested && ErrorClassifier.Classify(ex) == ErrorKind.Transient)
             {
                 await Task.Delay(delay, run.Services.Time, run.StopToken).ConfigureAwait(false);
                 delay = delay * 2 < MaxDelay ? delay * 2 : MaxDelay;
