@@ -19,6 +19,7 @@ internal sealed class PostgresSql
         LeaderLeases = new LeaderLeaseSql(schema.Quoted);
         Timers = new TimerSql(schema.Quoted);
         Events = new EventSql(schema.Quoted);
+        Values = new ValueSql(schema.Quoted);
         EventLockPrefix = $"trellis.event:{schema.Name}:";
     }
 
@@ -33,6 +34,7 @@ internal sealed class PostgresSql
     public LeaderLeaseSql LeaderLeases { get; }
     public TimerSql Timers { get; }
     public EventSql Events { get; }
+    public ValueSql Values { get; }
 
     /// <summary>What an event lock's key starts with: waits and publishes on one name and key take the same lock.</summary>
     public string EventLockPrefix { get; }

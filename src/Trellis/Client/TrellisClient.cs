@@ -19,6 +19,7 @@ public sealed class TrellisClient : IAsyncDisposable
     private readonly RunStarter _starter;
     private readonly ILocalRunner? _localWorker;
     private readonly IAsyncDisposable? _owned;
+    private static readonly TimeSpan ValuePollInterval = TimeSpan.FromMilliseconds(100);
 
     internal TrellisClient(
         IWorkflowStore store,
@@ -195,6 +196,38 @@ public sealed class TrellisClient : IAsyncDisposable
         }
 
         return new NewEvent(e.Name, e.Key, json);
+    }
+
+    /// <summary>
+    /// The value the run set under <paramref name="key"/> (<see cref="WorkflowContext.SetValueAsync{T}"/>). Not set yet:
+    /// waits up to <paramref name="wait"/> for it (looking every 100 ms), and returns <c>default</c> if it is still not
+    /// set then, or the run has finished without setting it. Throws <see cref="RunNotFoundException"/> for an unknown run.
+    /// </summary>
+    public async Task<T?> GetValueAsync<T>(string runId, string key, TimeSpan? wait = null, CancellationToken cancellationToken = default)
+    {
+        Names.CheckRunId(runId, nameof(runId));
+        ArgumentException.ThrowIfNullOrWhiteSpace(key);
+        var deadline = DateTimeOffset.UtcNow + (wait ?? TimeSpan.Zero);
+        while (true)
+        {
+            var value = await _store.GetValueAsync(runId, key, cancellationToken).ConfigureAwait(false);
+            if (!value.RunExists)
+            {
+                throw new RunNotFoundException(runId);
+            }
+
+            if (value.IsSet)
+            {
+                return _serializer.Deserialize<T>(value.ValueJson ?? "null");
+            }
+
+            if (value.RunFinished || DateTimeOffset.UtcNow >= deadline)
+            {
+                return default;
+            }
+
+            await Task.Delay(ValuePollInterval, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>The run as stored now, or null when no run has this id.</summary>

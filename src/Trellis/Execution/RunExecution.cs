@@ -404,4 +404,5 @@ internal sealed record ExecutionServices(
     IServiceProvider? Services,
     IRunQueue Queue,
     IRunTimers Timers,
-    IRunEvents Events);
+    IRunEvents Events,
+    IRunValues Values);

@@ -6,7 +6,7 @@ namespace Trellis.Storage;
 /// <see cref="IRunQueue"/> and <see cref="ICheckpointStore"/>, wake-ups on <see cref="IStoreListener"/>, maintenance
 /// that runs on one worker at a time on <see cref="ILeaderLeases"/>.
 /// </summary>
-public interface IWorkflowStore : IRunStore, IRunQueue, ICheckpointStore, IStoreListener, ILeaderLeases, IRunTimers, IRunEvents, IAsyncDisposable
+public interface IWorkflowStore : IRunStore, IRunQueue, ICheckpointStore, IStoreListener, ILeaderLeases, IRunTimers, IRunEvents, IRunValues, IAsyncDisposable
 {
     /// <summary>Where the data lives, for logs and error messages (never includes a password).</summary>
     string Description { get; }
@@ -228,5 +228,15 @@ public interface IRunEvents
     /// transaction, until an event or its timeout. Asking again for the same position answers the same way.
     /// </summary>
     Task<EventWaitOutcome> WaitForEventAsync(EventWait wait, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Values a run publishes under a key for callers to read: the latest per run and key.</summary>
+public interface IRunValues
+{
+    /// <summary>Stores <paramref name="valueJson"/> under <paramref name="key"/> for the run, if the claim <paramref name="epoch"/> still holds it; false otherwise.</summary>
+    Task<bool> SetValueAsync(string runId, long epoch, string key, string? valueJson, CancellationToken cancellationToken = default);
+
+    /// <summary>The value of the run under <paramref name="key"/>, whether one was set, and whether the run has finished.</summary>
+    Task<RunValue> GetValueAsync(string runId, string key, CancellationToken cancellationToken = default);
 }
 

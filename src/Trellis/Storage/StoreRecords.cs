@@ -128,3 +128,6 @@ public enum EventWaitState
 /// <summary>The answer to <see cref="IRunEvents.WaitForEventAsync"/>.</summary>
 public sealed record EventWaitOutcome(EventWaitState State, string? DataJson = null, DateTimeOffset? PublishedAt = null);
 
+/// <summary>A run's value under a key: whether the run exists, whether the value was set (it may be set to null), and whether the run has finished.</summary>
+public sealed record RunValue(bool RunExists, bool IsSet, string? ValueJson, bool RunFinished);
+

@@ -193,6 +193,18 @@ public sealed class WorkflowContext
     }
 
     /// <summary>
+    /// Publishes <paramref name="value"/> under <paramref name="key"/> for callers to read or wait for
+    /// (<see cref="TrellisClient.GetValueAsync{T}"/>); a later call with the same key replaces it. Durable: a replay does
+    /// not set it again. Takes a step position, as a step does.
+    /// </summary>
+    public Task SetValueAsync<T>(string key, T value)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(key);
+        var sequence = _run.NextSequence();
+        return RunSetValueAsync(sequence, key, _run.Services.Serializer.Serialize(value));
+    }
+
+    /// <summary>
     /// Saves the run's progress (0–100 and a message) in the store. While replaying stored steps the call
     /// does nothing, so that a resumed run's progress does not go back to earlier values.
     /// </summary>
@@ -223,6 +235,42 @@ public sealed class WorkflowContext
         }
 
         return await EventWaits.WaitAsync<T>(_run, sequence, stored?.Step, name, key, timeout, effectiveFrom).ConfigureAwait(false);
+    }
+
+    private async Task RunSetValueAsync(int sequence, string key, string valueJson)
+    {
+        var stepName = $"value {key}";
+        var stored = _run.GetStored(sequence);
+        if (stored is not null)
+        {
+            if (stored.IsPerItem || stored.Name != stepName)
+            {
+                throw Mismatch(sequence, stored, stepName, perItem: false);
+            }
+
+            if (stored.Step!.Status == StepStatus.Completed)
+            {
+                return;
+            }
+        }
+
+        await _run.EnsureHeldAsync().ConfigureAwait(false);
+        var startedAt = stored?.Step?.StartedAt ?? _run.Services.Time.GetUtcNow();
+        var row = new StepWrite
+        {
+            RunId = RunId, Epoch = _run.Epoch, Sequence = sequence, Name = stepName, Status = StepStatus.Running,
+            ResultJson = valueJson, Attempts = 1, StartedAt = startedAt,
+        };
+        // A running row first: it takes the run out of a claim window (setting the value needs a lease and its epoch),
+        // and a replay that finds it running sets the value again. Completed once the value is stored.
+        await _run.EnsureAppliedAsync(_run.WriteAsync(row)).ConfigureAwait(false);
+        if (!await StoreCalls.RetryAsync(_run, token => _run.Services.Values.SetValueAsync(RunId, _run.Epoch, key, valueJson, token)).ConfigureAwait(false))
+        {
+            _run.Abort(AbortReason.LeaseLost);
+            throw new LeaseLostException(RunId, _run.Epoch);
+        }
+
+        _ = _run.WriteAsync(row with { Status = StepStatus.Completed, CompletedAt = _run.Services.Time.GetUtcNow() });
     }
 
     private async Task RunSleepAsync(int sequence, TimeSpan? duration, DateTimeOffset? until)
