@@ -26,9 +26,9 @@ internal static class EventWaits
         }
 
         var startedAt = stored?.StartedAt ?? services.Time.GetUtcNow();
-        if (stored is null)
+        if (stored is null || !run.HoldsLease)
         {
-            // Also takes the run out of a claim window: the wait needs the run held under a lease.
+            // Also takes the run out of a claim window: a wait that goes on needs the run held under a lease.
             await run.EnsureAppliedAsync(Write(run, sequence, name, StepStatus.Running, Json(name, key, null), startedAt)).ConfigureAwait(false);
         }
 
