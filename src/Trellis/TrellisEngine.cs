@@ -148,8 +148,8 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
         await warmUp.ConfigureAwait(false);
         if (Worker is not null)
         {
+            await _maintenance!.StartAsync(cancellationToken).ConfigureAwait(false);
             await Worker.StartAsync(cancellationToken).ConfigureAwait(false);
-            _maintenance!.Start();
         }
 
         Volatile.Write(ref _running, true);

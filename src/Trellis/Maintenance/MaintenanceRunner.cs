@@ -17,12 +17,28 @@ internal sealed class MaintenanceRunner(IReadOnlyList<MaintenanceService> servic
 
     public LeaderLease Leader => leader;
 
-    public void Start()
+    /// <summary>
+    /// Runs one round of each service that runs on every worker, before the engine's worker takes its first run (so
+    /// the first claim finds the runs that lease recovery and the timers made ready), then starts every loop.
+    /// </summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
+        foreach (var service in services.Where(s => !s.RunsOnLeader))
+        {
+            try
+            {
+                await service.RunOnceAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                logger.MaintenanceFailed(ex, service.Name); // the loop tries again after its interval
+            }
+        }
+
         var token = _stop.Token;
         if (services.Any(s => s.RunsOnLeader))
         {
-            _loops.Add(Task.Run(() => LoopAsync("leader lease", leader.RenewAsync, t => Task.Delay(leader.RenewInterval, time, t), token), CancellationToken.None));
+            _loops.Add(Task.Run(() => LoopAsync("leader lease", leader.RenewAsync, t => Task.Delay(leader.RenewInterval, time, t), waitFirst: false, token), CancellationToken.None));
         }
 
         foreach (var service in services)
@@ -32,6 +48,7 @@ internal sealed class MaintenanceRunner(IReadOnlyList<MaintenanceService> servic
                     service.Name,
                     t => !service.RunsOnLeader || leader.IsHeld ? service.RunOnceAsync(t) : Task.CompletedTask,
                     t => service.WaitForNextRoundAsync(time, t),
+                    waitFirst: !service.RunsOnLeader,
                     token),
                 CancellationToken.None));
         }
@@ -54,13 +71,19 @@ internal sealed class MaintenanceRunner(IReadOnlyList<MaintenanceService> servic
 
     public void Dispose() => _stop.Dispose();
 
-    private async Task LoopAsync(string name, Func<CancellationToken, Task> round, Func<CancellationToken, Task> waitForNext, CancellationToken token)
+    private async Task LoopAsync(string name, Func<CancellationToken, Task> round, Func<CancellationToken, Task> waitForNext, bool waitFirst, CancellationToken token)
     {
+        var skip = waitFirst;
         while (!token.IsCancellationRequested)
         {
             try
             {
-                await round(token).ConfigureAwait(false);
+                if (!skip)
+                {
+                    await round(token).ConfigureAwait(false);
+                }
+
+                skip = false;
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
