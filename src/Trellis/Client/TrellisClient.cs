@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Trellis.Client;
 using Trellis.Diagnostics;
 using Trellis.Storage;
@@ -20,6 +21,7 @@ public sealed class TrellisClient : IAsyncDisposable
     private readonly ILocalRunner? _localWorker;
     private readonly IAsyncDisposable? _owned;
     private static readonly TimeSpan ValuePollInterval = TimeSpan.FromMilliseconds(100);
+    private const int StreamPageSize = 500;
 
     internal TrellisClient(
         IWorkflowStore store,
@@ -224,6 +226,49 @@ public sealed class TrellisClient : IAsyncDisposable
             if (value.RunFinished || DateTimeOffset.UtcNow >= deadline)
             {
                 return default;
+            }
+
+            await Task.Delay(ValuePollInterval, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The entries of the run's stream <paramref name="key"/> (<see cref="WorkflowContext.WriteStreamAsync{T}"/>), in
+    /// order, as they are written (looking every 100 ms); ends when the run closes the stream or finishes. Throws
+    /// <see cref="RunNotFoundException"/> for an unknown run.
+    /// </summary>
+    public async IAsyncEnumerable<T> ReadStreamAsync<T>(string runId, string key, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        Names.CheckRunId(runId, nameof(runId));
+        ArgumentException.ThrowIfNullOrWhiteSpace(key);
+        var after = -1;
+        while (true)
+        {
+            var page = await _store.ReadStreamAsync(runId, key, after, StreamPageSize, cancellationToken).ConfigureAwait(false);
+            if (!page.RunExists)
+            {
+                throw new RunNotFoundException(runId);
+            }
+
+            foreach (var entry in page.Entries)
+            {
+                if (entry.Closes)
+                {
+                    yield break;
+                }
+
+                after = entry.Sequence;
+                yield return _serializer.Deserialize<T>(entry.ValueJson ?? "null");
+            }
+
+            if (page.Entries.Count == StreamPageSize)
+            {
+                continue; // more written already
+            }
+
+            if (page.RunFinished)
+            {
+                yield break; // read in the same statement as the run's end: nothing comes after
             }
 
             await Task.Delay(ValuePollInterval, cancellationToken).ConfigureAwait(false);

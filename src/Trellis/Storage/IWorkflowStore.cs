@@ -238,5 +238,15 @@ public interface IRunValues
 
     /// <summary>The value of the run under <paramref name="key"/>, whether one was set, and whether the run has finished.</summary>
     Task<RunValue> GetValueAsync(string runId, string key, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Appends to the run's stream <paramref name="key"/> at step position <paramref name="sequence"/> (again at the same
+    /// position: nothing changes), a value or, with <paramref name="closes"/>, its end; if the claim <paramref name="epoch"/>
+    /// still holds the run. False otherwise.
+    /// </summary>
+    Task<bool> AppendStreamAsync(string runId, long epoch, string key, int sequence, string? valueJson, bool closes, CancellationToken cancellationToken = default);
+
+    /// <summary>The run's stream <paramref name="key"/> after position <paramref name="afterSequence"/>, in order, up to <paramref name="limit"/> entries.</summary>
+    Task<StreamPage> ReadStreamAsync(string runId, string key, int afterSequence, int limit, CancellationToken cancellationToken = default);
 }
 

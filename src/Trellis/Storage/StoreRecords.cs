@@ -131,3 +131,9 @@ public sealed record EventWaitOutcome(EventWaitState State, string? DataJson = n
 /// <summary>A run's value under a key: whether the run exists, whether the value was set (it may be set to null), and whether the run has finished.</summary>
 public sealed record RunValue(bool RunExists, bool IsSet, string? ValueJson, bool RunFinished);
 
+/// <summary>One entry of a run's stream: its position, its value as JSON, or the stream's end.</summary>
+public sealed record StreamEntry(int Sequence, string? ValueJson, bool Closes);
+
+/// <summary>Entries of a run's stream, whether the run exists, and whether it had finished when they were read.</summary>
+public sealed record StreamPage(bool RunExists, bool RunFinished, IReadOnlyList<StreamEntry> Entries);
+

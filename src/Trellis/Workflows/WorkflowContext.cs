@@ -201,7 +201,29 @@ public sealed class WorkflowContext
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(key);
         var sequence = _run.NextSequence();
-        return RunSetValueAsync(sequence, key, _run.Services.Serializer.Serialize(value));
+        var json = _run.Services.Serializer.Serialize(value);
+        return RunStoreWriteAsync(sequence, $"value {key}", json, token => _run.Services.Values.SetValueAsync(RunId, _run.Epoch, key, json, token));
+    }
+
+    /// <summary>
+    /// Appends <paramref name="value"/> to the stream <paramref name="key"/>, which callers read as it grows
+    /// (<see cref="TrellisClient.ReadStreamAsync{T}"/>), for live progress say; <see cref="CloseStreamAsync"/> ends it,
+    /// and so does the run's end. Durable: a replay does not append again. Takes a step position, as a step does.
+    /// </summary>
+    public Task WriteStreamAsync<T>(string key, T value)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(key);
+        var sequence = _run.NextSequence();
+        var json = _run.Services.Serializer.Serialize(value);
+        return RunStoreWriteAsync(sequence, $"stream {key}", json, token => _run.Services.Values.AppendStreamAsync(RunId, _run.Epoch, key, sequence, json, closes: false, token));
+    }
+
+    /// <summary>Ends the stream <paramref name="key"/>: its readers finish once they have read what came before.</summary>
+    public Task CloseStreamAsync(string key)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(key);
+        var sequence = _run.NextSequence();
+        return RunStoreWriteAsync(sequence, $"stream {key} closed", "null", token => _run.Services.Values.AppendStreamAsync(RunId, _run.Epoch, key, sequence, null, closes: true, token));
     }
 
     /// <summary>
@@ -237,9 +259,9 @@ public sealed class WorkflowContext
         return await EventWaits.WaitAsync<T>(_run, sequence, stored?.Step, name, key, timeout, effectiveFrom).ConfigureAwait(false);
     }
 
-    private async Task RunSetValueAsync(int sequence, string key, string valueJson)
+    /// <summary>A write to the store's own tables at a step position (a value, a stream entry), done once across replays.</summary>
+    private async Task RunStoreWriteAsync(int sequence, string stepName, string valueJson, Func<CancellationToken, Task<bool>> write)
     {
-        var stepName = $"value {key}";
         var stored = _run.GetStored(sequence);
         if (stored is not null)
         {
@@ -264,7 +286,7 @@ public sealed class WorkflowContext
         // A running row first: it takes the run out of a claim window (setting the value needs a lease and its epoch),
         // and a replay that finds it running sets the value again. Completed once the value is stored.
         await _run.EnsureAppliedAsync(_run.WriteAsync(row)).ConfigureAwait(false);
-        if (!await StoreCalls.RetryAsync(_run, token => _run.Services.Values.SetValueAsync(RunId, _run.Epoch, key, valueJson, token)).ConfigureAwait(false))
+        if (!await StoreCalls.RetryAsync(_run, write).ConfigureAwait(false))
         {
             _run.Abort(AbortReason.LeaseLost);
             throw new LeaseLostException(RunId, _run.Epoch);
