@@ -97,27 +97,26 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
         Assert.Contains("Index Cond: (id = ANY", plan, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task TimerWakeUp_FindsDueAndNextRunsInThePartialIndexOfWaitingRuns()
+    /// <summary>The waits' statements, each with the index it must read and arguments for its generic plan.</summary>
+    public static TheoryData<string, string, string, string> WaitStatements => new()
     {
-        var plan = await ExplainAsync(_sql.Timers.WakeDue, "int, text", "100, 'channel'");
-        Assert.Contains("runs_waiting", plan, StringComparison.Ordinal);
-        Assert.DoesNotContain("Seq Scan", plan, StringComparison.Ordinal);
-    }
+        // The timer wake-up: due runs and the next one, among the waiting runs only.
+        { nameof(TimerSql.WakeDue), "int, text", "100, 'channel'", "runs_waiting" },
+        // A publish: the open waits of its names and keys.
+        { nameof(EventSql.Publish), "text[], text[], jsonb[], text", "'{paid}', '{o-1}', '{null}', 'channel'", "event_waits_open" },
+        // A wait's first look: the events of its name and key.
+        { nameof(EventSql.FindEvent), "text, text, timestamptz, text", "'paid', 'o-1', null, 'run-1'", "events_by_name_key" },
+    };
 
-    [Fact]
-    public async Task Publish_FindsTheOpenWaitsOfItsNamesAndKeysInTheirPartialIndex()
+    [Theory]
+    [MemberData(nameof(WaitStatements))]
+    public async Task AWaitStatement_ReadsItsIndex_AndScansNoTable(string statement, string parameters, string arguments, string index)
     {
-        var plan = await ExplainAsync(_sql.Events.Publish, "text[], text[], jsonb[], text", "'{paid}', '{o-1}', '{null}', 'channel'");
-        Assert.Contains("event_waits_open", plan, StringComparison.Ordinal);
-        Assert.DoesNotContain("Seq Scan", plan, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task AWaitsFirstLook_FindsItsEventByNameAndKey()
-    {
-        var plan = await ExplainAsync(_sql.Events.FindEvent, "text, text, timestamptz, text", "'paid', 'o-1', null, 'run-1'");
-        Assert.Contains("events_by_name_key", plan, StringComparison.Ordinal);
+        var sql = statement == nameof(TimerSql.WakeDue) ? _sql.Timers.WakeDue
+            : statement == nameof(EventSql.Publish) ? _sql.Events.Publish
+            : _sql.Events.FindEvent;
+        var plan = await ExplainAsync(sql, parameters, arguments);
+        Assert.Contains(index, plan, StringComparison.Ordinal);
         Assert.DoesNotContain("Seq Scan", plan, StringComparison.Ordinal);
     }
 
