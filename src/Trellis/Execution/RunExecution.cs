@@ -405,4 +405,5 @@ internal sealed record ExecutionServices(
     IRunQueue Queue,
     IRunTimers Timers,
     IRunEvents Events,
-    IRunValues Values);
+    IRunValues Values,
+    Func<Exception, bool> IsTransient);

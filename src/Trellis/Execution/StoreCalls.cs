@@ -2,7 +2,8 @@ namespace Trellis.Execution;
 
 /// <summary>
 /// A call a run's workflow code makes to the store itself (a wait, the clock), outside the checkpoint writer, which
-/// retries on its own. A transient failure (the database restarting, a dropped connection) is tried again, as long as
+/// retries on its own. A failure the store calls transient (the database restarting, a dropped connection), as the
+/// checkpoint writer judges it, is tried again, as long as
 /// the run goes on and this worker still holds it, so that a blip of the store does not fail the run.
 /// </summary>
 internal static class StoreCalls
@@ -22,7 +23,7 @@ internal static class StoreCalls
             {
                 return await call(run.StopToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (tries < MaxTries && !run.StopToken.IsCancellationRequested && ErrorClassifier.Classify(ex) == ErrorKind.Transient)
+            catch (Exception ex) when (tries < MaxTries && !run.StopToken.IsCancellationRequested && run.Services.IsTransient(ex))
             {
                 await Task.Delay(delay, run.Services.Time, run.StopToken).ConfigureAwait(false);
                 delay = delay * 2 < MaxDelay ? delay * 2 : MaxDelay;

@@ -40,7 +40,7 @@ internal sealed class TimerWakeUp(IRunTimers timers, TimeSpan longestWait, TimeP
         _untilNextDue = result.NextDueIn is { } next && next < Interval ? next : Interval;
     }
 
-    public override async Task WaitForNextRoundAsync(TimeProvider clock, CancellationToken cancellationToken)
+    public override async Task WaitForNextRoundAsync(TimeProvider clock, CancellationToken cancellationToken) // waits on its own signal
     {
         if (_untilNextDue > TimeSpan.Zero)
         {
