@@ -38,6 +38,7 @@ internal static class PostgresReaders
         WorkerLosses = reader.GetInt32(24),
         MaxWorkerLosses = reader.GetInt32(25),
         WaitReason = NullableString(reader, 26),
+        ParentRunId = NullableString(reader, 27),
     };
 
     public static StepInfo ReadStep(NpgsqlDataReader reader) => new()
@@ -87,7 +88,7 @@ internal static class PostgresReaders
     private static IReadOnlyDictionary<string, string> ReadTags(string json) =>
         json == "{}" ? RunInfo.EmptyTags : JsonSerializer.Deserialize<Dictionary<string, string>>(json, Json) ?? RunInfo.EmptyTags;
 
-    private static ErrorInfo? ReadError(string? json) => json is null ? null : JsonSerializer.Deserialize<ErrorInfo>(json, Json);
+    public static ErrorInfo? ReadError(string? json) => json is null ? null : JsonSerializer.Deserialize<ErrorInfo>(json, Json);
 
     private static string? NullableString(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 

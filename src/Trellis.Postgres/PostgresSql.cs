@@ -20,6 +20,7 @@ internal sealed class PostgresSql
         Timers = new TimerSql(schema.Quoted);
         Events = new EventSql(schema.Quoted);
         Values = new ValueSql(schema.Quoted);
+        Children = new ChildSql(schema.Quoted);
         EventLockPrefix = $"trellis.event:{schema.Name}:";
     }
 
@@ -35,6 +36,7 @@ internal sealed class PostgresSql
     public TimerSql Timers { get; }
     public EventSql Events { get; }
     public ValueSql Values { get; }
+    public ChildSql Children { get; }
 
     /// <summary>What an event lock's key starts with: waits and publishes on one name and key take the same lock.</summary>
     public string EventLockPrefix { get; }

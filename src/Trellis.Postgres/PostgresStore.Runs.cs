@@ -34,6 +34,8 @@ public sealed partial class PostgresStore
         parameters.Add(new NpgsqlParameter<TimeSpan[]> { TypedValue = [.. runs.Select(r => r.ClaimFor?.LeaseDuration ?? TimeSpan.Zero)] });
         parameters.Add(Text(_sql.Channel));
         parameters.Add(new NpgsqlParameter<int[]> { TypedValue = [.. runs.Select(r => r.MaxWorkerLosses)] });
+        parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = [.. runs.Select(r => r.ParentRunId)] });
+        parameters.Add(new NpgsqlParameter<bool[]> { TypedValue = [.. runs.Select(r => r.CancelWithParent)] });
 
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var created = new List<CreatedRun>(runs.Count);
@@ -227,9 +229,9 @@ internal sealed class RunsSql
             WITH wanted AS (
                 SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[], $6::jsonb[], $7::text[],
                                      $8::jsonb[], $9::int[], $10::timestamptz[], $11::interval[], $12::text[], $13::interval[],
-                                     $15::int[])
+                                     $15::int[], $16::text[], $17::boolean[])
                     AS w(id, workflow_name, workflow_version, queue, priority, input, correlation_id, tags,
-                         max_attempts, scheduled_at, delay, claim_for, lease, max_worker_losses)
+                         max_attempts, scheduled_at, delay, claim_for, lease, max_worker_losses, parent_id, cancel_with_parent)
             ), busy AS MATERIALIZED (
                 -- A new run goes straight to the starting process's worker only when nothing is waiting
                 -- in its queue, so it never overtakes ready work. Looked up once per queue.
@@ -238,13 +240,13 @@ internal sealed class RunsSql
             ), inserted AS (
                 INSERT INTO {s}.runs (id, workflow_name, workflow_version, queue, priority, status, input, correlation_id,
                                       tags, max_attempts, max_worker_losses, scheduled_at, epoch, attempt, locked_by,
-                                      lease_expires_at, started_at)
+                                      lease_expires_at, started_at, parent_id, cancel_with_parent)
                 SELECT w.id, w.workflow_name, w.workflow_version, w.queue, w.priority,
                        CASE WHEN c.claim THEN {Sql.Running} ELSE {Sql.Pending} END, w.input, w.correlation_id, w.tags,
                        w.max_attempts, w.max_worker_losses, coalesce(w.scheduled_at, now() + w.delay),
                        CASE WHEN c.claim THEN {Sql.ClaimEpoch} ELSE 0 END, CASE WHEN c.claim THEN 1 ELSE 0 END,
                        CASE WHEN c.claim THEN w.claim_for END, CASE WHEN c.claim THEN now() + w.lease END,
-                       CASE WHEN c.claim THEN now() END
+                       CASE WHEN c.claim THEN now() END, w.parent_id, w.cancel_with_parent
                 FROM wanted w
                 CROSS JOIN LATERAL (SELECT w.claim_for IS NOT NULL AND w.queue NOT IN (SELECT queue FROM busy)) AS c(claim)
                 ON CONFLICT (id) DO NOTHING
@@ -289,16 +291,20 @@ internal sealed class RunsSql
             """;
 
         // A run that holds no worker (pending, or waiting) is cancelled at once; a running one is marked, and its
-        // worker told.
+        // worker told. So are its children that follow their parent's cancel, and theirs, however deep.
         RequestCancel = $"""
-            WITH cancelled AS (
+            WITH RECURSIVE family AS (
+                SELECT $1::text COLLATE "C" AS id
+                UNION
+                SELECT c.id FROM {s}.runs c JOIN family f ON c.parent_id = f.id WHERE c.cancel_with_parent
+            ), cancelled AS (
                 UPDATE {s}.runs r SET
                     status = CASE WHEN r.status = {Sql.Running} THEN r.status ELSE {Sql.Cancelled} END,
                     completed_at = CASE WHEN r.status = {Sql.Running} THEN r.completed_at ELSE now() END,
                     cancel_requested = true,
                     wait_reason = NULL,
                     updated_at = now()
-                WHERE r.id = $1 AND r.status IN ({Sql.Pending}, {Sql.Waiting}, {Sql.Running})
+                WHERE r.id IN (SELECT id FROM family) AND r.status IN ({Sql.Pending}, {Sql.Waiting}, {Sql.Running})
                 RETURNING r.id, r.status
             ), notified AS (
                 SELECT pg_notify($2, CASE WHEN status = {Sql.Running} THEN 'c:' ELSE 'd:' END || id) FROM cancelled

@@ -9,7 +9,8 @@ public sealed class CrashRecoveryTests(PostgresFixture database, ITestOutputHelp
 
     public async Task InitializeAsync()
     {
-        var builder = TestEngines.Builder(database, output, queue: "default").AddWorkflow(_ => new SequentialSteps(null!)).AddWorkflow(_ => new PerItemSteps(null!));
+        var builder = TestEngines.Builder(database, output, queue: "default").AddWorkflow(_ => new SequentialSteps(null!)).AddWorkflow(_ => new PerItemSteps(null!))
+            .AddWorkflow(_ => new FanOutParent(null!)).AddWorkflow(_ => new SquareChild(null!));
         builder.Options.Worker.Enabled = false;
         _client = await builder.StartAsync();
         await BodyLog.CreateTableAsync(database.DataSource, database.Schema);
@@ -23,7 +24,33 @@ public sealed class CrashRecoveryTests(PostgresFixture database, ITestOutputHelp
         return TestEngines.Builder(database, output, queue: "default")
             .AddWorkflow(_ => new SequentialSteps(log))
             .AddWorkflow(_ => new PerItemSteps(log))
+            .AddWorkflow(_ => new FanOutParent(log))
+            .AddWorkflow(_ => new SquareChild(log))
             .StartAsync();
+    }
+
+    [Fact]
+    public async Task AParentKilledAfterStartingAHundredChildren_StartsNoneTwice_AndGetsAllTheirResults()
+    {
+        await using var victim = await ChildWorker.StartAsync(database, "victim", output);
+        var run = await _client.Client.StartAsync<FanOutParent>(new FanOutInput(Children: 100, ChildMs: 20));
+        // The victim holds the parent in the step after the start, and every child it took in its step.
+        await Eventually.HoldsAsync(async () => await database.CountAsync(run.RunId, "after start", "start", "victim") == 1, "the victim holds the parent after the start");
+        await Eventually.HoldsAsync(async () => await database.ScalarAsync<long>(
+            "SELECT count(*) FROM {schema}.body_log b JOIN {schema}.runs r ON r.id = b.run_id WHERE r.parent_id = $1 AND b.worker = 'victim'", run.RunId) > 0,
+            "the victim is running children");
+
+        await victim.KillAsync();
+        await using var survivor = await StartSurvivorAsync();
+
+        Assert.Equal(Enumerable.Range(0, 100).Sum(i => (long)i * i), await run.GetResultAsync(TimeSpan.FromSeconds(90)));
+        var children = await run.GetChildrenAsync();
+        Assert.Equal(Enumerable.Range(0, 100).Select(i => $"{run.RunId}:0:{i}"), children.Select(c => c.Id));
+        Assert.All(children, c => Assert.Equal((RunStatus.Completed, run.RunId), (c.Status, c.ParentRunId)));
+        Assert.Equal(100, await database.ScalarAsync<long>("SELECT count(*) FROM {schema}.runs WHERE parent_id = $1", run.RunId));
+        var steps = await run.GetStepsAsync();
+        Assert.Equal(["children SquareChild", "after start"], steps.Select(s => s.Name));
+        Assert.Equal(2, (await database.StartsAsync(run.RunId))[("after start", null)]); // once on the victim, once on the survivor
     }
 
     [Fact]

@@ -27,6 +27,8 @@ await using var engine = await TrellisEngine.Create()
     .AddWorkflow(_ => new StepFreeHold(bodyLog))
     .AddWorkflow(_ => new PoisonPill(bodyLog))
     .AddWorkflow(_ => new SoakWorkflow(bodyLog))
+    .AddWorkflow(_ => new FanOutParent(bodyLog))
+    .AddWorkflow(_ => new SquareChild(bodyLog))
     .UseLoggerFactory(loggerFactory)
     .ConfigureWorker(w =>
     {

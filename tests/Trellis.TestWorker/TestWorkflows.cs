@@ -132,3 +132,39 @@ public sealed class SoakWorkflow(BodyLog log) : Workflow<SoakInput, string>
         return result();
     }
 }
+
+/// <param name="Children">How many children the parent starts, in one call.</param>
+/// <param name="ChildMs">How long each child's step takes; on the worker named "victim" it never ends.</param>
+public sealed record FanOutInput(int Children, int ChildMs);
+
+/// <summary>
+/// Starts <see cref="FanOutInput.Children"/> <see cref="SquareChild"/> runs, then holds in a step on the worker named
+/// "victim" (a test kills it there, after the children were started), then awaits all their results and sums them.
+/// </summary>
+public sealed class FanOutParent(BodyLog log) : Workflow<FanOutInput, long>
+{
+    public override async Task<long> RunAsync(WorkflowContext context, FanOutInput input)
+    {
+        var children = await context.Child<SquareChild>().StartManyAsync(Enumerable.Range(0, input.Children).Select(i => new SquareInput(i, input.ChildMs)));
+        await context.StepAsync("after start", ct => log.TraceAsync(context, "after start", null, async () =>
+        {
+            await Task.Delay(log.OnVictim ? Timeout.Infinite : 0, ct);
+            return children.Count;
+        }));
+        var squares = await children.GetResultsAsync();
+        return squares.Sum();
+    }
+}
+
+public sealed record SquareInput(int Value, int DelayMs);
+
+/// <summary>One step that waits <see cref="SquareInput.DelayMs"/> (forever on the worker named "victim") and returns the square.</summary>
+public sealed class SquareChild(BodyLog log) : Workflow<SquareInput, long>
+{
+    public override async Task<long> RunAsync(WorkflowContext context, SquareInput input) =>
+        await context.StepAsync("square", ct => log.TraceAsync(context, "square", null, async () =>
+        {
+            await Task.Delay(log.OnVictim ? Timeout.Infinite : input.DelayMs, ct);
+            return (long)input.Value * input.Value;
+        }));
+}

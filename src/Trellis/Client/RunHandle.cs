@@ -42,6 +42,10 @@ public class RunHandle
     public Task<IReadOnlyList<RunHistoryEntry>> GetHistoryAsync(CancellationToken cancellationToken = default) =>
         Client.GetHistoryAsync(RunId, cancellationToken);
 
+    /// <summary>The runs this run started as its children, in the order it started them.</summary>
+    public Task<IReadOnlyList<RunInfo>> GetChildrenAsync(CancellationToken cancellationToken = default) =>
+        Client.GetChildrenAsync(RunId, cancellationToken);
+
     /// <summary>Waits until the run has finished, however it ended.</summary>
     public Task<RunOutcome> WaitAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
         Client.WaitForOutcomeAsync(RunId, timeout, cancellationToken);

@@ -173,8 +173,10 @@ public sealed partial class TrellisClient : IAsyncDisposable
     }
 
     /// <summary>
-    /// Cancels a run. A pending run is cancelled at once; a running one stops at its next step boundary,
-    /// then its status becomes cancelled. A finished run is left as it is. Returns the run after the request.
+    /// Cancels a run. A pending or waiting run (a sleep, an event, its children) is cancelled at once; a running one stops
+    /// at its next step boundary, then its status becomes cancelled. Its unfinished child runs are cancelled with it,
+    /// and theirs, except those started with <see cref="ParentCancelPolicy.Abandon"/>. A finished run is left as it is.
+    /// Returns the run after the request.
     /// </summary>
     public async Task<RunInfo> CancelAsync(string runId, CancellationToken cancellationToken = default)
     {
@@ -213,6 +215,16 @@ public sealed partial class TrellisClient : IAsyncDisposable
     {
         Names.CheckRunId(runId, nameof(runId));
         return _store.GetHistoryAsync(runId, cancellationToken);
+    }
+
+    /// <summary>
+    /// The runs <paramref name="runId"/> started as its children (<see cref="WorkflowContext.StartChildAsync{TWorkflow}"/>),
+    /// in the order it started them; empty for a run that started none, or that does not exist.
+    /// </summary>
+    public Task<IReadOnlyList<RunInfo>> GetChildrenAsync(string runId, CancellationToken cancellationToken = default)
+    {
+        Names.CheckRunId(runId, nameof(runId));
+        return _store.GetChildrenAsync(runId, cancellationToken);
     }
 
     /// <summary>Waits until the run has finished and returns how it ended. Woken by notifications, not a tight poll.</summary>

@@ -44,6 +44,7 @@ internal sealed class RunExecution : IDisposable
     private List<(CheckpointWrite Write, TaskCompletionSource<bool> Written)>? _afterWindow;
     private readonly long _handedOverAt;
     private readonly TaskCompletionSource<RunFinish?> _suspended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private KnownChildOutcomes? _childOutcomes;
 
     public RunExecution(ClaimedRun claim, WorkflowDefinition definition, ExecutionServices services, RunHold hold, ClaimWindowSession? window = null)
     {
@@ -187,6 +188,38 @@ internal sealed class RunExecution : IDisposable
     /// stale (the process was paused, or the store could not be reached), the store must confirm it first. A hold the
     /// store no longer has aborts the run, which then writes nothing: no body starts on a claim that is long dead.
     /// </summary>
+    /// <summary>The ends of the run's children this execution has read (only runs that await children have any).</summary>
+    public KnownChildOutcomes ChildOutcomes
+    {
+        get
+        {
+            var known = Volatile.Read(ref _childOutcomes);
+            return known ?? Interlocked.CompareExchange(ref _childOutcomes, new KnownChildOutcomes(), null) ?? _childOutcomes!;
+        }
+    }
+
+    /// <summary>
+    /// Ends the run's claim window, if it is in one, and confirms the hold: a wait that the store suspends the run for
+    /// needs the run held under a lease.
+    /// </summary>
+    public async Task HoldUnderLeaseAsync()
+    {
+        if (_window is { HasClosed: false } window)
+        {
+            try
+            {
+                await window.PromoteAsync().ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                Abort(AbortReason.LeaseLost);
+                throw new LeaseLostException(RunId, Epoch);
+            }
+        }
+
+        await EnsureHeldAsync().ConfigureAwait(false);
+    }
+
     public ValueTask EnsureHeldAsync()
     {
         ThrowIfStopped();
@@ -406,4 +439,7 @@ internal sealed record ExecutionServices(
     IRunTimers Timers,
     IRunEvents Events,
     IRunValues Values,
+    IRunStore Runs,
+    IRunChildren Children,
+    WorkflowRegistry Registry,
     Func<Exception, bool> IsTransient);

@@ -232,3 +232,25 @@ public sealed class LeaseLostException(string runId, long epoch)
     /// <summary>The epoch of the claim that was lost.</summary>
     public long Epoch { get; } = epoch;
 }
+
+/// <summary>
+/// A child run the workflow awaited (<see cref="ChildHandle{TOutput}"/>) failed or was cancelled. Permanent: the
+/// child's end does not change, so retrying the parent would meet it again.
+/// </summary>
+public sealed class ChildRunFailedException(string runId, string workflowName, bool cancelled, ErrorInfo? error)
+    : NonRetryableException(cancelled
+        ? $"Child run '{runId}' ({workflowName}) was cancelled."
+        : $"Child run '{runId}' ({workflowName}) failed: {error?.Type}: {error?.Message}")
+{
+    /// <summary>The child run.</summary>
+    public string RunId { get; } = runId;
+
+    /// <summary>The child's workflow.</summary>
+    public string WorkflowName { get; } = workflowName;
+
+    /// <summary>True when the child was cancelled rather than failed.</summary>
+    public bool Cancelled { get; } = cancelled;
+
+    /// <summary>The child's stored error (null when it was cancelled).</summary>
+    public ErrorInfo? Error { get; } = error;
+}

@@ -97,5 +97,8 @@ public sealed record RunInfo
     /// <summary>What a <see cref="RunStatus.Waiting"/> run waits for (a timer, an event); null in every other status.</summary>
     public string? WaitReason { get; init; }
 
+    /// <summary>The run that started this one as its child (<see cref="WorkflowContext.StartChildAsync{TWorkflow}"/>); null for a run a client started.</summary>
+    public string? ParentRunId { get; init; }
+
     internal static readonly IReadOnlyDictionary<string, string> EmptyTags = new Dictionary<string, string>();
 }

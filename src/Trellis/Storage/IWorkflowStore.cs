@@ -6,7 +6,7 @@ namespace Trellis.Storage;
 /// <see cref="IRunQueue"/> and <see cref="ICheckpointStore"/>, wake-ups on <see cref="IStoreListener"/>, maintenance
 /// that runs on one worker at a time on <see cref="ILeaderLeases"/>.
 /// </summary>
-public interface IWorkflowStore : IRunStore, IRunQueue, ICheckpointStore, IStoreListener, ILeaderLeases, IRunTimers, IRunEvents, IRunValues, IAsyncDisposable
+public interface IWorkflowStore : IRunStore, IRunQueue, ICheckpointStore, IStoreListener, ILeaderLeases, IRunTimers, IRunEvents, IRunValues, IRunChildren, IAsyncDisposable
 {
     /// <summary>Where the data lives, for logs and error messages (never includes a password).</summary>
     string Description { get; }
@@ -250,3 +250,20 @@ public interface IRunValues
     Task<StreamPage> ReadStreamAsync(string runId, string key, int afterSequence, int limit, CancellationToken cancellationToken = default);
 }
 
+
+/// <summary>
+/// Runs that other runs started (<see cref="NewRun.ParentRunId"/>), and their parents' waits for them. A parent waiting
+/// for children is <see cref="RunStatus.Waiting"/> until the last of them finishes, however it finishes.
+/// </summary>
+public interface IRunChildren
+{
+    /// <summary>
+    /// The parent's wait for the children <see cref="ChildrenWait.ChildIds"/>: when all have finished, returns every
+    /// finished child of the parent; otherwise the parent, held by the claim <see cref="ChildrenWait.Epoch"/>, goes to
+    /// <see cref="RunStatus.Waiting"/> in the same transaction, and is made ready when the last of them finishes.
+    /// </summary>
+    Task<ChildrenWaitOutcome> WaitForChildrenAsync(ChildrenWait wait, CancellationToken cancellationToken = default);
+
+    /// <summary>The runs <paramref name="parentRunId"/> started, in the order it started them.</summary>
+    Task<IReadOnlyList<RunInfo>> GetChildrenAsync(string parentRunId, CancellationToken cancellationToken = default);
+}

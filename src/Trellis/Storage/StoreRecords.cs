@@ -18,7 +18,9 @@ public sealed record NewRun(
     DateTimeOffset? ScheduledAt,
     TimeSpan? Delay = null,
     LocalClaim? ClaimFor = null,
-    int MaxWorkerLosses = TrellisOptions.DefaultMaxWorkerLosses);
+    int MaxWorkerLosses = TrellisOptions.DefaultMaxWorkerLosses,
+    string? ParentRunId = null,
+    bool CancelWithParent = true);
 
 /// <summary>A worker that would take a new run at once, and the lease it would hold it under.</summary>
 public sealed record LocalClaim(string WorkerId, TimeSpan LeaseDuration);
@@ -137,3 +139,28 @@ public sealed record StreamEntry(int Sequence, string? ValueJson, bool Closes);
 /// <summary>Entries of a run's stream, whether the run exists, and whether it had finished when they were read.</summary>
 public sealed record StreamPage(bool RunExists, bool RunFinished, IReadOnlyList<StreamEntry> Entries);
 
+
+/// <summary>
+/// A parent's wait for some of its children, by the claim <paramref name="Epoch"/> that holds the parent
+/// (<see cref="IRunChildren.WaitForChildrenAsync"/>).
+/// </summary>
+public sealed record ChildrenWait(string ParentRunId, long Epoch, IReadOnlyList<string> ChildIds);
+
+/// <summary>How a parent's wait for children stands.</summary>
+public enum ChildrenWaitState
+{
+    /// <summary>Every child waited for has finished: <see cref="ChildrenWaitOutcome.Finished"/>.</summary>
+    Finished,
+
+    /// <summary>Some have not: the parent waits in the store without a worker (or was cancelled instead).</summary>
+    Waiting,
+
+    /// <summary>The claim named in the wait no longer holds the parent; nothing was written.</summary>
+    NotHeld,
+}
+
+/// <summary>A finished child's end: how it ended, its output, its error.</summary>
+public sealed record ChildOutcome(string RunId, string WorkflowName, RunStatus Status, string? OutputJson, ErrorInfo? Error);
+
+/// <summary>The state of a wait for children and, once they have all finished, every finished child of the parent.</summary>
+public sealed record ChildrenWaitOutcome(ChildrenWaitState State, IReadOnlyList<ChildOutcome> Finished);
