@@ -73,7 +73,7 @@ internal static class PostgresReaders
 
     public static RunHistoryEntry ReadHistory(NpgsqlDataReader reader) => new()
     {
-        Id = reader.GetInt64(0),
+        Id = reader.IsDBNull(0) ? null : reader.GetInt64(0),
         RunId = reader.GetString(1),
         At = reader.GetFieldValue<DateTimeOffset>(2),
         Event = reader.GetString(3),

@@ -32,7 +32,7 @@ public sealed partial class PostgresStore
 
         if (batch.Finishes.Count > 0)
         {
-            command.BatchCommands.Add(FinishCommand(batch.Finishes));
+            command.BatchCommands.Add(FinishCommand(batch.Finishes, batch.WorkerId));
         }
 
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -139,7 +139,7 @@ public sealed partial class PostgresStore
         return command;
     }
 
-    private NpgsqlBatchCommand FinishCommand(List<RunFinish> finishes)
+    private NpgsqlBatchCommand FinishCommand(List<RunFinish> finishes, string? workerId)
     {
         var command = new NpgsqlBatchCommand(_sql.Checkpoints.FinishRuns);
         command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. finishes.Select(f => f.RunId)] });
@@ -153,6 +153,7 @@ public sealed partial class PostgresStore
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset?[]> { TypedValue = [.. finishes.Select(f => f.WakeAt?.ToUniversalTime())] });
         command.Parameters.Add(new NpgsqlParameter<TimeSpan?[]> { TypedValue = [.. finishes.Select(f => f.WakeAfter)] });
         command.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = [.. finishes.Select(f => f.WaitReason)] });
+        command.Parameters.Add(new NpgsqlParameter<string?> { TypedValue = workerId });
         return command;
     }
 
@@ -217,10 +218,16 @@ internal sealed class CheckpointSql
             """;
 
         WriteProgress = $"""
-            UPDATE {s}.runs r SET progress_percent = p.percent, progress_message = p.message, updated_at = now()
-            FROM unnest($1::text[], $2::bigint[], $3::float8[], $4::text[]) AS p(id, epoch, percent, message)
-            WHERE r.id = p.id AND r.epoch = p.epoch AND r.status = {Sql.Running}
-            RETURNING r.id
+            WITH progressed AS (
+                UPDATE {s}.runs r SET progress_percent = p.percent, progress_message = p.message, updated_at = now()
+                FROM unnest($1::text[], $2::bigint[], $3::float8[], $4::text[]) AS p(id, epoch, percent, message)
+                WHERE r.id = p.id AND r.epoch = p.epoch AND r.status = {Sql.Running}
+                RETURNING r.id, r.epoch, r.attempt, p.percent, p.message
+            ){Sql.History(s, "recorded", $"""
+                SELECT id, now(), '{RunHistoryEvents.Progress}', NULL, epoch, attempt, jsonb_build_object('percent', percent, 'message', message)
+                FROM progressed
+                """)}
+            SELECT id FROM progressed
             """;
 
         // Every outcome is a row of RunTransitions: o is the transition as written (a cancel that came first wins).
@@ -239,7 +246,8 @@ internal sealed class CheckpointSql
                     scheduled_at = {Sql.ScheduledAfter(o, keep: "r.scheduled_at", afterDelay: "now() + f.delay", now: "now()",
                                                        wakeTime: "coalesce(f.wake_at, now() + f.wake_after, 'infinity')")},
                     wait_reason = CASE WHEN {o} = 'suspend' THEN f.wait_reason END,
-                    completed_at = CASE WHEN {Sql.Finishes(o)} THEN now() END,
+                    -- Kept by a batch written again after its commit was lost.
+                    completed_at = CASE WHEN {Sql.Finishes(o)} THEN coalesce(r.completed_at, now()) END,
                     locked_by = NULL,
                     lease_expires_at = NULL,
                     updated_at = now()
@@ -247,8 +255,15 @@ internal sealed class CheckpointSql
                 WHERE r.id = f.id AND r.epoch = f.epoch
                   -- Running, or finished by this very outcome already (a batch written again after its commit was lost).
                   AND (r.status = {Sql.Running} OR ({Sql.Finishes(o)} AND r.status = {Sql.StatusAfter(o)} AND r.locked_by IS NULL))
-                RETURNING r.id, r.status, r.queue
-            ), reset AS (
+                RETURNING r.id, r.status, r.queue, r.epoch, r.attempt, r.wait_reason, f.error, {Sql.HistoryEventOf(o)} AS event,
+                          -- false for a batch written again: its outcome is in the history already
+                          r.completed_at IS NULL OR r.completed_at = now() AS first
+            ){Sql.History(s, "recorded", $"""
+                SELECT id, now(), event, $12, epoch, attempt,
+                       CASE WHEN event = '{RunHistoryEvents.Waiting}' THEN jsonb_build_object('reason', wait_reason)
+                            WHEN event IN ('{RunHistoryEvents.Failed}', '{RunHistoryEvents.Retried}') THEN jsonb_build_object('error', error) END
+                FROM finished WHERE first
+                """)}, reset AS (
                 UPDATE {s}.steps st SET status = {Sql.Running}, completed_at = NULL
                 FROM finished x JOIN finish f ON f.id = x.id
                 WHERE f.kind = 'retry' AND x.status = {Sql.Pending} AND f.reset_seq IS NOT NULL

@@ -49,7 +49,7 @@ public sealed partial class PostgresStore
             WaitReason = unfinished == 1 ? "a child run" : $"{unfinished} child runs",
         };
         await using var suspend = new NpgsqlBatch(connection, transaction);
-        suspend.BatchCommands.Add(FinishCommand([finish]));
+        suspend.BatchCommands.Add(FinishCommand([finish], workerId: null));
         var count = new NpgsqlBatchCommand(_sql.Children.SetAwaited);
         count.Parameters.Add(Text(wait.ParentRunId));
         count.Parameters.Add(new NpgsqlParameter<int> { TypedValue = unfinished });

@@ -278,8 +278,17 @@ internal sealed class ClaimWindowSql
                 -- By primary key. No status condition: 'pending' matches the ready index's, and the plan then walked
                 -- every pending run to find these.
                 WHERE r.id = ANY (ARRAY(SELECT id FROM closing)) AND r.id = c.id
-                RETURNING r.id, r.status, r.queue
-            ), forgotten AS (
+                RETURNING r.id, r.status, r.queue, r.epoch, r.attempt - {Sql.AttemptChange("c.kind")} AS claimed_attempt, r.attempt,
+                          c.kind, r.wait_reason, c.error
+            ){Sql.History(s, "recorded", $"""
+                -- The claim, at its time (the window's transaction began with it), then the outcome of a run that finished in the window.
+                SELECT id, now(), '{RunHistoryEvents.Claimed}', $6, epoch, claimed_attempt, NULL::jsonb FROM closed
+                UNION ALL
+                SELECT id, clock_timestamp(), {Sql.HistoryEventOf("kind")}, $6, epoch, attempt,
+                       CASE WHEN kind = 'suspend' THEN jsonb_build_object('reason', wait_reason)
+                            WHEN kind IN ('failed', 'retry') THEN jsonb_build_object('error', error) END
+                FROM closed WHERE kind <> '{Promote}'
+                """)}, forgotten AS (
                 DELETE FROM {s}.claim_windows WHERE id = $8 RETURNING id
             ){Sql.Notifications("closed", "$9")}
             SELECT id FROM closed

@@ -108,7 +108,7 @@ public sealed partial class PostgresStore
             WaitReason = $"event {wait.Name} / {wait.Key}",
         };
         await using var suspend = new NpgsqlBatch(connection, transaction);
-        suspend.BatchCommands.Add(FinishCommand([finish]));
+        suspend.BatchCommands.Add(FinishCommand([finish], workerId: null));
         bool applied;
         await using (var reader = await suspend.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -212,13 +212,35 @@ internal sealed class EventSql(string s)
 
     /// <summary>Stores a wait (received at once when $7, an event id, is given); returns when it expires, or no row if the run is gone.</summary>
     public string InsertWait { get; } = $"""
-        INSERT INTO {s}.event_waits (run_id, seq, name, key, effective_from, expires_at, event_id, received_at)
-        SELECT r.id, $2, $3, $4, coalesce($5, r.created_at), now() + $6, $7, CASE WHEN $7 IS NOT NULL THEN now() END
-        FROM {s}.runs r WHERE r.id = $1
-        RETURNING coalesce(expires_at, 'infinity')
+        WITH inserted AS (
+            INSERT INTO {s}.event_waits (run_id, seq, name, key, effective_from, expires_at, event_id, received_at)
+            SELECT r.id, $2, $3, $4, coalesce($5, r.created_at), now() + $6, $7, CASE WHEN $7 IS NOT NULL THEN now() END
+            FROM {s}.runs r WHERE r.id = $1
+            RETURNING run_id, name, key, event_id, expires_at
+        ){Sql.History(s, "recorded", $"""
+            SELECT run_id, now(), {ReceivedEvent("name")}, NULL, NULL, NULL, {ReceivedDetail("name", "key", "event_id")}
+            FROM inserted WHERE event_id IS NOT NULL
+            """)}
+        SELECT coalesce(expires_at, 'infinity') FROM inserted
         """;
 
-    public string MarkTimedOut { get; } = $"UPDATE {s}.event_waits SET timed_out = true WHERE run_id = $1 AND seq = $2";
+    public string MarkTimedOut { get; } = $"""
+        WITH marked AS (
+            UPDATE {s}.event_waits SET timed_out = true WHERE run_id = $1 AND seq = $2 AND NOT timed_out RETURNING run_id, name, key
+        ){Sql.History(s, "recorded", $"""
+            SELECT run_id, now(), '{RunHistoryEvents.WaitTimedOut}', NULL, NULL, NULL, jsonb_build_object('name', name, 'key', key) FROM marked
+            """)}
+        SELECT count(*) FROM marked
+        """;
+
+    /// <summary>The history event of a wait that received an event: a message for the names of <see cref="MessageEvents"/>.</summary>
+    public static string ReceivedEvent(string name) =>
+        $"CASE WHEN starts_with({name}, '{MessageEvents.Prefix}') THEN '{RunHistoryEvents.MessageReceived}' ELSE '{RunHistoryEvents.EventReceived}' END";
+
+    /// <summary>The history detail of a received event: its name and key, or a message's topic; and its id.</summary>
+    public static string ReceivedDetail(string name, string key, string eventId) =>
+        $"CASE WHEN starts_with({name}, '{MessageEvents.Prefix}') THEN jsonb_build_object('topic', substr({name}, {MessageEvents.Prefix.Length + 1}), 'event_id', {eventId}) "
+        + $"ELSE jsonb_build_object('name', {name}, 'key', {key}, 'event_id', {eventId}) END";
 
     /// <summary>
     /// Stores events ($1 names, $2 keys, $3 data), gives each open wait on a name and key the earliest of them it may
@@ -238,12 +260,16 @@ internal sealed class EventSql(string s)
         ), received AS (
             UPDATE {s}.event_waits w SET event_id = m.event_id, received_at = now()
             FROM matched m WHERE w.run_id = m.run_id AND w.seq = m.seq
-            RETURNING w.run_id
+            RETURNING w.run_id, w.name, w.key, w.event_id
         ), woken AS (
             UPDATE {s}.runs r SET status = {Sql.Pending}, scheduled_at = now(), wait_reason = NULL, updated_at = now()
             WHERE r.id IN (SELECT run_id FROM received) AND r.status = {Sql.Waiting}
-            RETURNING r.id, r.queue, r.status
-        ){Sql.Notifications("woken", "$4")}
+            RETURNING r.id, r.queue, r.status, r.epoch, r.attempt
+        ){Sql.History(s, "recorded", $"""
+            SELECT run_id, now(), {EventSql.ReceivedEvent("name")}, NULL, NULL, NULL, {EventSql.ReceivedDetail("name", "key", "event_id")} FROM received
+            UNION ALL
+            SELECT id, now(), '{RunHistoryEvents.Woken}', NULL, epoch, attempt, jsonb_build_object('by', 'event') FROM woken
+            """)}{Sql.Notifications("woken", "$4")}
         SELECT (SELECT count(*) FROM received)::int, (SELECT count(*) FROM published),
                (SELECT count(*) FROM work_notified) + (SELECT count(*) FROM done_notified)
         """;

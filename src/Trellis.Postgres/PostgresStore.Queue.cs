@@ -231,20 +231,24 @@ internal sealed class QueueSql
         WITH ready AS (
             SELECT r.id, r.started_at IS NOT NULL AS started
             {Sql.ReadyRuns(s, queueFilter, limit: "$2", names: "$5", versions: "$6")}
-        )
-        UPDATE {s}.runs r SET
-            status = {Sql.Running},
-            epoch = {Sql.ClaimEpoch},
-            attempt = r.attempt + 1,
-            locked_by = $3,
-            lease_expires_at = now() + $4,
-            started_at = coalesce(r.started_at, now()),
-            updated_at = now()
-        -- The locked runs by primary key, whatever number the plan expects. The one plan Trellis keeps cannot see
-        -- $2 and expects a tenth of the backlog; joined to that many rows, it read the whole primary key per claim.
-        WHERE r.id = ANY (ARRAY(SELECT id FROM ready))
-        RETURNING r.id, r.workflow_name, r.workflow_version, r.input, r.epoch, r.attempt, r.max_attempts,
-                  r.cancel_requested, r.correlation_id, r.tags, r.id = ANY (ARRAY(SELECT id FROM ready WHERE started)), now()
+        ), claimed AS (
+            UPDATE {s}.runs r SET
+                status = {Sql.Running},
+                epoch = {Sql.ClaimEpoch},
+                attempt = r.attempt + 1,
+                locked_by = $3,
+                lease_expires_at = now() + $4,
+                started_at = coalesce(r.started_at, now()),
+                updated_at = now()
+            -- The locked runs by primary key, whatever number the plan expects. The one plan Trellis keeps cannot see
+            -- $2 and expects a tenth of the backlog; joined to that many rows, it read the whole primary key per claim.
+            WHERE r.id = ANY (ARRAY(SELECT id FROM ready))
+            RETURNING r.id, r.workflow_name, r.workflow_version, r.input, r.epoch, r.attempt, r.max_attempts,
+                      r.cancel_requested, r.correlation_id, r.tags
+        ){Sql.History(s, "recorded", $"SELECT id, now(), '{RunHistoryEvents.Claimed}', $3, epoch, attempt, NULL::jsonb FROM claimed")}
+        SELECT c.id, c.workflow_name, c.workflow_version, c.input, c.epoch, c.attempt, c.max_attempts,
+               c.cancel_requested, c.correlation_id, c.tags, c.id = ANY (ARRAY(SELECT id FROM ready WHERE started)), now()
+        FROM claimed c
         """;
 
     /// <summary>

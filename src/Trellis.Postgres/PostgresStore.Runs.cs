@@ -250,8 +250,14 @@ internal sealed class RunsSql
                 FROM wanted w
                 CROSS JOIN LATERAL (SELECT w.claim_for IS NOT NULL AND w.queue NOT IN (SELECT queue FROM busy)) AS c(claim)
                 ON CONFLICT (id) DO NOTHING
-                RETURNING id, status, queue, scheduled_at, epoch
-            ), notified AS (
+                RETURNING id, status, queue, scheduled_at, epoch, attempt, locked_by, parent_id, workflow_name
+            ){Sql.History(s, "recorded", $"""
+                SELECT id, now(), '{RunHistoryEvents.Claimed}', locked_by, epoch, attempt, NULL::jsonb FROM inserted WHERE status = {Sql.Running}
+                UNION ALL
+                -- In the parent's history: the children it started.
+                SELECT parent_id, now(), '{RunHistoryEvents.ChildStarted}', NULL, NULL, NULL, jsonb_build_object('child', id, 'workflow', workflow_name)
+                FROM inserted WHERE parent_id IS NOT NULL
+                """)}, notified AS (
                 SELECT pg_notify($14, 'w:' || queue)
                 FROM (SELECT DISTINCT queue FROM inserted WHERE status = {Sql.Pending} AND scheduled_at <= now()) q
             )
@@ -305,8 +311,14 @@ internal sealed class RunsSql
                     wait_reason = NULL,
                     updated_at = now()
                 WHERE r.id IN (SELECT id FROM family) AND r.status IN ({Sql.Pending}, {Sql.Waiting}, {Sql.Running})
-                RETURNING r.id, r.status
-            ), notified AS (
+                RETURNING r.id, r.status, r.epoch, r.attempt
+            ){Sql.History(s, "recorded", $"""
+                SELECT id, now(), '{RunHistoryEvents.CancelRequested}', NULL, epoch, attempt,
+                       CASE WHEN id <> $1 THEN jsonb_build_object('via', $1::text) END
+                FROM cancelled
+                UNION ALL
+                SELECT id, now(), '{RunHistoryEvents.Cancelled}', NULL, epoch, attempt, NULL FROM cancelled WHERE status = {Sql.Cancelled}
+                """)}, notified AS (
                 SELECT pg_notify($2, CASE WHEN status = {Sql.Running} THEN 'c:' ELSE 'd:' END || id) FROM cancelled
             )
             SELECT count(*) FROM notified
@@ -347,10 +359,34 @@ internal sealed class RunsSql
             SELECT count(*) FROM resumed WHERE (SELECT count(*) FROM recorded) + (SELECT count(*) FROM notified) >= 0
             """;
 
+        // The history table's rows, and the events runs and steps hold already: the run's creation, and each step's
+        // start, failed attempts and completion (on the worker's clock). A row without a worker takes the worker of
+        // the claim whose epoch it names. Ties keep the order a run goes through.
+        var workerOfEpoch = $"(SELECT c.worker_id FROM {s}.history c WHERE c.run_id = $1 AND c.epoch = {{0}} AND c.event = '{RunHistoryEvents.Claimed}' ORDER BY c.id LIMIT 1)";
+        var step = "'seq', st.seq, 'item', st.item_index, 'name', st.name";
         GetHistory = $"""
-            SELECT id, run_id, at, event, worker_id, epoch, attempt, detail FROM {s}.history
-            WHERE run_id = $1
-            ORDER BY id
+            SELECT id, run_id, at, event, worker_id, epoch, attempt, detail FROM (
+                SELECT h.id, h.run_id, h.at, h.event, coalesce(h.worker_id, {string.Format(System.Globalization.CultureInfo.InvariantCulture, workerOfEpoch, "h.epoch")}) AS worker_id,
+                       h.epoch, h.attempt, h.detail, 1 AS rank
+                FROM {s}.history h WHERE h.run_id = $1
+                UNION ALL
+                SELECT NULL, r.id, r.created_at, '{RunHistoryEvents.Created}', NULL, NULL, NULL, NULL, 0 FROM {s}.runs r WHERE r.id = $1
+                UNION ALL
+                SELECT NULL, st.run_id, st.started_at, '{RunHistoryEvents.StepStarted}', {string.Format(System.Globalization.CultureInfo.InvariantCulture, workerOfEpoch, "st.epoch")},
+                       st.epoch, NULL, jsonb_build_object({step}), 2
+                FROM {s}.steps st WHERE st.run_id = $1
+                UNION ALL
+                SELECT NULL, st.run_id, coalesce((e.error ->> 'at')::timestamptz, st.completed_at, st.started_at), '{RunHistoryEvents.StepFailed}',
+                       {string.Format(System.Globalization.CultureInfo.InvariantCulture, workerOfEpoch, "st.epoch")}, st.epoch, (e.error ->> 'attempt')::int,
+                       jsonb_build_object({step}, 'error', e.error), 3
+                FROM {s}.steps st CROSS JOIN LATERAL jsonb_array_elements(coalesce(st.attempt_errors, '[]'::jsonb)) AS e(error)
+                WHERE st.run_id = $1
+                UNION ALL
+                SELECT NULL, st.run_id, st.completed_at, '{RunHistoryEvents.StepCompleted}', {string.Format(System.Globalization.CultureInfo.InvariantCulture, workerOfEpoch, "st.epoch")},
+                       st.epoch, st.attempts, jsonb_build_object({step}), 4
+                FROM {s}.steps st WHERE st.run_id = $1 AND st.status = {Sql.Completed}
+            ) events
+            ORDER BY at, rank, id
             """;
 
         Health = $"SELECT max(version) FROM {s}.schema_migrations";

@@ -46,8 +46,8 @@ internal sealed class TimerSql(string s)
                 WHERE status = {Sql.Waiting} AND scheduled_at <= now()
                 ORDER BY scheduled_at LIMIT $1 FOR UPDATE SKIP LOCKED))
             AND r.status = {Sql.Waiting}
-            RETURNING r.id, r.queue, r.status
-        ){Sql.Notifications("woken", "$2")}
+            RETURNING r.id, r.queue, r.status, r.epoch, r.attempt
+        ){Sql.History(s, "recorded", $"SELECT id, now(), '{RunHistoryEvents.Woken}', NULL, epoch, attempt, jsonb_build_object('by', 'timer') FROM woken")}{Sql.Notifications("woken", "$2")}
         SELECT (SELECT count(*) FROM woken)::int,
                (SELECT min(scheduled_at) FROM {s}.runs
                 WHERE status = {Sql.Waiting} AND scheduled_at > now() AND scheduled_at < 'infinity') - now(),

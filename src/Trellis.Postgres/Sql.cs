@@ -104,6 +104,22 @@ internal static class Sql
             _ => wakeTime,
         }}"))} ELSE {keep} END";
 
+    /// <summary>What a run's history records for a transition (<see cref="RunTransition.HistoryEvent"/>).</summary>
+    public static string HistoryEventOf(string kind) =>
+        $"CASE {kind}{string.Concat(RunTransitions.All.Select(t => $" WHEN '{KindText(t.Kind)}' THEN '{t.HistoryEvent}'"))} END";
+
+    /// <summary>
+    /// A CTE that appends to the runs' history one row per row of <paramref name="select"/>, which gives, in order: the run
+    /// id, the time, the event, the worker id, the epoch, the attempt and the detail (JSONB). A data-modifying CTE runs
+    /// whether or not the statement reads it, in the statement's own transaction: no round trip of its own.
+    /// </summary>
+    public static string History(string schema, string name, string select) => $"""
+        , {name} AS (
+            INSERT INTO {schema}.history (run_id, at, event, worker_id, epoch, attempt, detail)
+            {select}
+        )
+        """;
+
     /// <summary>True for the transitions that finish a run.</summary>
     public static string Finishes(string kind) => $"{kind} IN {List(RunTransitions.All.Where(t => t.Finishes).Select(t => KindText(t.Kind)))}";
 

@@ -197,7 +197,7 @@ public sealed class ClaimWindowTests(PostgresFixture database, ITestOutputHelper
         Assert.Equal("done@survivor", await oneAttempt.GetResultAsync(TimeSpan.FromSeconds(30)));
         var resumed = await oneAttempt.GetAsync();
         Assert.Equal((RunStatus.Completed, 1, 1), (resumed.Status, resumed.Attempt, resumed.WorkerLosses));
-        var loss = Assert.Single(await oneAttempt.GetHistoryAsync());
+        var loss = Assert.Single(await oneAttempt.WorkerLossesAsync());
         Assert.Equal((RunHistoryEvents.WorkerLost, "victim", 1), (loss.Event, loss.WorkerId, loss.Attempt));
         Assert.Contains("claim_window_lost", loss.DetailJson, StringComparison.Ordinal);
 

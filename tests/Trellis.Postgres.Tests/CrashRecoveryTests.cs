@@ -79,7 +79,7 @@ public sealed class CrashRecoveryTests(PostgresFixture database, ITestOutputHelp
         Assert.NotEqual(victimEpoch, info.Epoch);
         Assert.Equal([victimEpoch, victimEpoch, info.Epoch, info.Epoch, info.Epoch], steps.Select(s => s.Epoch));
         Assert.All(steps, s => Assert.Equal(StepStatus.Completed, s.Status));
-        var lost = Assert.Single(await run.GetHistoryAsync());
+        var lost = Assert.Single(await run.WorkerLossesAsync());
         Assert.Equal((RunHistoryEvents.WorkerLost, "victim", victimEpoch, 1), (lost.Event, lost.WorkerId, lost.Epoch, lost.Attempt));
     }
 
@@ -98,7 +98,7 @@ public sealed class CrashRecoveryTests(PostgresFixture database, ITestOutputHelp
         Assert.Equal(["0@pod-7", "1@pod-7", "2@pod-7", "3@pod-7"], await run.GetResultAsync(TimeSpan.FromSeconds(20)));
 
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(LeaseMs / 2000), $"the run resumed after {clock.Elapsed}");
-        var loss = Assert.Single(await run.GetHistoryAsync());
+        var loss = Assert.Single(await run.WorkerLossesAsync());
         Assert.Equal((RunHistoryEvents.WorkerLost, "pod-7"), (loss.Event, loss.WorkerId));
         Assert.Contains("worker_restarted", loss.DetailJson, StringComparison.Ordinal);
         Assert.Equal((1, 1), ((await run.GetAsync()).Attempt, (await run.GetAsync()).WorkerLosses));

@@ -79,7 +79,7 @@ public sealed class StaleHoldTests(PostgresFixture database, ITestOutputHelper o
             Assert.Equal((RunStatus.Completed, "\"thief\"", 1, 1), (info.Status, info.OutputJson, info.Attempt, info.WorkerLosses));
             var step = Assert.Single(await run.GetStepsAsync());
             Assert.Equal(("\"thief\"", info.Epoch), (step.ResultJson, step.Epoch));
-            var loss = Assert.Single(await run.GetHistoryAsync());
+            var loss = Assert.Single(await run.WorkerLossesAsync());
             Assert.Equal((RunHistoryEvents.WorkerLost, victim.Worker!.WorkerId), (loss.Event, loss.WorkerId));
             Assert.Contains(claimWindowMs > 0 ? "claim_window_lost" : "lease_expired", loss.DetailJson, StringComparison.Ordinal);
         }
@@ -137,7 +137,7 @@ public sealed class StaleHoldTests(PostgresFixture database, ITestOutputHelper o
         Assert.Equal((1, 1), (probe.Count("first"), probe.Count("second")));
         var info = await run.GetAsync();
         Assert.Equal((RunStatus.Completed, 1, 0, before.Epoch), (info.Status, info.Attempt, info.WorkerLosses, info.Epoch));
-        Assert.Empty(await run.GetHistoryAsync());
+        Assert.Empty(await run.WorkerLossesAsync());
     }
 
     /// <summary>Does what a worker whose lease recovery and claim found the run would: the run is held under a new epoch by "thief".</summary>

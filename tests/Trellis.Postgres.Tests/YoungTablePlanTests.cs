@@ -37,7 +37,7 @@ public sealed class YoungTablePlanTests(PostgresFixture database) : IClassFixtur
         dataSource,
         GenericPlans.FinishRunsParameters,
         _sql.Checkpoints.FinishRuns,
-        "'{young-1}', '{1}', '{completed}', '{\"{}\"}', '{NULL}', '{NULL}', '{NULL}', 'channel', '{NULL}', '{NULL}', '{NULL}'");
+        "'{young-1}', '{1}', '{completed}', '{\"{}\"}', '{NULL}', '{NULL}', '{NULL}', 'channel', '{NULL}', '{NULL}', '{NULL}', 'w'");
 
     [Fact]
     public async Task StepCheckpointAndOutcome_OnTrellisConnections_FindTheirRunsByPrimaryKey()

@@ -15,7 +15,8 @@ CREATE INDEX runs_children ON {schema}.runs (parent_id) WHERE parent_id IS NOT N
 
 -- Every way a run can finish (a worker's batch, a claim window's close, a cancel, a worker-loss limit) goes through
 -- an UPDATE of its status, so the count-down lives here rather than in each of those statements. It fires only for
--- children a parent waits for; it wakes the parent, and tells its queue's workers, when the last one finishes.
+-- children a parent waits for; it records the child's end in the parent's history, and wakes the parent, telling its
+-- queue's workers, when the last one finishes.
 CREATE FUNCTION {schema}.child_finished() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     woken_queue text;
@@ -28,8 +29,13 @@ BEGIN
         updated_at = now()
     WHERE p.id = NEW.parent_id AND p.children_awaited > 0
     RETURNING CASE WHEN p.status = 'pending' AND p.children_awaited = 0 THEN p.queue END INTO woken_queue;
-    IF woken_queue IS NOT NULL THEN
-        PERFORM pg_notify(TG_TABLE_SCHEMA || '.events', 'w:' || woken_queue);
+    IF FOUND THEN
+        INSERT INTO {schema}.history (run_id, event, detail)
+        VALUES (NEW.parent_id, 'child_finished', jsonb_build_object('child', NEW.id, 'status', NEW.status));
+        IF woken_queue IS NOT NULL THEN
+            INSERT INTO {schema}.history (run_id, event, detail) VALUES (NEW.parent_id, 'woken', jsonb_build_object('by', 'children'));
+            PERFORM pg_notify(TG_TABLE_SCHEMA || '.events', 'w:' || woken_queue);
+        END IF;
     END IF;
     RETURN NULL;
 END

@@ -20,6 +20,7 @@ internal sealed class CheckpointWriter : IAsyncDisposable
 {
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
 
+    private readonly string? _workerId;
     private readonly ICheckpointStore _store;
     private readonly Func<Exception, bool> _isTransient;
     private readonly ILogger _logger;
@@ -28,9 +29,10 @@ internal sealed class CheckpointWriter : IAsyncDisposable
     private readonly CancellationTokenSource _abandon = new();
     private readonly GroupCommit<PendingWrite>[] _lanes;
 
-    public CheckpointWriter(ICheckpointStore store, Func<Exception, bool> isTransient, int maxBatch, int lanes, ILogger logger, TimeProvider time)
+    public CheckpointWriter(ICheckpointStore store, Func<Exception, bool> isTransient, int maxBatch, int lanes, ILogger logger, TimeProvider time, string? workerId = null)
     {
         _store = store;
+        _workerId = workerId;
         _isTransient = isTransient;
         _maxBatch = maxBatch;
         _logger = logger;
@@ -90,6 +92,7 @@ internal sealed class CheckpointWriter : IAsyncDisposable
 
     private async Task CommitAsync(CheckpointBatch batch, Dictionary<CheckpointWrite, List<PendingWrite>> waiters)
     {
+        batch.WorkerId = _workerId;
         var delay = TimeSpan.FromMilliseconds(50);
         while (true)
         {

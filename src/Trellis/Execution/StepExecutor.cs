@@ -46,7 +46,7 @@ internal static class StepExecutor
                 catch (Exception ex) when (!run.StopToken.IsCancellationRequested)
                 {
                     var permanent = ErrorClassifier.Classify(ex, policy) == ErrorKind.Permanent;
-                    var error = ErrorInfo.FromException(ex, attempt, permanent);
+                    var error = ErrorInfo.FromException(ex, attempt, permanent) with { At = run.Services.Time.GetUtcNow() };
                     var errorJson = services.Serializer.Serialize(error);
                     var retry = !permanent && tries < policy.MaxAttempts;
                     var failedRow = Row(run, sequence, itemIndex, name, retry ? StepStatus.Running : StepStatus.Failed, attempt, startedAt) with

@@ -65,7 +65,7 @@ public sealed class TrellisWorker : IAsyncDisposable, ILocalRunner
         _queues = _worker.Queues.Count > 0 ? [.. _worker.Queues.Distinct()] : [options.DefaultQueue];
         _slots = new SlotCounter(_worker.MaxConcurrentRuns);
         _workflows = [.. registry.Definitions.Select(d => new WorkflowKey(d.Name, d.Version))];
-        var writer = new CheckpointWriter(store, isTransient, _worker.MaxCheckpointBatch, _worker.CheckpointLanes, loggerFactory.CreateLogger("Trellis.Checkpoints"), time);
+        var writer = new CheckpointWriter(store, isTransient, _worker.MaxCheckpointBatch, _worker.CheckpointLanes, loggerFactory.CreateLogger("Trellis.Checkpoints"), time, _worker.WorkerId);
         _services = new ExecutionServices(writer, new InFlightSteps(), serializer, options, time, loggerFactory.CreateLogger("Trellis.Workflow"), services, store, store, store, store, store, store, registry, isTransient);
         writer.RunsFinished = OnRunsFinished;
     }

@@ -16,6 +16,11 @@ public sealed record ErrorInfo(
     [JsonPropertyName("permanent")]
     public bool Permanent { get; init; }
 
+    /// <summary>When the attempt failed (the worker's clock); null in errors stored before it was recorded.</summary>
+    [JsonPropertyName("at")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public DateTimeOffset? At { get; init; }
+
     /// <summary>The error of an exception, as it is stored: its type's full name, its message, its full text with the stack, the attempt and whether it is permanent.</summary>
     public static ErrorInfo FromException(Exception exception, int attempt, bool permanent = false)
     {

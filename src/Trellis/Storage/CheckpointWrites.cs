@@ -133,6 +133,9 @@ public sealed class CheckpointBatch
     /// <summary>Run outcomes to write.</summary>
     public List<RunFinish> Finishes { get; } = [];
 
+    /// <summary>The worker whose writes these are, for the runs' history.</summary>
+    public string? WorkerId { get; set; }
+
     /// <summary>How many writes the batch holds.</summary>
     public int Count => Steps.Count + Progress.Count + Finishes.Count;
 

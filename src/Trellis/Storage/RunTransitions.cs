@@ -46,8 +46,9 @@ public enum TransitionSchedule
 /// transition that is not the workflow's failure gives it back), when it may be claimed again, and whether a cancel
 /// requested before the transition commits turns it into a cancellation. Whether workers or waiters are told follows
 /// from the status: a pending run wakes the workers of its queue, a finished one the callers awaiting it.
+/// <see cref="HistoryEvent"/> is what the run's history records for it (<see cref="RunHistoryEvents"/>).
 /// </summary>
-public sealed record RunTransition(RunTransitionKind Kind, RunStatus Status, int AttemptChange, TransitionSchedule Schedule, bool CancelWins)
+public sealed record RunTransition(RunTransitionKind Kind, RunStatus Status, int AttemptChange, TransitionSchedule Schedule, bool CancelWins, string HistoryEvent)
 {
     /// <summary>True when the run is finished after it (completed, failed, cancelled).</summary>
     public bool Finishes => Status.IsTerminal();
@@ -62,13 +63,13 @@ public static class RunTransitions
     /// <summary>The table.</summary>
     public static IReadOnlyList<RunTransition> All { get; } =
     [
-        new(RunTransitionKind.Completed, RunStatus.Completed, AttemptChange: 0, TransitionSchedule.Keep, CancelWins: true),
-        new(RunTransitionKind.Failed, RunStatus.Failed, AttemptChange: 0, TransitionSchedule.Keep, CancelWins: false),
-        new(RunTransitionKind.Cancelled, RunStatus.Cancelled, AttemptChange: 0, TransitionSchedule.Keep, CancelWins: false),
-        new(RunTransitionKind.Retry, RunStatus.Pending, AttemptChange: 0, TransitionSchedule.AfterDelay, CancelWins: true),
-        new(RunTransitionKind.Release, RunStatus.Pending, AttemptChange: -1, TransitionSchedule.Keep, CancelWins: true),
-        new(RunTransitionKind.Suspend, RunStatus.Waiting, AttemptChange: -1, TransitionSchedule.WakeTime, CancelWins: true),
-        new(RunTransitionKind.WorkerLost, RunStatus.Pending, AttemptChange: -1, TransitionSchedule.Now, CancelWins: true),
+        new(RunTransitionKind.Completed, RunStatus.Completed, AttemptChange: 0, TransitionSchedule.Keep, CancelWins: true, RunHistoryEvents.Completed),
+        new(RunTransitionKind.Failed, RunStatus.Failed, AttemptChange: 0, TransitionSchedule.Keep, CancelWins: false, RunHistoryEvents.Failed),
+        new(RunTransitionKind.Cancelled, RunStatus.Cancelled, AttemptChange: 0, TransitionSchedule.Keep, CancelWins: false, RunHistoryEvents.Cancelled),
+        new(RunTransitionKind.Retry, RunStatus.Pending, AttemptChange: 0, TransitionSchedule.AfterDelay, CancelWins: true, RunHistoryEvents.Retried),
+        new(RunTransitionKind.Release, RunStatus.Pending, AttemptChange: -1, TransitionSchedule.Keep, CancelWins: true, RunHistoryEvents.Released),
+        new(RunTransitionKind.Suspend, RunStatus.Waiting, AttemptChange: -1, TransitionSchedule.WakeTime, CancelWins: true, RunHistoryEvents.Waiting),
+        new(RunTransitionKind.WorkerLost, RunStatus.Pending, AttemptChange: -1, TransitionSchedule.Now, CancelWins: true, RunHistoryEvents.WorkerLost),
     ];
 
     /// <summary>The transition of <paramref name="kind"/>.</summary>
