@@ -69,7 +69,8 @@ internal static class PostgresReaders
         NullableString(reader, 8),
         ReadTags(reader.GetString(9)),
         reader.GetBoolean(10),
-        reader.GetFieldValue<DateTimeOffset>(11));
+        reader.GetFieldValue<DateTimeOffset>(11),
+        reader.IsDBNull(12) ? null : reader.GetFieldValue<TimeSpan>(12));
 
     public static RunHistoryEntry ReadHistory(NpgsqlDataReader reader) => new()
     {

@@ -244,7 +244,7 @@ internal sealed class CheckpointSql
                     error = CASE WHEN {o} IN ('failed', 'retry') THEN f.error WHEN {o} = 'completed' THEN NULL ELSE r.error END,
                     attempt = r.attempt + {Sql.AttemptChange(o)},
                     scheduled_at = {Sql.ScheduledAfter(o, keep: "r.scheduled_at", afterDelay: "now() + f.delay", now: "now()",
-                                                       wakeTime: "coalesce(f.wake_at, now() + f.wake_after, 'infinity')")},
+                                                       wakeTime: "least(coalesce(f.wake_at, now() + f.wake_after, 'infinity'), r.deadline_at)")},
                     wait_reason = CASE WHEN {o} = 'suspend' THEN f.wait_reason END,
                     -- Kept by a batch written again after its commit was lost.
                     completed_at = CASE WHEN {Sql.Finishes(o)} THEN coalesce(r.completed_at, now()) END,

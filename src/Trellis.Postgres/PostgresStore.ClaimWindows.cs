@@ -268,7 +268,7 @@ internal sealed class ClaimWindowSql
                     locked_by = CASE WHEN c.kind = '{Promote}' THEN $6 END,
                     lease_expires_at = CASE WHEN c.kind = '{Promote}' THEN clock_timestamp() + $7 END,
                     scheduled_at = {Sql.ScheduledAfter("c.kind", keep: "r.scheduled_at", afterDelay: "clock_timestamp() + c.delay", now: "clock_timestamp()",
-                                                       wakeTime: "coalesce(c.wake_at, clock_timestamp() + c.wake_after, 'infinity')")},
+                                                       wakeTime: "least(coalesce(c.wake_at, clock_timestamp() + c.wake_after, 'infinity'), r.deadline_at)")},
                     wait_reason = CASE WHEN c.kind = 'suspend' THEN c.wait_reason END,
                     -- now() is when the window's transaction began: the time of the claim.
                     started_at = coalesce(r.started_at, now()),
@@ -313,7 +313,7 @@ internal sealed class ClaimWindowSql
     /// </summary>
     private static string Open(string s, string queueFilter) => $"""
         SELECT r.id, r.workflow_name, r.workflow_version, r.input, 0::bigint, r.attempt + 1, r.max_attempts,
-               r.cancel_requested, r.correlation_id, r.tags, r.started_at IS NOT NULL, now()
+               r.cancel_requested, r.correlation_id, r.tags, r.started_at IS NOT NULL, now(), r.deadline_at - now()
         {Sql.ReadyRuns(s, queueFilter, limit: "$2", names: "$3", versions: "$4")}
         """;
 }

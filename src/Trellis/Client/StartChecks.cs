@@ -67,6 +67,11 @@ internal static class StartChecks
             throw new ArgumentException("StartOptions.Delay must not be negative.", nameof(options));
         }
 
+        if (options.Timeout is { } timeout && timeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("StartOptions.Timeout must be positive.", nameof(options));
+        }
+
         if (options.WorkflowVersion is < 1)
         {
             throw new ArgumentException("StartOptions.WorkflowVersion starts at 1.", nameof(options));

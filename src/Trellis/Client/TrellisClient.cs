@@ -123,7 +123,8 @@ public sealed partial class TrellisClient : IAsyncDisposable
             options.MaxAttempts ?? _options.RunRetry.MaxAttempts,
             options.ScheduledAt,
             options.ScheduledAt is null ? options.Delay : null,
-            options.MaxWorkerLosses ?? definition.MaxWorkerLosses ?? _options.MaxWorkerLosses);
+            options.MaxWorkerLosses ?? definition.MaxWorkerLosses ?? _options.MaxWorkerLosses,
+            options.Timeout);
         var created = await _store.CreateRunBatchAsync(batch, cancellationToken).ConfigureAwait(false);
         TrellisDiagnostics.RunsStarted.Add(created, new KeyValuePair<string, object?>("workflow", definition.Name));
         return ids;
@@ -285,7 +286,7 @@ public sealed partial class TrellisClient : IAsyncDisposable
         var localClaim = startsNow ? _localWorker?.TryReserveForLocalStart(queue, workflowName, workflowVersion) : null;
         var run = new NewRun(
             runId, workflowName, workflowVersion, queue, options.Priority, inputJson, options.CorrelationId, tags, maxAttempts,
-            options.ScheduledAt, options.ScheduledAt is null ? options.Delay : null, localClaim?.Claim, maxWorkerLosses);
+            options.ScheduledAt, options.ScheduledAt is null ? options.Delay : null, localClaim?.Claim, maxWorkerLosses, Timeout: options.Timeout);
 
         CreatedRun created;
         try
@@ -307,7 +308,7 @@ public sealed partial class TrellisClient : IAsyncDisposable
             if (created.Claimed)
             {
                 _localWorker!.StartReserved(
-                    new ClaimedRun(runId, workflowName, workflowVersion, inputJson, created.Epoch, 1, maxAttempts, false, options.CorrelationId, tags, StartedBefore: false),
+                    new ClaimedRun(runId, workflowName, workflowVersion, inputJson, created.Epoch, 1, maxAttempts, false, options.CorrelationId, tags, StartedBefore: false, TimeLeft: options.Timeout),
                     localClaim);
             }
             else

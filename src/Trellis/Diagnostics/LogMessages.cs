@@ -84,6 +84,9 @@ internal static partial class LogMessages
     [LoggerMessage(1024, LogLevel.Information, "Run {RunId} cancelled")]
     public static partial void RunCancelled(this ILogger logger, string runId);
 
+    [LoggerMessage(1058, LogLevel.Warning, "Run {RunId} failed: its deadline (StartOptions.Timeout) passed before it finished")]
+    public static partial void RunTimedOut(this ILogger logger, string runId);
+
     [LoggerMessage(1025, LogLevel.Warning, "Run {RunId}: lease lost (epoch {Epoch}); another worker owns it now, abandoning")]
     public static partial void RunLeaseLost(this ILogger logger, string runId, long epoch);
 

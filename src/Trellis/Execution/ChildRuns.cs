@@ -66,7 +66,8 @@ internal static class ChildRuns
                 ScheduledAt: null,
                 MaxWorkerLosses: options.MaxWorkerLosses ?? definition.MaxWorkerLosses ?? services.Options.MaxWorkerLosses,
                 ParentRunId: run.RunId,
-                CancelWithParent: options.WhenParentCancelled == ParentCancelPolicy.CancelChild);
+                CancelWithParent: options.WhenParentCancelled == ParentCancelPolicy.CancelChild,
+                Timeout: options.Timeout);
         }
 
         await run.EnsureHeldAsync().ConfigureAwait(false);

@@ -45,6 +45,8 @@ internal sealed class RunExecution : IDisposable
     private readonly long _handedOverAt;
     private readonly TaskCompletionSource<RunFinish?> _suspended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private KnownChildOutcomes? _childOutcomes;
+    private readonly ITimer? _deadline;
+    private int _timedOut;
 
     public RunExecution(ClaimedRun claim, WorkflowDefinition definition, ExecutionServices services, RunHold hold, ClaimWindowSession? window = null)
     {
@@ -60,6 +62,30 @@ internal sealed class RunExecution : IDisposable
         {
             RequestCancel();
         }
+
+        if (claim.TimeLeft is { } left)
+        {
+            if (left <= TimeSpan.Zero)
+            {
+                OnDeadline();
+            }
+            else
+            {
+                _deadline = services.Time.CreateTimer(static state => ((RunExecution)state!).OnDeadline(), this, left, Timeout.InfiniteTimeSpan);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The run's deadline (<see cref="StartOptions.Timeout"/>) has passed: it stops as a cancelled run does, and ends failed
+    /// with a <see cref="RunTimedOutException"/>.
+    /// </summary>
+    public bool TimedOut => Volatile.Read(ref _timedOut) != 0;
+
+    private void OnDeadline()
+    {
+        Volatile.Write(ref _timedOut, 1);
+        RequestCancel();
     }
 
     public ClaimedRun Claim { get; }
@@ -422,6 +448,7 @@ internal sealed class RunExecution : IDisposable
 
     public void Dispose()
     {
+        _deadline?.Dispose();
         _stop.Dispose();
     }
 }

@@ -213,6 +213,19 @@ internal static class RunExecutor
 
     private static async Task FinishCancelledAsync(RunExecution run)
     {
+        if (run.TimedOut)
+        {
+            // Stopped by its deadline rather than by a caller: failed, for good.
+            var error = ErrorInfo.FromException(new RunTimedOutException(run.RunId), run.Claim.Attempt, permanent: true);
+            var timedOut = new RunFinish { RunId = run.RunId, Epoch = run.Epoch, Kind = RunFinishKind.Failed, ErrorJson = run.Services.Serializer.Serialize(error) };
+            if (await FinishAsync(run, timedOut).ConfigureAwait(false))
+            {
+                run.Services.Logger.RunTimedOut(run.RunId);
+            }
+
+            return;
+        }
+
         if (await FinishAsync(run, new RunFinish { RunId = run.RunId, Epoch = run.Epoch, Kind = RunFinishKind.Cancelled }).ConfigureAwait(false))
         {
             run.Services.Logger.RunCancelled(run.RunId);

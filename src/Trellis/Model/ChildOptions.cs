@@ -24,6 +24,9 @@ public sealed class ChildOptions
     /// <summary>The workflow version the child runs. Default: the version registered in this process.</summary>
     public int? WorkflowVersion { get; init; }
 
+    /// <summary>The child's deadline (see <see cref="StartOptions.Timeout"/>). Default: none.</summary>
+    public TimeSpan? Timeout { get; init; }
+
     /// <summary>What cancelling the parent does to the child. Default <see cref="ParentCancelPolicy.CancelChild"/>.</summary>
     public ParentCancelPolicy WhenParentCancelled { get; init; } = ParentCancelPolicy.CancelChild;
 
@@ -36,6 +39,7 @@ public sealed class ChildOptions
         MaxAttempts = MaxAttempts,
         MaxWorkerLosses = MaxWorkerLosses,
         WorkflowVersion = WorkflowVersion,
+        Timeout = Timeout,
     };
 }
 

@@ -254,3 +254,13 @@ public sealed class ChildRunFailedException(string runId, string workflowName, b
     /// <summary>The child's stored error (null when it was cancelled).</summary>
     public ErrorInfo? Error { get; } = error;
 }
+
+/// <summary>The run's deadline (<see cref="StartOptions.Timeout"/>) passed before it finished: its stored error. Permanent.</summary>
+public sealed class RunTimedOutException(string runId, TimeSpan? timeout = null)
+    : NonRetryableException(timeout is { } t
+        ? $"Run '{runId}' did not finish within its timeout of {t}."
+        : $"Run '{runId}' did not finish by its deadline.")
+{
+    /// <summary>The run that timed out.</summary>
+    public string RunId { get; } = runId;
+}

@@ -25,6 +25,13 @@ public sealed class StartOptions
     /// <summary>Do not start before this delay has passed, measured on the database's clock. Ignored when <see cref="ScheduledAt"/> is set.</summary>
     public TimeSpan? Delay { get; init; }
 
+    /// <summary>
+    /// The run's deadline, counted from its creation on the database's clock, waits and queueing included: a run not
+    /// finished by then is failed with a <see cref="RunTimedOutException"/>, wherever it is (running: its worker stops
+    /// it as a cancel would; waiting for a timer, an event or children; or still in the queue). Default: none.
+    /// </summary>
+    public TimeSpan? Timeout { get; init; }
+
     /// <summary>A caller's id that ties related runs together (an order id, a crawl batch). Indexed.</summary>
     public string? CorrelationId { get; init; }
 

@@ -20,7 +20,8 @@ public sealed record NewRun(
     LocalClaim? ClaimFor = null,
     int MaxWorkerLosses = TrellisOptions.DefaultMaxWorkerLosses,
     string? ParentRunId = null,
-    bool CancelWithParent = true);
+    bool CancelWithParent = true,
+    TimeSpan? Timeout = null);
 
 /// <summary>A worker that would take a new run at once, and the lease it would hold it under.</summary>
 public sealed record LocalClaim(string WorkerId, TimeSpan LeaseDuration);
@@ -49,7 +50,8 @@ public sealed record NewRunBatch(
     int MaxAttempts,
     DateTimeOffset? ScheduledAt,
     TimeSpan? Delay,
-    int MaxWorkerLosses = TrellisOptions.DefaultMaxWorkerLosses);
+    int MaxWorkerLosses = TrellisOptions.DefaultMaxWorkerLosses,
+    TimeSpan? Timeout = null);
 
 /// <summary>A workflow name and version a worker can run.</summary>
 public readonly record struct WorkflowKey(string Name, int Version);
@@ -74,6 +76,7 @@ public sealed record ClaimRequest(
 /// A run handed to a worker, with the epoch that fences its writes. <paramref name="StartedBefore"/>: an earlier
 /// claim started the run, so it may have checkpoints to replay (a run never started has none to read).
 /// <paramref name="StoreTime"/>: the store's clock when it handed the run over, if it said (a timer counts from it).
+/// <paramref name="TimeLeft"/>: the time left then until the run's deadline (<see cref="StartOptions.Timeout"/>), if it has one.
 /// </summary>
 public sealed record ClaimedRun(
     string Id,
@@ -87,7 +90,8 @@ public sealed record ClaimedRun(
     string? CorrelationId,
     IReadOnlyDictionary<string, string> Tags,
     bool StartedBefore,
-    DateTimeOffset? StoreTime = null);
+    DateTimeOffset? StoreTime = null,
+    TimeSpan? TimeLeft = null);
 
 /// <summary>A run a worker holds, and the epoch it holds it under.</summary>
 public readonly record struct RunLease(string RunId, long Epoch);
