@@ -52,7 +52,8 @@ public sealed partial class PostgresStore
         // A window whose process stops answering (hung, or cut off) must not hold its runs' locks for good: the
         // server ends a transaction left idle for a lease, as long as another worker would wait for a lease.
         var setup = new NpgsqlBatchCommand(_sql.ClaimWindows.Setup);
-        setup.Parameters.Add(Text(((long)request.LeaseDuration.TotalMilliseconds).ToString(CultureInfo.InvariantCulture)));
+        // The setting is an int of milliseconds: a lease longer than about 24 days is capped there.
+        setup.Parameters.Add(Text(((long)Math.Min(request.LeaseDuration.TotalMilliseconds, int.MaxValue)).ToString(CultureInfo.InvariantCulture)));
         batch.BatchCommands.Add(setup);
         batch.BatchCommands.Add(RecoverLostWindowsCommand(request.Limit));
 

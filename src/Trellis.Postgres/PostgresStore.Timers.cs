@@ -14,12 +14,13 @@ public sealed partial class PostgresStore
     }
 
     /// <inheritdoc/>
-    public async Task<WokenRuns> WakeDueRunsAsync(int limit, CancellationToken cancellationToken = default)
+    public async Task<WokenRuns> WakeDueRunsAsync(int limit, TimeSpan clockShift = default, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         await using var command = _dataSource.CreateCommand(_sql.Timers.WakeDue);
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
         command.Parameters.Add(Text(_sql.Channel));
+        command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = clockShift });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         var woken = reader.GetInt32(0);
@@ -40,17 +41,18 @@ internal sealed class TimerSql(string s)
     /// </summary>
     public string WakeDue { get; } = $"""
         WITH woken AS (
-            UPDATE {s}.runs r SET status = {Sql.Pending}, wait_reason = NULL, updated_at = now()
+            -- At its place in the queue by its time; never later than now (due early only by a shifted clock: see $3).
+            UPDATE {s}.runs r SET status = {Sql.Pending}, scheduled_at = least(r.scheduled_at, now()), wait_reason = NULL, updated_at = now()
             WHERE r.id = ANY (ARRAY(
                 SELECT id FROM {s}.runs
-                WHERE status = {Sql.Waiting} AND scheduled_at <= now()
+                WHERE status = {Sql.Waiting} AND scheduled_at <= now() + $3
                 ORDER BY scheduled_at LIMIT $1 FOR UPDATE SKIP LOCKED))
             AND r.status = {Sql.Waiting}
             RETURNING r.id, r.queue, r.status, r.epoch, r.attempt
         ){Sql.History(s, "recorded", $"SELECT id, now(), '{RunHistoryEvents.Woken}', NULL, epoch, attempt, jsonb_build_object('by', 'timer') FROM woken")}{Sql.Notifications("woken", "$2")}
         SELECT (SELECT count(*) FROM woken)::int,
                (SELECT min(scheduled_at) FROM {s}.runs
-                WHERE status = {Sql.Waiting} AND scheduled_at > now() AND scheduled_at < 'infinity') - now(),
+                WHERE status = {Sql.Waiting} AND scheduled_at > now() + $3 AND scheduled_at < 'infinity') - (now() + $3),
                (SELECT count(*) FROM work_notified) + (SELECT count(*) FROM done_notified)
         """;
 }

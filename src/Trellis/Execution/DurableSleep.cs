@@ -77,9 +77,12 @@ internal static class DurableSleep
         _ = WriteAsync(run, sequence, StepStatus.Completed, endsAt, startedAt ?? now);
     }
 
-    /// <summary>The store's clock: known from the claim when it said, asked for otherwise.</summary>
-    private static ValueTask<DateTimeOffset> StoreTimeAsync(RunExecution run) =>
-        run.StoreTimeNow is { } now ? ValueTask.FromResult(now) : new ValueTask<DateTimeOffset>(StoreCalls.RetryAsync(run, run.Services.Timers.GetTimeAsync));
+    /// <summary>The store's clock (<see cref="StoreClock"/>): known from the claim when it said, asked for otherwise.</summary>
+    private static async ValueTask<DateTimeOffset> StoreTimeAsync(RunExecution run)
+    {
+        var now = run.StoreTimeNow ?? await StoreCalls.RetryAsync(run, run.Services.Timers.GetTimeAsync).ConfigureAwait(false);
+        return now + StoreClock.Shift(run.Services.Time);
+    }
 
     /// <summary>The run waits in the store until <paramref name="endsAt"/>; the workflow's code does not go on here.</summary>
     private static Task LeaveWorkerAsync(RunExecution run, DateTimeOffset endsAt)

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Trellis.Concurrency;
 using Trellis.Diagnostics;
+using Trellis.Execution;
 using Trellis.Storage;
 
 namespace Trellis.Maintenance;
@@ -30,7 +31,7 @@ internal sealed class TimerWakeUp(IRunTimers timers, TimeSpan longestWait, TimeP
     public override async Task RunOnceAsync(CancellationToken cancellationToken)
     {
         _untilNextDue = Interval; // on an error, try again after the usual interval
-        var result = await timers.WakeDueRunsAsync(BatchSize, cancellationToken).ConfigureAwait(false);
+        var result = await timers.WakeDueRunsAsync(BatchSize, StoreClock.Shift(time), cancellationToken).ConfigureAwait(false);
         if (result.Woken > 0)
         {
             logger.RunsWoken(result.Woken);

@@ -203,9 +203,10 @@ public interface IRunTimers
     /// Makes up to <paramref name="limit"/> waiting runs whose time has come ready again (<see cref="RunStatus.Pending"/>,
     /// at their place in the queue by that time), waking their queues' workers; and says how long until the next
     /// waiting run's time, on the store's clock (<see cref="TimeSpan.Zero"/> when more are due already, null when none
-    /// waits on a time). Safe to call from many workers at once: each due run is woken once.
+    /// waits on a time). Safe to call from many workers at once: each due run is woken once. <paramref name="clockShift"/>
+    /// is added to the store's clock for the comparison (zero but in tests that move the engine's clock).
     /// </summary>
-    Task<WokenRuns> WakeDueRunsAsync(int limit, CancellationToken cancellationToken = default);
+    Task<WokenRuns> WakeDueRunsAsync(int limit, TimeSpan clockShift = default, CancellationToken cancellationToken = default);
 }
 
 /// <summary>
