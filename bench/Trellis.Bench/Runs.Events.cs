@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Npgsql;
 using Trellis.Postgres;
@@ -31,6 +32,21 @@ internal static partial class Runs
         await using var probe = NpgsqlDataSource.Create(ConnectionStrings.Normalize(options.DbUrl));
         await Task.Delay(1000);
 
+        // --trace K: the database commands and Trellis spans of the last K samples, from the publish call on (diagnostic).
+        var traced = options.Int("trace", 0);
+        var spans = new ConcurrentQueue<Activity>();
+        using var listener = traced == 0 ? null : new ActivityListener
+        {
+            ShouldListenTo = source => source.Name is "Npgsql" or "Trellis",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Enqueue,
+        };
+        if (listener is not null)
+        {
+            ActivitySource.AddActivityListener(listener);
+        }
+
+        var traces = new List<object>();
         var wake = new List<double>();
         var publish = new List<double>();
         var e2e = new List<double>();
@@ -53,6 +69,8 @@ internal static partial class Runs
             var tWaiting = Stopwatch.GetTimestamp();
             await Task.Delay(gapMs);
 
+            spans.Clear();
+            var t0Utc = DateTime.UtcNow;
             var t0 = Stopwatch.GetTimestamp();
             if (message)
             {
@@ -70,6 +88,23 @@ internal static partial class Runs
             }
 
             var t1 = Stopwatch.GetTimestamp();
+            if (s >= warmup + samples - traced)
+            {
+                traces.Add(new Dictionary<string, object?>
+                {
+                    ["sample"] = s,
+                    ["wakeMs"] = Math.Round(Ms(t0, Waiter.Woke[s]), 3),
+                    ["spans"] = spans.OrderBy(a => a.StartTimeUtc).Select(a => new Dictionary<string, object?>
+                    {
+                        ["atMs"] = Math.Round((a.StartTimeUtc - t0Utc).TotalMilliseconds, 3),
+                        ["ms"] = Math.Round(a.Duration.TotalMilliseconds, 3),
+                        ["what"] = a.Source.Name == "Npgsql"
+                            ? Shorten(a.GetTagItem("db.query.text") as string ?? a.GetTagItem("db.statement") as string ?? a.DisplayName)
+                            : $"trellis: {a.DisplayName}",
+                    }).ToArray(),
+                });
+            }
+
             if (s >= warmup)
             {
                 wake.Add(Ms(t0, Waiter.Woke[s]));
@@ -102,6 +137,13 @@ internal static partial class Runs
             ["e2e"] = Stats.Of(e2e),
             ["startToWaitingObserved"] = Stats.Of(toWaiting),
             ["samplesMs"] = wake.Select(x => Math.Round(x, 3)).ToArray(),
+            ["traces"] = traced == 0 ? null : traces,
         };
+    }
+
+    private static string Shorten(string sql)
+    {
+        var flat = string.Join(' ', sql.Split((char[])['\n', '\r', ' '], StringSplitOptions.RemoveEmptyEntries));
+        return flat.Length <= 140 ? flat : flat[..140] + "…";
     }
 }
