@@ -120,6 +120,8 @@ if want waits; then
     run_dbos_rep dbos-events "$rep" $EVENTS_200
     run_rep trellis-events "$rep" $EVENTS_200 --variant event
     run_rep trellis-messages "$rep" $EVENTS_200 --variant message
+    # The session's floor: one idle commit from .NET (the round trips are commits in a row).
+    run_rep trellis-waits-idle-commit "$rep" commit --samples 200
   done
   for rep in $(seq 1 "$REPS"); do
     run_dbos_rep dbos-timers "$rep" $TIMERS_10K

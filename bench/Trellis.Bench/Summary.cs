@@ -93,6 +93,13 @@ internal static class Summary
                 + $"W3 needs two (the start, then the outcome), {2 * commit:0.00} ms.");
         }
 
+        if (Median(cases, "trellis-waits-idle-commit", "commit.p50") is { } waitsCommit)
+        {
+            text.AppendLine();
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"The floor in the session of the waits (ONLY=waits): one idle commit from .NET took {waitsCommit:0.00} ms at the median; a round trip from a publish to the waiting run's next step takes six in a row in Trellis, two in DBOS.");
+        }
+
         if (Median(cases, "trellis-w1-n200000", "processCpuPerRun.engineUs") is { } engineUs
             && Median(cases, "trellis-w1-n200000", "processCpuPerRun.databaseUs") is { } databaseUs
             && MedianOfSums(cases, "trellis-w1-n200000", "processCpuPerRun.engineUs", "processCpuPerRun.databaseUs") is { } totalUs)
