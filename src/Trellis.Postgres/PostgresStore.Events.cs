@@ -251,7 +251,7 @@ internal sealed class EventSql(string s)
         WITH published AS (
             INSERT INTO {s}.events (name, key, data)
             SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])
-            RETURNING id, name, key, published_at
+            RETURNING id, name, key, data, published_at
         ), matched AS (
             SELECT DISTINCT ON (w.run_id, w.seq) w.run_id, w.seq, p.id AS event_id
             FROM {s}.event_waits w JOIN published p ON p.name = w.name AND p.key = w.key AND p.published_at >= w.effective_from
@@ -260,7 +260,16 @@ internal sealed class EventSql(string s)
         ), received AS (
             UPDATE {s}.event_waits w SET event_id = m.event_id, received_at = now()
             FROM matched m WHERE w.run_id = m.run_id AND w.seq = m.seq
-            RETURNING w.run_id, w.name, w.key, w.event_id
+            RETURNING w.run_id, w.seq, w.name, w.key, w.event_id
+        ), answered AS (
+            -- The wait's row in steps gets its outcome here, as the engine would write it (EventWaits): the run, replayed
+            -- by whichever worker claims it, goes on from the row without another look at the store or another write.
+            UPDATE {s}.steps st SET
+                status = {Sql.Completed},
+                result = jsonb_build_object('name', x.name, 'key', x.key, 'received', true, 'publishedAt', p.published_at, 'data', p.data),
+                completed_at = now()
+            FROM received x JOIN published p ON p.id = x.event_id
+            WHERE st.run_id = x.run_id AND st.seq = x.seq AND coalesce(st.item_index, -1) = -1 AND st.status = {Sql.Running}
         ), woken AS (
             UPDATE {s}.runs r SET status = {Sql.Pending}, scheduled_at = now(), wait_reason = NULL, updated_at = now()
             WHERE r.id IN (SELECT run_id FROM received) AND r.status = {Sql.Waiting}

@@ -101,7 +101,7 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
     public static TheoryData<string, string, string, string> WaitStatements => new()
     {
         // The timer wake-up: due runs and the next one, among the waiting runs only.
-        { nameof(TimerSql.WakeDue), "int, text", "100, 'channel'", "runs_waiting" },
+        { nameof(TimerSql.WakeDue), "int, text, interval", "100, 'channel', '0'", "runs_waiting" },
         // A publish: the open waits of its names and keys.
         { nameof(EventSql.Publish), "text[], text[], jsonb[], text", "'{paid}', '{o-1}', '{null}', 'channel'", "event_waits_open" },
         // A wait's first look: the events of its name and key.
