@@ -282,13 +282,18 @@ internal sealed class ClaimWindowSql
                 RETURNING r.id, r.status, r.queue, r.epoch, r.attempt - {Sql.AttemptChange("c.kind")} AS claimed_attempt, r.attempt,
                           c.kind, r.wait_reason, c.error
             ){Sql.History(s, "recorded", $"""
-                -- The claim, at its time (the window's transaction began with it), then the outcome of a run that finished in the window.
-                SELECT id, now(), '{RunHistoryEvents.Claimed}', $6, epoch, claimed_attempt, NULL::jsonb FROM closed
-                UNION ALL
-                SELECT id, clock_timestamp(), {Sql.HistoryEventOf("kind")}, $6, epoch, attempt,
-                       CASE WHEN kind = 'suspend' THEN jsonb_build_object('reason', wait_reason)
-                            WHEN kind IN ('failed', 'retry') THEN jsonb_build_object('error', error) END
-                FROM closed WHERE kind <> '{Promote}'
+                -- A run handed over under a lease: its claim, at its time (the window's transaction began with it). A run
+                -- that finished in the window: one row, its outcome, with the time of its claim in the detail, which the
+                -- history's reader shows as the claim (one row per run, not two, for the runs that are quickest).
+                SELECT id, CASE WHEN kind = '{Promote}' THEN now() ELSE clock_timestamp() END,
+                       CASE WHEN kind = '{Promote}' THEN '{RunHistoryEvents.Claimed}' ELSE {Sql.HistoryEventOf("kind")} END,
+                       $6, epoch, CASE WHEN kind = '{Promote}' THEN claimed_attempt ELSE attempt END,
+                       CASE WHEN kind = '{Promote}' THEN NULL::jsonb
+                            ELSE jsonb_build_object('{Sql.ClaimedAtKey}', now(), 'claimed_attempt', claimed_attempt)
+                                 || CASE WHEN kind = 'suspend' THEN jsonb_build_object('reason', wait_reason)
+                                         WHEN kind IN ('failed', 'retry') THEN jsonb_build_object('error', error)
+                                         ELSE jsonb_build_object() END END
+                FROM closed
                 """)}, forgotten AS (
                 DELETE FROM {s}.claim_windows WHERE id = $8 RETURNING id
             ){Sql.Notifications("closed", "$9")}

@@ -372,6 +372,10 @@ internal sealed class RunsSql
                        h.epoch, h.attempt, h.detail, 1 AS rank
                 FROM {s}.history h WHERE h.run_id = $1
                 UNION ALL
+                SELECT NULL, h.run_id, (h.detail ->> '{Sql.ClaimedAtKey}')::timestamptz, '{RunHistoryEvents.Claimed}', h.worker_id, h.epoch,
+                       (h.detail ->> 'claimed_attempt')::int, NULL, 1
+                FROM {s}.history h WHERE h.run_id = $1 AND h.detail ? '{Sql.ClaimedAtKey}'
+                UNION ALL
                 SELECT NULL, r.id, r.created_at, '{RunHistoryEvents.Created}', NULL, NULL, NULL, NULL, 0 FROM {s}.runs r WHERE r.id = $1
                 UNION ALL
                 SELECT NULL, st.run_id, st.started_at, '{RunHistoryEvents.StepStarted}', {string.Format(System.Globalization.CultureInfo.InvariantCulture, workerOfEpoch, "st.epoch")},

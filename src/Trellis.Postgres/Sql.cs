@@ -104,6 +104,12 @@ internal static class Sql
             _ => wakeTime,
         }}"))} ELSE {keep} END";
 
+    /// <summary>
+    /// In the detail of an outcome in the history, the time of a claim that has no row of its own (a run that finished
+    /// inside its claim window): the history's reader shows it as the claim.
+    /// </summary>
+    public const string ClaimedAtKey = "claimed_at";
+
     /// <summary>What a run's history records for a transition (<see cref="RunTransition.HistoryEvent"/>).</summary>
     public static string HistoryEventOf(string kind) =>
         $"CASE {kind}{string.Concat(RunTransitions.All.Select(t => $" WHEN '{KindText(t.Kind)}' THEN '{t.HistoryEvent}'"))} END";
