@@ -44,7 +44,7 @@ if want peers; then
   [ -x "$PEERS_DIR/run-all.sh" ] || { echo "peers' harness not found at $PEERS_DIR (set PEERS_DIR)" >&2; exit 2; }
   # The peer cases the targets compare against, from their own harness, into the same results folder.
   (cd "$PEERS_DIR" && RAW_DIR="$RAW_DIR" REPS="$REPS" ONLY="baseline graphile pgboss dbos" \
-    CASES="graphile-w1-n20000 graphile-w1-n200000 graphile-w3 pgboss-w1-n20000 pgboss-w3 dbos-w2-n5000 dbos-w3-direct dbos-w4-steps" \
+    CASES="graphile-w1-n20000 graphile-w1-n200000 graphile-w3 pgboss-w1-n20000 pgboss-w3 dbos-w2-n5000 dbos-w3-direct dbos-w4-steps dbos-w4-children" \
     ./run-all.sh)
 fi
 
@@ -148,6 +148,7 @@ if want trellis; then
   # The floor under W3: one INSERT and its commit from .NET, after the same 20 ms of idle as W3's samples.
   run_case trellis-b-idle-commit commit --samples 200
   run_case trellis-w4-steps   w4 --width 1000
+  run_case trellis-w4-children w4 --width 1000 --variant children
   if ! want waits; then
     run_case trellis-timers      $TIMERS_10K
     run_case trellis-timers-r100 $TIMERS_R100

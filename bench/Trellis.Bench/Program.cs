@@ -18,7 +18,7 @@ var result = options.Workload switch
     "w1" => await Runs.W1Async(options),
     "w2" => await Runs.W2Async(options),
     "w3" => await Runs.W3Async(options),
-    "w4" => await Runs.W4Async(options),
+    "w4" => options.Values.GetValueOrDefault("variant", "steps") == "children" ? await Runs.W4ChildrenAsync(options) : await Runs.W4Async(options),
     "timers" => await Runs.TimersAsync(options),
     "events" => await Runs.EventsAsync(options),
     "commit" => await Runs.IdleCommitAsync(options),

@@ -193,6 +193,36 @@ internal static partial class Runs
         };
     }
 
+    /// <summary>W4, children variant: a parent starts <c>width</c> no-op children and gets all their results.</summary>
+    public static async Task<Dictionary<string, object?>> W4ChildrenAsync(BenchOptions options)
+    {
+        var width = options.Int("width", 1000);
+        await using var engine = await Engine(options, worker: true).AddWorkflow<ChildFanOut>().AddWorkflow<NoOpChild>().StartAsync();
+        await Task.Delay(500);
+
+        var start = Stopwatch.GetTimestamp();
+        var run = await engine.Client.StartAsync<ChildFanOut>(width);
+        var count = await run.GetResultAsync();
+        var end = Stopwatch.GetTimestamp();
+
+        await using var probe = NpgsqlDataSource.Create(ConnectionStrings.Normalize(options.DbUrl));
+        var children = await CountAsync(probe, "SELECT count(*) FROM trellis.runs WHERE parent_id IS NOT NULL AND status = 'completed'");
+        if (count != width || children != width)
+        {
+            throw new InvalidOperationException($"the parent counted {count} results, {children} children completed; expected {width}");
+        }
+
+        return new()
+        {
+            ["workload"] = "W4-fan-out",
+            ["variant"] = "children",
+            ["n"] = width,
+            ["config"] = new Dictionary<string, object?> { ["children"] = $"ctx.Child<NoOpChild>().StartManyAsync of {width} child runs (one statement), GetResultsAsync" },
+            ["totalMs"] = Ms(start, end),
+            ["childrenPerS"] = width / (Ms(start, end) / 1000),
+        };
+    }
+
     /// <summary>The plans of the claim and checkpoint statements on prefilled tables, with a backlog of 10,000 pending runs.</summary>
     public static async Task<Dictionary<string, object?>> PlansAsync(BenchOptions options)
     {

@@ -59,6 +59,22 @@ public sealed class FanOut : Workflow<int, int>
     }
 }
 
+/// <summary>W4 (children variant): one parent starts <c>width</c> no-op child runs in one call and awaits all their results.</summary>
+public sealed class ChildFanOut : Workflow<int, int>
+{
+    public override async Task<int> RunAsync(WorkflowContext context, int width)
+    {
+        var children = await context.Child<NoOpChild>().StartManyAsync(Enumerable.Range(0, width));
+        return (await children.GetResultsAsync()).Length;
+    }
+}
+
+/// <summary>A child that returns its input.</summary>
+public sealed class NoOpChild : Workflow<int, int>
+{
+    public override Task<int> RunAsync(WorkflowContext context, int input) => Task.FromResult(input);
+}
+
 /// <summary>Timers: a durable sleep, then a step; the step's start against the sleep's end is the wake-up's lateness.</summary>
 public sealed class Napper : Workflow<int, int>
 {

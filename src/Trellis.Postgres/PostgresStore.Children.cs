@@ -16,6 +16,7 @@ public sealed partial class PostgresStore
         {
             mark.Parameters.Add(Text(wait.ParentRunId));
             mark.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. wait.ChildIds] });
+            mark.Parameters.Add(Text(_sql.Channel));
             unfinished = Convert.ToInt32(await mark.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
         }
 
@@ -90,14 +91,20 @@ public sealed partial class PostgresStore
 /// <summary>The statements of <c>PostgresStore.Children.cs</c>: the runs other runs started, and their parents' waits for them.</summary>
 internal sealed class ChildSql(string s)
 {
-    /// <summary>Marks the unfinished children among $2 of parent $1 as waited for; returns how many there are.</summary>
+    /// <summary>
+    /// Marks the unfinished children among $2 of parent $1 as waited for; returns how many there are. The marked rows are
+    /// locked until the commit, so a claim meanwhile skips the pending ones and comes back short, as if the queue were
+    /// empty: their queues are told (channel $3) to look again once the commit has released them.
+    /// </summary>
     public string MarkAwaited { get; } = $"""
         WITH marked AS (
             UPDATE {s}.runs c SET parent_waits = true
             WHERE c.id = ANY($2::text[]) AND c.parent_id = $1 AND c.status NOT IN {Sql.FinishedStatuses}
-            RETURNING 1
+            RETURNING c.queue, c.status
+        ), notified AS (
+            SELECT pg_notify($3, 'w:' || queue) FROM (SELECT DISTINCT queue FROM marked WHERE status = {Sql.Pending}) q
         )
-        SELECT count(*) FROM marked
+        SELECT count(*) + 0 * (SELECT count(*) FROM notified) FROM marked
         """;
 
     /// <summary>The number of children parent $1 now waits for (set after it went waiting; the trigger counts it down).</summary>
