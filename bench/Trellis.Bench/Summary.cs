@@ -99,7 +99,7 @@ internal static class Summary
         {
             text.AppendLine();
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"The floor in the session of the waits (ONLY=waits): one idle commit from .NET took {waitsCommit:0.00} ms at the median; a round trip from a publish to the waiting run's next step takes six in a row in Trellis, two in DBOS.");
+                $"The floor in the session of the waits (ONLY=waits): one idle commit from .NET took {waitsCommit:0.00} ms at the median; a round trip from a publish to the waiting run's next step takes two in a row in Trellis (the publish, which also completes the wait's row; the claim window's record) and the replay's read of the steps, two in DBOS.");
         }
 
         if (Median(cases, "trellis-w1-n200000", "processCpuPerRun.engineUs") is { } engineUs
