@@ -149,6 +149,8 @@ if want trellis; then
   run_case trellis-b-idle-commit commit --samples 200
   run_case trellis-w4-steps   w4 --width 1000
   run_case trellis-w4-children w4 --width 1000 --variant children
+  run_case trellis-fanout-10k  w4 --width 10000
+  run_case trellis-fanout-100k w4 --width 100000
   if ! want waits; then
     run_case trellis-timers      $TIMERS_10K
     run_case trellis-timers-r100 $TIMERS_R100
