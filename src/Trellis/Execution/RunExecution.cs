@@ -208,12 +208,6 @@ internal sealed class RunExecution : IDisposable
         }
     }
 
-    /// <summary>
-    /// Called before new work starts (the run, each step attempt): throws if the run must not go on, and makes sure
-    /// this worker still holds it. While the hold is fresh on the worker's clock this costs nothing; once it is
-    /// stale (the process was paused, or the store could not be reached), the store must confirm it first. A hold the
-    /// store no longer has aborts the run, which then writes nothing: no body starts on a claim that is long dead.
-    /// </summary>
     /// <summary>The ends of the run's children this execution has read (only runs that await children have any).</summary>
     public KnownChildOutcomes ChildOutcomes
     {
@@ -246,6 +240,12 @@ internal sealed class RunExecution : IDisposable
         await EnsureHeldAsync().ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Called before new work starts (the run, each step attempt): throws if the run must not go on, and makes sure
+    /// this worker still holds it. While the hold is fresh on the worker's clock this costs nothing; once it is
+    /// stale (the process was paused, or the store could not be reached), the store must confirm it first. A hold the
+    /// store no longer has aborts the run, which then writes nothing: no body starts on a claim that is long dead.
+    /// </summary>
     public ValueTask EnsureHeldAsync()
     {
         ThrowIfStopped();
@@ -452,21 +452,3 @@ internal sealed class RunExecution : IDisposable
         _stop.Dispose();
     }
 }
-
-/// <summary>What a run execution needs from the worker.</summary>
-internal sealed record ExecutionServices(
-    CheckpointWriter Writer,
-    InFlightSteps InFlight,
-    TrellisSerializer Serializer,
-    TrellisOptions Options,
-    TimeProvider Time,
-    ILogger Logger,
-    IServiceProvider? Services,
-    IRunQueue Queue,
-    IRunTimers Timers,
-    IRunEvents Events,
-    IRunValues Values,
-    IRunStore Runs,
-    IRunChildren Children,
-    WorkflowRegistry Registry,
-    Func<Exception, bool> IsTransient);
