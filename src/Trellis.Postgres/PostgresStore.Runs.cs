@@ -111,6 +111,52 @@ public sealed partial class PostgresStore
     }
 
     /// <inheritdoc/>
+    public async Task<ReplaySteps> GetReplayStepsAsync(string runId, CancellationToken cancellationToken = default)
+    {
+        await using var batch = _dataSource.CreateBatch();
+        var plain = new NpgsqlBatchCommand(_sql.Runs.GetPlainSteps);
+        plain.Parameters.Add(Text(runId));
+        var perItem = new NpgsqlBatchCommand(_sql.Runs.GetPerItemPositions);
+        perItem.Parameters.Add(Text(runId));
+        batch.BatchCommands.Add(plain);
+        batch.BatchCommands.Add(perItem);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var steps = new List<StepInfo>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            steps.Add(PostgresReaders.ReadStep(reader));
+        }
+
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+        var positions = new List<PerItemPosition>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            positions.Add(new PerItemPosition(reader.GetInt32(0), reader.GetString(1)));
+        }
+
+        return new ReplaySteps(steps, positions);
+    }
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<StepInfo>> GetStepItemsAsync(string runId, int sequence, int afterItemIndex, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        await using var command = _dataSource.CreateCommand(_sql.Runs.GetStepItems);
+        command.Parameters.Add(Text(runId));
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = sequence });
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = afterItemIndex });
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var items = new List<StepInfo>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            items.Add(PostgresReaders.ReadStep(reader));
+        }
+
+        return items;
+    }
+
+    /// <inheritdoc/>
     public async Task<IReadOnlyList<StepInfo>> GetStepsAsync(string runId, CancellationToken cancellationToken = default)
     {
         await using var command = _dataSource.CreateCommand(_sql.Runs.GetSteps);
@@ -332,6 +378,30 @@ internal sealed class RunsSql
             ORDER BY seq, coalesce(item_index, -1)
             """;
 
+        GetPlainSteps = $"""
+            SELECT {Sql.StepColumns} FROM {s}.steps
+            WHERE run_id = $1 AND coalesce(item_index, -1) = -1
+            ORDER BY seq
+            """;
+
+        // One row per per-item position: a skip scan of steps_key, from each position to the next (rows are not read).
+        GetPerItemPositions = $"""
+            WITH RECURSIVE positions AS (
+                (SELECT seq, name FROM {s}.steps WHERE run_id = $1 AND coalesce(item_index, -1) >= 0 ORDER BY seq LIMIT 1)
+                UNION ALL
+                SELECT n.seq, n.name FROM positions p CROSS JOIN LATERAL (
+                    SELECT seq, name FROM {s}.steps WHERE run_id = $1 AND seq > p.seq AND coalesce(item_index, -1) >= 0 ORDER BY seq LIMIT 1) n
+            )
+            SELECT seq, name FROM positions
+            """;
+
+        GetStepItems = $"""
+            SELECT {Sql.StepColumns} FROM {s}.steps
+            WHERE run_id = $1 AND seq = $2 AND coalesce(item_index, -1) > $3
+            ORDER BY coalesce(item_index, -1)
+            LIMIT $4
+            """;
+
         RegisterDefinitions = $"""
             INSERT INTO {s}.workflow_definitions (name, version, input_type, output_type, max_worker_losses)
             SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[])
@@ -404,6 +474,9 @@ internal sealed class RunsSql
     public string GetFinishedRuns { get; }
     public string RequestCancel { get; }
     public string GetSteps { get; }
+    public string GetPlainSteps { get; }
+    public string GetPerItemPositions { get; }
+    public string GetStepItems { get; }
     public string RegisterDefinitions { get; }
     public string GetDefinitions { get; }
     public string ResumeRun { get; }

@@ -156,7 +156,7 @@ internal sealed class RunExecution : IDisposable
     public bool TryReleaseSlot() => Interlocked.Exchange(ref _slotReleased, 1) == 0;
 
     /// <summary>Loads the checkpoints of earlier executions; called once, before the workflow starts.</summary>
-    public void SetStoredSteps(IReadOnlyList<StepInfo> steps)
+    public void SetStoredSteps(ReplaySteps steps)
     {
         _stored = StoredPosition.Index(steps);
         _lastStoredSequence = _stored.Count == 0 ? -1 : _stored.Keys.Max();

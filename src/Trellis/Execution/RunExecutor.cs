@@ -25,7 +25,7 @@ internal static class RunExecutor
             // Only a run started before can have checkpoints; a first claim skips the read.
             try
             {
-                run.SetStoredSteps(await store.GetStepsAsync(run.RunId, run.StopToken).ConfigureAwait(false));
+                run.SetStoredSteps(await store.GetReplayStepsAsync(run.RunId, run.StopToken).ConfigureAwait(false));
             }
             catch (Exception) when (run.CancelRequested && run.Aborted is null)
             {

@@ -2,24 +2,27 @@ using Trellis.Storage;
 
 namespace Trellis.Execution;
 
-/// <summary>What the store holds at one step position: a single step, or the items of a per-item step.</summary>
+/// <summary>
+/// What the store holds at one step position: a single step, or a per-item step, whose rows the replay reads page by
+/// page when it reaches it (a fan-out of 100,000 items is never held as rows all at once).
+/// </summary>
 internal sealed class StoredPosition
 {
     public required string Name { get; init; }
     public StepInfo? Step { get; init; }
-    public Dictionary<int, StepInfo>? Items { get; init; }
+    public bool IsPerItem { get; init; }
 
-    public bool IsPerItem => Items is not null;
-
-    public static Dictionary<int, StoredPosition> Index(IReadOnlyList<StepInfo> steps)
+    public static Dictionary<int, StoredPosition> Index(ReplaySteps stored)
     {
         var index = new Dictionary<int, StoredPosition>();
-        foreach (var group in steps.GroupBy(s => s.Sequence))
+        foreach (var step in stored.Steps)
         {
-            var first = group.First();
-            index[group.Key] = first.ItemIndex is null
-                ? new StoredPosition { Name = first.Name, Step = first }
-                : new StoredPosition { Name = first.Name, Items = group.Where(s => s.ItemIndex is not null).ToDictionary(s => s.ItemIndex!.Value) };
+            index[step.Sequence] = new StoredPosition { Name = step.Name, Step = step };
+        }
+
+        foreach (var position in stored.PerItem)
+        {
+            index[position.Sequence] = new StoredPosition { Name = position.Name, IsPerItem = true };
         }
 
         return index;

@@ -49,6 +49,15 @@ public interface IRunStore
     Task<IReadOnlyList<StepInfo>> GetStepsAsync(string runId, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// What a replay reads first: the run's plain steps in order, and for each per-item step only its position and name
+    /// (its rows are read page by page as the replay reaches it: <see cref="GetStepItemsAsync"/>).
+    /// </summary>
+    Task<ReplaySteps> GetReplayStepsAsync(string runId, CancellationToken cancellationToken = default);
+
+    /// <summary>The rows of the per-item step at <paramref name="sequence"/> after item <paramref name="afterItemIndex"/>, in item order, at most <paramref name="limit"/>.</summary>
+    Task<IReadOnlyList<StepInfo>> GetStepItemsAsync(string runId, int sequence, int afterItemIndex, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Cancels a pending run at once; marks a running run so that it stops at its next step boundary.
     /// Returns the run after the change, or null when it does not exist.
     /// </summary>

@@ -168,3 +168,9 @@ public sealed record ChildOutcome(string RunId, string WorkflowName, RunStatus S
 
 /// <summary>The state of a wait for children and, once they have all finished, every finished child of the parent.</summary>
 public sealed record ChildrenWaitOutcome(ChildrenWaitState State, IReadOnlyList<ChildOutcome> Finished);
+
+/// <summary>A run's plain steps, and the positions and names of its per-item steps, whose rows are read apart.</summary>
+public sealed record ReplaySteps(IReadOnlyList<StepInfo> Steps, IReadOnlyList<PerItemPosition> PerItem);
+
+/// <summary>A per-item step's position and name.</summary>
+public readonly record struct PerItemPosition(int Sequence, string Name);

@@ -19,6 +19,9 @@ public sealed partial class WorkflowContext
     /// <summary>Items of a per-item step that run at once unless the call says otherwise.</summary>
     public const int DefaultMaxParallelism = 8;
 
+    /// <summary>Stored rows of a per-item step read at a time when a replay reaches it.</summary>
+    private const int StoredItemsPage = 1000;
+
     private readonly RunExecution _run;
     private NonDeterminismException? _nonDeterminism;
 
@@ -183,20 +186,52 @@ public sealed partial class WorkflowContext
         }
 
         var results = new TResult[items.Count];
-        var pending = new List<int>(items.Count);
+        var done = new bool[items.Count];
+        // Attempts made so far by items stored without a result (failed and waiting for a retry, or in flight): few.
+        Dictionary<int, int>? previousAttempts = null;
+        if (stored is not null)
+        {
+            // The stored rows page by page, each deserialized into its result and let go.
+            for (var after = -1; ;)
+            {
+                var page = await StoreCalls.RetryAsync(_run, token => _run.Services.Runs.GetStepItemsAsync(RunId, sequence, after, StoredItemsPage, token)).ConfigureAwait(false);
+                foreach (var row in page)
+                {
+                    var index = row.ItemIndex!.Value;
+                    if (index >= items.Count)
+                    {
+                        continue;
+                    }
+
+                    switch (row.Status)
+                    {
+                        case StepStatus.Completed:
+                            results[index] = Replay<TResult>(row);
+                            done[index] = true;
+                            break;
+                        case StepStatus.Failed:
+                            throw ReplayFailure(row);
+                        default:
+                            (previousAttempts ??= [])[index] = row.Attempts;
+                            break;
+                    }
+                }
+
+                if (page.Count < StoredItemsPage)
+                {
+                    break;
+                }
+
+                after = page[^1].ItemIndex!.Value;
+            }
+        }
+
+        var pending = new List<int>();
         for (var index = 0; index < items.Count; index++)
         {
-            var row = stored?.Items!.GetValueOrDefault(index);
-            switch (row?.Status)
+            if (!done[index])
             {
-                case StepStatus.Completed:
-                    results[index] = Replay<TResult>(row);
-                    break;
-                case StepStatus.Failed:
-                    throw ReplayFailure(row);
-                default:
-                    pending.Add(index);
-                    break;
+                pending.Add(index);
             }
         }
 
@@ -214,11 +249,10 @@ public sealed partial class WorkflowContext
                 return;
             }
 
-            var previousAttempts = stored?.Items!.GetValueOrDefault(index)?.Attempts ?? 0;
             try
             {
                 results[index] = await StepExecutor.ExecuteAsync(
-                    _run, sequence, index, name, ct => body(items[index], index, ct), options, previousAttempts).ConfigureAwait(false);
+                    _run, sequence, index, name, ct => body(items[index], index, ct), options, previousAttempts?.GetValueOrDefault(index) ?? 0).ConfigureAwait(false);
             }
             catch (StepFailedException ex)
             {
