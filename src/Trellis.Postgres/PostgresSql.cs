@@ -21,6 +21,7 @@ internal sealed class PostgresSql
         Events = new EventSql(schema.Quoted);
         Values = new ValueSql(schema.Quoted);
         Children = new ChildSql(schema.Quoted);
+        History = new HistorySql(schema.Quoted);
         EventLockPrefix = $"trellis.event:{schema.Name}:";
     }
 
@@ -37,6 +38,7 @@ internal sealed class PostgresSql
     public EventSql Events { get; }
     public ValueSql Values { get; }
     public ChildSql Children { get; }
+    public HistorySql History { get; }
 
     /// <summary>What an event lock's key starts with: waits and publishes on one name and key take the same lock.</summary>
     public string EventLockPrefix { get; }

@@ -209,21 +209,6 @@ public sealed partial class PostgresStore
     }
 
     /// <inheritdoc/>
-    public async Task<IReadOnlyList<RunHistoryEntry>> GetHistoryAsync(string runId, CancellationToken cancellationToken = default)
-    {
-        await using var command = _dataSource.CreateCommand(_sql.Runs.GetHistory);
-        command.Parameters.Add(Text(runId));
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        var history = new List<RunHistoryEntry>();
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            history.Add(PostgresReaders.ReadHistory(reader));
-        }
-
-        return history;
-    }
-
-    /// <inheritdoc/>
     public async Task RegisterDefinitionsAsync(IReadOnlyCollection<DefinitionRecord> definitions, CancellationToken cancellationToken = default)
     {
         await using var command = _dataSource.CreateCommand(_sql.Runs.RegisterDefinitions);
@@ -431,40 +416,6 @@ internal sealed class RunsSql
             SELECT count(*) FROM resumed WHERE (SELECT count(*) FROM recorded) + (SELECT count(*) FROM notified) >= 0
             """;
 
-        // The history table's rows, and the events runs and steps hold already: the run's creation, and each step's
-        // start, failed attempts and completion (on the worker's clock). A row without a worker takes the worker of
-        // the claim whose epoch it names. Ties keep the order a run goes through.
-        var workerOfEpoch = $"(SELECT c.worker_id FROM {s}.history c WHERE c.run_id = $1 AND c.epoch = {{0}} AND c.event = '{RunHistoryEvents.Claimed}' ORDER BY c.id LIMIT 1)";
-        var step = "'seq', st.seq, 'item', st.item_index, 'name', st.name";
-        GetHistory = $"""
-            SELECT id, run_id, at, event, worker_id, epoch, attempt, detail FROM (
-                SELECT h.id, h.run_id, h.at, h.event, coalesce(h.worker_id, {string.Format(System.Globalization.CultureInfo.InvariantCulture, workerOfEpoch, "h.epoch")}) AS worker_id,
-                       h.epoch, h.attempt, h.detail, 1 AS rank
-                FROM {s}.history h WHERE h.run_id = $1
-                UNION ALL
-                SELECT NULL, h.run_id, (h.detail ->> '{Sql.ClaimedAtKey}')::timestamptz, '{RunHistoryEvents.Claimed}', h.worker_id, h.epoch,
-                       (h.detail ->> 'claimed_attempt')::int, NULL, 1
-                FROM {s}.history h WHERE h.run_id = $1 AND h.detail ? '{Sql.ClaimedAtKey}'
-                UNION ALL
-                SELECT NULL, r.id, r.created_at, '{RunHistoryEvents.Created}', NULL, NULL, NULL, NULL, 0 FROM {s}.runs r WHERE r.id = $1
-                UNION ALL
-                SELECT NULL, st.run_id, st.started_at, '{RunHistoryEvents.StepStarted}', {string.Format(System.Globalization.CultureInfo.InvariantCulture, workerOfEpoch, "st.epoch")},
-                       st.epoch, NULL, jsonb_build_object({step}), 2
-                FROM {s}.steps st WHERE st.run_id = $1
-                UNION ALL
-                SELECT NULL, st.run_id, coalesce((e.error ->> 'at')::timestamptz, st.completed_at, st.started_at), '{RunHistoryEvents.StepFailed}',
-                       {string.Format(System.Globalization.CultureInfo.InvariantCulture, workerOfEpoch, "st.epoch")}, st.epoch, (e.error ->> 'attempt')::int,
-                       jsonb_build_object({step}, 'error', e.error), 3
-                FROM {s}.steps st CROSS JOIN LATERAL jsonb_array_elements(coalesce(st.attempt_errors, '[]'::jsonb)) AS e(error)
-                WHERE st.run_id = $1
-                UNION ALL
-                SELECT NULL, st.run_id, st.completed_at, '{RunHistoryEvents.StepCompleted}', {string.Format(System.Globalization.CultureInfo.InvariantCulture, workerOfEpoch, "st.epoch")},
-                       st.epoch, st.attempts, jsonb_build_object({step}), 4
-                FROM {s}.steps st WHERE st.run_id = $1 AND st.status = {Sql.Completed}
-            ) events
-            ORDER BY at, rank, id
-            """;
-
         Health = $"SELECT max(version) FROM {s}.schema_migrations";
     }
 
@@ -480,6 +431,5 @@ internal sealed class RunsSql
     public string RegisterDefinitions { get; }
     public string GetDefinitions { get; }
     public string ResumeRun { get; }
-    public string GetHistory { get; }
     public string Health { get; }
 }
