@@ -46,11 +46,6 @@ public sealed partial class WorkflowContext
     public ChildStarter<TWorkflow> Child<TWorkflow>()
         where TWorkflow : IWorkflow => new(this);
 
-    /// <summary>The children this run started (any execution of it), in the order it started them.</summary>
-    public Task<IReadOnlyList<RunInfo>> GetChildrenAsync() => _run.Services.Children.GetChildrenAsync(RunId, CancellationToken);
-
-    internal RunExecution Execution => _run;
-
     private (WorkflowDefinition Definition, List<string> InputsJson, ChildOptions Options) PrepareChildren<TWorkflow>(IReadOnlyList<object?> inputs, ChildOptions? options)
         where TWorkflow : IWorkflow
     {
