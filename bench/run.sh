@@ -151,6 +151,8 @@ if want trellis; then
   run_case trellis-w4-children w4 --width 1000 --variant children
   run_case trellis-fanout-10k  w4 --width 10000
   run_case trellis-fanout-100k w4 --width 100000
+  # The same run's worker process SIGKILLed at item 60,000; a fresh worker process resumes it (its peak RSS, the time).
+  run_case trellis-fanout-kill fanout-kill --width 100000 --kill-at 60000
   if ! want waits; then
     run_case trellis-timers      $TIMERS_10K
     run_case trellis-timers-r100 $TIMERS_R100

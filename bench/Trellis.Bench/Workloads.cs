@@ -50,12 +50,21 @@ public sealed class Latency : Workflow<int, int>
 /// <summary>W4 (per-item-steps variant): one run, <c>width</c> per-item steps through ForEachAsync.</summary>
 public sealed class FanOut : Workflow<int, int>
 {
+    private static long _itemsRun;
+
+    /// <summary>The item bodies this process ran (the kill case's proof that no stored item ran again).</summary>
+    public static long ItemsRun => Interlocked.Read(ref _itemsRun);
+
     public sealed record Child(int K);
 
     public override async Task<int> RunAsync(WorkflowContext context, int width)
     {
         // All at once up to 1,000 (W4's width), as the peers run theirs; wider fan-outs (the 100,000-item case) 1,000 at a time.
-        var children = await context.ForEachAsync("child", Enumerable.Range(0, width).ToArray(), (k, _, _) => Task.FromResult(new Child(k)), maxParallelism: Math.Min(width, 1000));
+        var children = await context.ForEachAsync("child", Enumerable.Range(0, width).ToArray(), (k, _, _) =>
+        {
+            Interlocked.Increment(ref _itemsRun);
+            return Task.FromResult(new Child(k));
+        }, maxParallelism: Math.Min(width, 1000));
         return children.Length;
     }
 }
