@@ -39,6 +39,8 @@ internal static class PostgresReaders
         MaxWorkerLosses = reader.GetInt32(25),
         WaitReason = NullableString(reader, 26),
         ParentRunId = NullableString(reader, 27),
+        ForkedFromRunId = NullableString(reader, 28),
+        ForkedAtStep = reader.IsDBNull(29) ? null : reader.GetInt32(29),
     };
 
     public static StepInfo ReadStep(NpgsqlDataReader reader) => new()

@@ -3,7 +3,8 @@ namespace Trellis.Postgres;
 /// <summary>
 /// Every statement the store runs, built once per schema, grouped by the part of the store that runs them (each group
 /// sits in the file of that part). Notifications go to one channel per schema, with a one-letter kind prefix:
-/// <c>w:queue</c> (work is ready), <c>c:run</c> (cancel requested), <c>d:run\nrun…</c> (these runs finished) or
+/// <c>w:queue</c> (work is ready), <c>c:run</c> (cancel requested), <c>o:run</c> (a finished run is live again: retried or
+/// resumed), <c>d:run\nrun…</c> (these runs finished) or
 /// <c>d</c> (many runs finished).
 /// </summary>
 internal sealed class PostgresSql
@@ -22,6 +23,7 @@ internal sealed class PostgresSql
         Values = new ValueSql(schema.Quoted);
         Children = new ChildSql(schema.Quoted);
         History = new HistorySql(schema.Quoted);
+        Control = new RunControlSql(schema.Quoted);
         EventLockPrefix = $"trellis.event:{schema.Name}:";
     }
 
@@ -39,6 +41,7 @@ internal sealed class PostgresSql
     public ValueSql Values { get; }
     public ChildSql Children { get; }
     public HistorySql History { get; }
+    public RunControlSql Control { get; }
 
     /// <summary>What an event lock's key starts with: waits and publishes on one name and key take the same lock.</summary>
     public string EventLockPrefix { get; }

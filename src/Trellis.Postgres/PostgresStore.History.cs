@@ -26,7 +26,7 @@ internal sealed class HistorySql
     public HistorySql(string s)
     {
         // The history table's rows, and the events runs and steps hold already: the run's creation, and each step's
-        // start, failed attempts and completion (on the worker's clock). A row without a worker takes the worker of
+        // start, failed attempts and completion (on the worker's clock; not the rows a fork copied, of epoch 0). A row without a worker takes the worker of
         // the claim whose epoch it names. Ties keep the order a run goes through.
         var workerOfEpoch = $"(SELECT c.worker_id FROM {s}.history c WHERE c.run_id = $1 AND c.epoch = {{0}} AND c.event = '{RunHistoryEvents.Claimed}' ORDER BY c.id LIMIT 1)";
         var step = "'seq', st.seq, 'item', st.item_index, 'name', st.name";
@@ -44,17 +44,17 @@ internal sealed class HistorySql
                 UNION ALL
                 SELECT NULL, st.run_id, st.started_at, '{RunHistoryEvents.StepStarted}', {string.Format(System.Globalization.CultureInfo.InvariantCulture, workerOfEpoch, "st.epoch")},
                        st.epoch, NULL, jsonb_build_object({step}), 2
-                FROM {s}.steps st WHERE st.run_id = $1
+                FROM {s}.steps st WHERE st.run_id = $1 AND st.epoch > 0
                 UNION ALL
                 SELECT NULL, st.run_id, coalesce((e.error ->> 'at')::timestamptz, st.completed_at, st.started_at), '{RunHistoryEvents.StepFailed}',
                        {string.Format(System.Globalization.CultureInfo.InvariantCulture, workerOfEpoch, "st.epoch")}, st.epoch, (e.error ->> 'attempt')::int,
                        jsonb_build_object({step}, 'error', e.error), 3
                 FROM {s}.steps st CROSS JOIN LATERAL jsonb_array_elements(coalesce(st.attempt_errors, '[]'::jsonb)) AS e(error)
-                WHERE st.run_id = $1
+                WHERE st.run_id = $1 AND st.epoch > 0
                 UNION ALL
                 SELECT NULL, st.run_id, st.completed_at, '{RunHistoryEvents.StepCompleted}', {string.Format(System.Globalization.CultureInfo.InvariantCulture, workerOfEpoch, "st.epoch")},
                        st.epoch, st.attempts, jsonb_build_object({step}), 4
-                FROM {s}.steps st WHERE st.run_id = $1 AND st.status = {Sql.Completed}
+                FROM {s}.steps st WHERE st.run_id = $1 AND st.epoch > 0 AND st.status = {Sql.Completed}
             ) events
             ORDER BY at, rank, id
             """;

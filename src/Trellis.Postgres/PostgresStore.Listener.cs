@@ -108,6 +108,9 @@ public sealed partial class PostgresStore
             case 'd':
                 sink.OnRunsFinished(body.Split('\n'));
                 break;
+            case 'o':
+                sink.OnRunReopened(body);
+                break;
         }
     }
 }

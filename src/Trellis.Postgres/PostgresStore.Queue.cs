@@ -229,7 +229,7 @@ internal sealed class QueueSql
     /// </summary>
     private static string Claim(string s, string queueFilter) => $"""
         WITH ready AS (
-            SELECT r.id, r.started_at IS NOT NULL AS started
+            SELECT r.id, r.started_at IS NOT NULL OR r.forked_from IS NOT NULL AS started
             {Sql.ReadyRuns(s, queueFilter, limit: "$2", names: "$5", versions: "$6")}
         ), claimed AS (
             UPDATE {s}.runs r SET

@@ -189,26 +189,6 @@ public sealed partial class PostgresStore
     }
 
     /// <inheritdoc/>
-    public async Task<(bool Resumed, RunInfo? Run)> ResumeRunAsync(string runId, CancellationToken cancellationToken = default)
-    {
-        await using var batch = _dataSource.CreateBatch();
-        var resume = new NpgsqlBatchCommand(_sql.Runs.ResumeRun);
-        resume.Parameters.Add(Text(runId));
-        resume.Parameters.Add(Text(_sql.Channel));
-        var read = new NpgsqlBatchCommand(_sql.Runs.GetRun);
-        read.Parameters.Add(Text(runId));
-        batch.BatchCommands.Add(resume);
-        batch.BatchCommands.Add(read);
-
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-        var resumed = reader.GetInt64(0) > 0;
-        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
-        var run = await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? PostgresReaders.ReadRun(reader) : null;
-        return (resumed, run);
-    }
-
-    /// <inheritdoc/>
     public async Task RegisterDefinitionsAsync(IReadOnlyCollection<DefinitionRecord> definitions, CancellationToken cancellationToken = default)
     {
         await using var command = _dataSource.CreateCommand(_sql.Runs.RegisterDefinitions);
@@ -273,13 +253,13 @@ internal sealed class RunsSql
             ), inserted AS (
                 INSERT INTO {s}.runs (id, workflow_name, workflow_version, queue, priority, status, input, correlation_id,
                                       tags, max_attempts, max_worker_losses, scheduled_at, epoch, attempt, locked_by,
-                                      lease_expires_at, started_at, parent_id, cancel_with_parent, deadline_at)
+                                      lease_expires_at, started_at, parent_id, cancel_with_parent, deadline_at, timeout)
                 SELECT w.id, w.workflow_name, w.workflow_version, w.queue, w.priority,
                        CASE WHEN c.claim THEN {Sql.Running} ELSE {Sql.Pending} END, w.input, w.correlation_id, w.tags,
                        w.max_attempts, w.max_worker_losses, coalesce(w.scheduled_at, now() + w.delay),
                        CASE WHEN c.claim THEN {Sql.ClaimEpoch} ELSE 0 END, CASE WHEN c.claim THEN 1 ELSE 0 END,
                        CASE WHEN c.claim THEN w.claim_for END, CASE WHEN c.claim THEN now() + w.lease END,
-                       CASE WHEN c.claim THEN now() END, w.parent_id, w.cancel_with_parent, now() + w.timeout
+                       CASE WHEN c.claim THEN now() END, w.parent_id, w.cancel_with_parent, now() + w.timeout, w.timeout
                 FROM wanted w
                 CROSS JOIN LATERAL (SELECT w.claim_for IS NOT NULL AND w.queue NOT IN (SELECT queue FROM busy)) AS c(claim)
                 ON CONFLICT (id) DO NOTHING
@@ -309,8 +289,8 @@ internal sealed class RunsSql
         CreateRunBatch = $"""
             WITH inserted AS (
                 INSERT INTO {s}.runs (id, workflow_name, workflow_version, queue, priority, status, input,
-                                      correlation_id, tags, max_attempts, max_worker_losses, scheduled_at, deadline_at)
-                SELECT n.id, $3, $4, $5, $6, {Sql.Pending}, n.input, $7, $8, $9, $13, coalesce($10, now() + $11), now() + $14
+                                      correlation_id, tags, max_attempts, max_worker_losses, scheduled_at, deadline_at, timeout)
+                SELECT n.id, $3, $4, $5, $6, {Sql.Pending}, n.input, $7, $8, $9, $13, coalesce($10, now() + $11), now() + $14, $14
                 FROM unnest($1::text[], $2::jsonb[]) AS n(id, input)
                 RETURNING scheduled_at
             ), notified AS (
@@ -400,22 +380,6 @@ internal sealed class RunsSql
             WHERE name = $1 ORDER BY version DESC
             """;
 
-        ResumeRun = $"""
-            WITH resumed AS (
-                -- Only a run stopped by worker losses; its checkpoints stay, and its loss budget starts again.
-                UPDATE {s}.runs r SET
-                    status = {Sql.Pending}, worker_losses = 0, error = NULL, completed_at = NULL,
-                    scheduled_at = now(), updated_at = now()
-                WHERE r.id = $1 AND r.status = {Sql.Failed} AND r.error ->> 'type' = '{Sql.WorkerLossLimitErrorType}'
-                RETURNING r.id, r.queue, r.attempt
-            ), recorded AS (
-                INSERT INTO {s}.history (run_id, event, attempt) SELECT id, '{RunHistoryEvents.Resumed}', attempt FROM resumed RETURNING 1
-            ), notified AS (
-                SELECT pg_notify($2, 'w:' || queue) FROM resumed
-            )
-            SELECT count(*) FROM resumed WHERE (SELECT count(*) FROM recorded) + (SELECT count(*) FROM notified) >= 0
-            """;
-
         Health = $"SELECT max(version) FROM {s}.schema_migrations";
     }
 
@@ -430,6 +394,5 @@ internal sealed class RunsSql
     public string GetStepItems { get; }
     public string RegisterDefinitions { get; }
     public string GetDefinitions { get; }
-    public string ResumeRun { get; }
     public string Health { get; }
 }

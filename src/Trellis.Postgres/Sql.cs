@@ -53,7 +53,8 @@ internal static class Sql
         "id", "workflow_name", "workflow_version", "status", "queue", "priority", "input", "output", "error",
         "correlation_id", "tags", "progress_percent", "progress_message", "attempt", "max_attempts", "epoch",
         "locked_by", "lease_expires_at", "cancel_requested", "created_at", "scheduled_at", "started_at",
-        "updated_at", "completed_at", "worker_losses", "max_worker_losses", "wait_reason", "parent_id",
+        "updated_at", "completed_at", "worker_losses", "max_worker_losses", "wait_reason", "parent_id", "forked_from",
+        "forked_at_step",
     ];
 
     /// <summary>The columns read into <see cref="StepInfo"/>, in the order <see cref="PostgresReaders.ReadStep"/> reads them.</summary>

@@ -248,6 +248,8 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
 
     void IStoreNotificationSink.OnRunsFinished(IReadOnlyList<string> runIds) => _waiter.OnFinishedNotified(runIds);
 
+    void IStoreNotificationSink.OnRunReopened(string runId) => _waiter.Forget(runId);
+
     void IStoreNotificationSink.OnListening()
     {
         _logger.Listening();

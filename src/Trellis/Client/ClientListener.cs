@@ -62,6 +62,8 @@ internal sealed class ClientListener(IStoreListener store, ResultWaiter waiter, 
 
     void IStoreNotificationSink.OnRunsFinished(IReadOnlyList<string> runIds) => waiter.OnFinishedNotified(runIds);
 
+    void IStoreNotificationSink.OnRunReopened(string runId) => waiter.Forget(runId);
+
     void IStoreNotificationSink.OnListening()
     {
         logger.Listening();

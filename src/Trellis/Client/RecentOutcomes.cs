@@ -13,7 +13,11 @@ internal sealed class RecentOutcomes(int capacity)
 
     public void Add(RunOutcome outcome)
     {
-        if (_outcomes.TryAdd(outcome.RunId, outcome))
+        if (!_outcomes.TryAdd(outcome.RunId, outcome))
+        {
+            _outcomes[outcome.RunId] = outcome; // a run retried or resumed here that finished again
+        }
+        else
         {
             _order.Enqueue(outcome.RunId);
             while (_order.Count > capacity && _order.TryDequeue(out var oldest))
@@ -24,4 +28,7 @@ internal sealed class RecentOutcomes(int capacity)
     }
 
     public RunOutcome? TryGet(string runId) => _outcomes.GetValueOrDefault(runId);
+
+    /// <summary>The run is live again (retried or resumed): its outcome here is no longer its end.</summary>
+    public void Forget(string runId) => _outcomes.TryRemove(runId, out _);
 }

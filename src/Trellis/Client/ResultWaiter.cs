@@ -86,6 +86,9 @@ internal sealed class ResultWaiter : IAsyncDisposable
         }
     }
 
+    /// <summary>The run is live again (retried or resumed): what this process knew of its end is stale.</summary>
+    public void Forget(string runId) => _recent.Forget(runId);
+
     /// <summary>A worker in this process finished runs: resolve their waiters without a read.</summary>
     public void OnFinishedLocally(IReadOnlyList<RunFinish> finishes)
     {

@@ -34,9 +34,17 @@ public class RunHandle
     public Task<RunInfo> CancelAsync(CancellationToken cancellationToken = default) =>
         Client.CancelAsync(RunId, cancellationToken);
 
-    /// <summary>Resumes the run after it was stopped by worker losses (see <see cref="TrellisClient.ResumeAsync"/>).</summary>
+    /// <summary>Resumes the run after a cancel or after it was stopped by worker losses (see <see cref="TrellisClient.ResumeAsync"/>).</summary>
     public Task<RunInfo> ResumeAsync(CancellationToken cancellationToken = default) =>
         Client.ResumeAsync(RunId, cancellationToken);
+
+    /// <summary>Runs the run again from the step that failed (<see cref="TrellisClient.RetryAsync"/>).</summary>
+    public Task<RunInfo> RetryAsync(CancellationToken cancellationToken = default) =>
+        Client.RetryAsync(RunId, cancellationToken);
+
+    /// <summary>A new run from this one's checkpoints before step <paramref name="fromStep"/> (<see cref="TrellisClient.ForkAsync(string, int, ForkOptions?, CancellationToken)"/>).</summary>
+    public Task<RunInfo> ForkAsync(int fromStep, ForkOptions? options = null, CancellationToken cancellationToken = default) =>
+        Client.ForkAsync(RunId, fromStep, options, cancellationToken);
 
     /// <summary>The run's history, oldest event first.</summary>
     public Task<IReadOnlyList<RunHistoryEntry>> GetHistoryAsync(CancellationToken cancellationToken = default) =>

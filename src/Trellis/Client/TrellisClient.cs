@@ -185,32 +185,6 @@ public sealed partial class TrellisClient : IAsyncDisposable
         return await _store.RequestCancelAsync(runId, cancellationToken).ConfigureAwait(false) ?? throw new RunNotFoundException(runId);
     }
 
-    /// <summary>
-    /// Resumes a run that was stopped because it lost its worker more often than it allows
-    /// (<see cref="TrellisOptions.MaxWorkerLosses"/>: failed with the error type <c>Trellis.WorkerLossLimitExceeded</c>).
-    /// It goes back to the queue and resumes after its last checkpoint; its worker losses count from zero again, and
-    /// its history records the resume. Resuming a run that is pending or running already (resumed before) changes
-    /// nothing. Returns the run after the call.
-    /// </summary>
-    /// <exception cref="RunNotFoundException">No run has this id.</exception>
-    /// <exception cref="RunNotResumableException">The run finished otherwise (completed, cancelled, or failed for another reason).</exception>
-    public async Task<RunInfo> ResumeAsync(string runId, CancellationToken cancellationToken = default)
-    {
-        Names.CheckRunId(runId, nameof(runId));
-        var (resumed, run) = await _store.ResumeRunAsync(runId, cancellationToken).ConfigureAwait(false);
-        if (run is null)
-        {
-            throw new RunNotFoundException(runId);
-        }
-
-        if (!resumed && run.Status.IsTerminal())
-        {
-            throw new RunNotResumableException(run);
-        }
-
-        return run;
-    }
-
     /// <summary>The run's history, oldest event first (see <see cref="RunHistoryEvents"/>).</summary>
     public Task<IReadOnlyList<RunHistoryEntry>> GetHistoryAsync(string runId, CancellationToken cancellationToken = default)
     {

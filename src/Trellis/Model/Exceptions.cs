@@ -197,18 +197,34 @@ public sealed class RunFailedException(string runId, ErrorInfo? error)
 }
 
 /// <summary>
-/// <see cref="TrellisClient.ResumeAsync"/> was asked to resume a run that did not stop for worker losses: one that
-/// completed, was cancelled, or failed with an error of its own.
+/// <see cref="TrellisClient.ResumeAsync"/> was asked to resume a run that is neither cancelled nor stopped by worker losses:
+/// one that completed, failed with an error of its own (retry it instead), or is live and was not resumed.
 /// </summary>
 public sealed class RunNotResumableException(RunInfo run)
-    : TrellisException($"Run '{run.Id}' is {run.Status.ToText()}{(run.Error is { } e ? $" ({e.Type})" : "")}; only a run stopped by worker losses "
-        + "(failed with Trellis.WorkerLossLimitExceeded) can be resumed.")
+    : RunControlException(run.Id, $"Run '{run.Id}' is {run.Status.ToText()}{(run.Error is { } e ? $" ({e.Type})" : "")}; only a cancelled run, or one "
+        + "stopped by worker losses (failed with Trellis.WorkerLossLimitExceeded), can be resumed"
+        + (run.Status == RunStatus.Failed ? "; a run that failed with its own error can be retried." : "."))
 {
-    /// <summary>The run that was not resumed.</summary>
-    public string RunId { get; } = run.Id;
-
     /// <summary>Its status when the resume was asked for.</summary>
     public RunStatus Status { get; } = run.Status;
+}
+
+/// <summary>
+/// A retry, resume or fork (<see cref="TrellisClient.RetryAsync"/>, <see cref="TrellisClient.ResumeAsync"/>,
+/// <see cref="TrellisClient.ForkAsync(string, int, ForkOptions?, System.Threading.CancellationToken)"/>) makes no sense
+/// for the run as it is; nothing was changed. The message says why.
+/// </summary>
+public class RunControlException(string runId, string message) : TrellisException(message)
+{
+    /// <summary>The run the request was about.</summary>
+    public string RunId { get; } = runId;
+
+    internal static RunControlException NotRetryable(RunInfo run) => new(run.Id, run.Status switch
+    {
+        RunStatus.Completed => $"Run '{run.Id}' completed; only a failed run can be retried (fork it to run steps again).",
+        RunStatus.Cancelled => $"Run '{run.Id}' was cancelled; only a failed run can be retried (resume it instead).",
+        _ => $"Run '{run.Id}' is {run.Status.ToText()}; only a failed run can be retried.",
+    });
 }
 
 /// <summary>The awaited run was cancelled.</summary>

@@ -90,8 +90,17 @@ public static class RunHistoryEvents
     /// <summary>The run's code failed and it goes back to the queue for another attempt (<c>detail.error</c>).</summary>
     public const string Retried = "retried";
 
-    /// <summary>The run was resumed from its checkpoints (<c>TrellisClient.ResumeAsync</c>).</summary>
+    /// <summary>
+    /// The run was resumed from its checkpoints (<c>TrellisClient.ResumeAsync</c>): <c>detail.from</c> is "cancelled" or
+    /// "worker_losses"; <c>detail.via</c> names the run whose resume resumed it (a child cancelled with its parent).
+    /// </summary>
     public const string Resumed = "resumed";
+
+    /// <summary>A caller asked to run a failed run again (<c>TrellisClient.RetryAsync</c>; <c>detail.error</c> is the error it had).</summary>
+    public const string RetryRequested = "retry_requested";
+
+    /// <summary>The run was made as a fork of another (<c>TrellisClient.ForkAsync</c>): <c>detail.from</c>, <c>detail.step</c>.</summary>
+    public const string Forked = "forked";
 
     /// <summary>The run completed.</summary>
     public const string Completed = "completed";

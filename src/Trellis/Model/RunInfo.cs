@@ -100,5 +100,11 @@ public sealed record RunInfo
     /// <summary>The run that started this one as its child (<see cref="WorkflowContext.StartChildAsync{TWorkflow}"/>); null for a run a client started.</summary>
     public string? ParentRunId { get; init; }
 
+    /// <summary>The run this one is a fork of (<c>TrellisClient.ForkAsync</c>); null for a run that was started.</summary>
+    public string? ForkedFromRunId { get; init; }
+
+    /// <summary>For a fork, the step position it ran again from: the steps before it were copied from <see cref="ForkedFromRunId"/>.</summary>
+    public int? ForkedAtStep { get; init; }
+
     internal static readonly IReadOnlyDictionary<string, string> EmptyTags = new Dictionary<string, string>();
 }

@@ -6,7 +6,7 @@ namespace Trellis.Storage;
 /// <see cref="IRunQueue"/> and <see cref="ICheckpointStore"/>, wake-ups on <see cref="IStoreListener"/>, maintenance
 /// that runs on one worker at a time on <see cref="ILeaderLeases"/>.
 /// </summary>
-public interface IWorkflowStore : IRunStore, IRunQueue, ICheckpointStore, IStoreListener, ILeaderLeases, IRunTimers, IRunEvents, IRunValues, IRunChildren, IAsyncDisposable
+public interface IWorkflowStore : IRunStore, IRunQueue, ICheckpointStore, IStoreListener, ILeaderLeases, IRunTimers, IRunEvents, IRunValues, IRunChildren, IRunControl, IAsyncDisposable
 {
     /// <summary>Where the data lives, for logs and error messages (never includes a password).</summary>
     string Description { get; }
@@ -62,13 +62,6 @@ public interface IRunStore
     /// Returns the run after the change, or null when it does not exist.
     /// </summary>
     Task<RunInfo?> RequestCancelAsync(string runId, CancellationToken cancellationToken = default);
-
-    /// <summary>
-    /// Puts a run stopped by worker losses (failed with <c>Trellis.WorkerLossLimitExceeded</c>) back in the queue, its
-    /// checkpoints kept and its worker losses counted from zero again, and records it in the run's history. Returns
-    /// whether this call resumed the run, and the run after the call (null when it does not exist).
-    /// </summary>
-    Task<(bool Resumed, RunInfo? Run)> ResumeRunAsync(string runId, CancellationToken cancellationToken = default);
 
     /// <summary>A run's history, oldest event first.</summary>
     Task<IReadOnlyList<RunHistoryEntry>> GetHistoryAsync(string runId, CancellationToken cancellationToken = default);
@@ -174,6 +167,9 @@ public interface IStoreNotificationSink
 
     /// <summary>Runs finished; an empty list means "some runs finished" without saying which.</summary>
     void OnRunsFinished(IReadOnlyList<string> runIds);
+
+    /// <summary>A finished run is live again (retried or resumed): an outcome of it known before is no longer its end.</summary>
+    void OnRunReopened(string runId);
 
     /// <summary>The listener is connected and listening (again): notifications from before may have been missed.</summary>
     void OnListening();

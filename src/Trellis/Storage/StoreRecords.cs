@@ -74,7 +74,7 @@ public sealed record ClaimRequest(
 
 /// <summary>
 /// A run handed to a worker, with the epoch that fences its writes. <paramref name="StartedBefore"/>: an earlier
-/// claim started the run, so it may have checkpoints to replay (a run never started has none to read).
+/// claim started the run, or it is a fork with copied steps, so it may have checkpoints to replay (a run never started has none to read).
 /// <paramref name="StoreTime"/>: the store's clock when it handed the run over, if it said (a timer counts from it).
 /// <paramref name="TimeLeft"/>: the time left then until the run's deadline (<see cref="StartOptions.Timeout"/>), if it has one.
 /// </summary>

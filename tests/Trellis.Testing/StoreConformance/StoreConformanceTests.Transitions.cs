@@ -172,6 +172,10 @@ public abstract partial class StoreConformanceTests
         public void OnListening() => Connected.TrySetResult();
         public void OnWorkAvailable(string queue) { }
         public void OnRunsFinished(IReadOnlyList<string> runIds) => Finished.TrySetResult(runIds is [var only] ? only : "?");
+
+        public void OnRunReopened(string runId)
+        {
+        }
         public void OnCancelRequested(string runId) { }
         public void OnListenerLost(Exception exception) { }
     }
