@@ -22,7 +22,7 @@ internal sealed class TrellisHealthCheck(IWorkflowStore store, TrellisEngine eng
 
         try
         {
-            await store.CheckHealthAsync(cancellationToken).ConfigureAwait(false);
+            data["schema_version"] = await store.CheckHealthAsync(cancellationToken).ConfigureAwait(false);
             return HealthCheckResult.Healthy("The Trellis store is reachable and migrated.", data);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

@@ -84,7 +84,7 @@ public sealed partial class PostgresStore : IWorkflowStore
         _failures.RunAsync(() => new Migrator(_dataSource, Schema).MigrateAsync(cancellationToken));
 
     /// <inheritdoc/>
-    public async Task CheckHealthAsync(CancellationToken cancellationToken = default)
+    public async Task<int> CheckHealthAsync(CancellationToken cancellationToken = default)
     {
         var applied = await _failures.RunAsync(() => new Migrator(_dataSource, Schema).GetAppliedVersionAsync(cancellationToken)).ConfigureAwait(false);
         if (applied is null)
@@ -96,6 +96,8 @@ public sealed partial class PostgresStore : IWorkflowStore
         {
             throw new TrellisException($"Schema '{Schema.Name}' is at migration {applied}; this version of Trellis needs {Migrator.LatestVersion}.");
         }
+
+        return applied.Value;
     }
 
     /// <summary>Disposes the data sources the store created; a shared one is left to its owner.</summary>

@@ -174,6 +174,30 @@ public sealed partial class TrellisClient : IAsyncDisposable
     }
 
     /// <summary>
+    /// A run's steps without the items of its per-item steps: the plain steps in full, and each per-item step's position
+    /// and name (read its items page by page with <see cref="GetStepItemsAsync"/>). Cheap for a run of any width.
+    /// </summary>
+    public Task<ReplaySteps> GetStepOverviewAsync(string runId, CancellationToken cancellationToken = default)
+    {
+        Names.CheckRunId(runId, nameof(runId));
+        return _store.GetReplayStepsAsync(runId, cancellationToken);
+    }
+
+    /// <summary>
+    /// One page of the items of the per-item step at position <paramref name="sequence"/>: those after item index
+    /// <paramref name="afterItemIndex"/> (-1 for the first page), in item order, at most <paramref name="limit"/> (1–10,000).
+    /// </summary>
+    public Task<IReadOnlyList<StepInfo>> GetStepItemsAsync(string runId, int sequence, int afterItemIndex = -1, int limit = 1000, CancellationToken cancellationToken = default)
+    {
+        Names.CheckRunId(runId, nameof(runId));
+        ArgumentOutOfRangeException.ThrowIfNegative(sequence);
+        ArgumentOutOfRangeException.ThrowIfLessThan(afterItemIndex, -1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, 10_000);
+        return _store.GetStepItemsAsync(runId, sequence, afterItemIndex, limit, cancellationToken);
+    }
+
+    /// <summary>
     /// Cancels a run. A pending or waiting run (a sleep, an event, its children) is cancelled at once; a running one stops
     /// at its next step boundary, then its status becomes cancelled. Its unfinished child runs are cancelled with it,
     /// and theirs, except those started with <see cref="ParentCancelPolicy.Abandon"/>. A finished run is left as it is.

@@ -14,8 +14,8 @@ public interface IWorkflowStore : IRunStore, IRunQueue, ICheckpointStore, IStore
     /// <summary>Brings the store's schema up to date. Safe to call from many processes at once.</summary>
     Task MigrateAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>Throws when the store cannot be reached or is not migrated.</summary>
-    Task CheckHealthAsync(CancellationToken cancellationToken = default);
+    /// <summary>Throws when the store cannot be reached or is not migrated; returns the schema's migration version.</summary>
+    Task<int> CheckHealthAsync(CancellationToken cancellationToken = default);
 }
 
 /// <summary>Runs as a client sees them: start, read, list, cancel.</summary>
