@@ -14,6 +14,9 @@ internal static class ApiJson
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
     };
 
+    /// <summary>A 200 response with <paramref name="value"/> written with the API's options (the host's own JSON options are its business).</summary>
+    public static IResult Ok<T>(T value) => TypedResults.Json(value, Options);
+
     /// <summary>
     /// The request body as a JSON object: refused with 413 past <paramref name="maxBytes"/>, 415 when it is not JSON, 400
     /// when it does not parse, nests deeper than <paramref name="maxDepth"/> or is not an object.

@@ -14,7 +14,7 @@ internal static class EventEndpoints
     public static void Map(RouteGroupBuilder api)
     {
         api.MapPost("/events", PublishAsync).WithTags("Events").RequireAuthorization(ApiPolicies.Admin)
-            .WithSummary("Publishes an event ({name, key, data}) or many ({events: [...]}, all or none).");
+            .WithSummary("Publishes an event ({name, key, data}) or many ({events: [...]}, all or none); says how many waiting runs received one now.");
     }
 
     private static async Task<IResult> PublishAsync(HttpRequest request, TrellisClient client, IOptions<TrellisApiOptions> options, CancellationToken cancellationToken)
@@ -36,8 +36,8 @@ internal static class EventEndpoints
             events = [Event(body)];
         }
 
-        var published = await client.PublishEventsAsync(events, cancellationToken);
-        return TypedResults.Ok(new { published });
+        var delivered = await client.PublishEventsAsync(events, cancellationToken);
+        return ApiJson.Ok(new { published = events.Count, delivered });
     }
 
     private static EventToPublish Event(JsonObject body)

@@ -48,11 +48,11 @@ internal static class RunEndpoints
             Limit = ApiQuery.Int(query, "limit", 1, 1000) ?? 100,
             Cursor = ApiQuery.String(query, "cursor"),
         }, cancellationToken);
-        return TypedResults.Ok(new RunPageView([.. page.Runs.Select(RunView.Of)], page.NextCursor));
+        return ApiJson.Ok(new RunPageView([.. page.Runs.Select(RunView.Of)], page.NextCursor));
     }
 
     private static async Task<IResult> GetAsync(string id, TrellisClient client, CancellationToken cancellationToken) =>
-        TypedResults.Ok(RunView.Of(await client.GetRunAsync(id, cancellationToken) ?? throw new RunNotFoundException(id)));
+        ApiJson.Ok(RunView.Of(await client.GetRunAsync(id, cancellationToken) ?? throw new RunNotFoundException(id)));
 
     private static async Task<IResult> StepsAsync(string id, HttpRequest request, TrellisClient client, CancellationToken cancellationToken)
     {
@@ -63,23 +63,23 @@ internal static class RunEndpoints
             var after = ApiQuery.Int(request.Query, "after", -1, int.MaxValue) ?? -1;
             var limit = ApiQuery.Int(request.Query, "limit", 1, MaxItemsPage) ?? MaxItemsPage;
             var items = await client.GetStepItemsAsync(id, sequence, after, limit, cancellationToken);
-            return TypedResults.Ok(new StepItemsView(sequence, [.. items.Select(StepView.Of)], items.Count == limit ? items[^1].ItemIndex : null));
+            return ApiJson.Ok(new StepItemsView(sequence, [.. items.Select(StepView.Of)], items.Count == limit ? items[^1].ItemIndex : null));
         }
 
         var steps = await client.GetStepOverviewAsync(id, cancellationToken);
-        return TypedResults.Ok(new StepsView([.. steps.Steps.Select(StepView.Of)], [.. steps.PerItem.Select(p => new PerItemStepView(p.Sequence, p.Name))]));
+        return ApiJson.Ok(new StepsView([.. steps.Steps.Select(StepView.Of)], [.. steps.PerItem.Select(p => new PerItemStepView(p.Sequence, p.Name))]));
     }
 
     private static async Task<IResult> HistoryAsync(string id, TrellisClient client, CancellationToken cancellationToken)
     {
         await EnsureExistsAsync(client, id, cancellationToken);
-        return TypedResults.Ok((await client.GetHistoryAsync(id, cancellationToken)).Select(HistoryView.Of).ToList());
+        return ApiJson.Ok((await client.GetHistoryAsync(id, cancellationToken)).Select(HistoryView.Of).ToList());
     }
 
     private static async Task<IResult> ChildrenAsync(string id, TrellisClient client, CancellationToken cancellationToken)
     {
         await EnsureExistsAsync(client, id, cancellationToken);
-        return TypedResults.Ok((await client.GetChildrenAsync(id, cancellationToken)).Select(RunView.Of).ToList());
+        return ApiJson.Ok((await client.GetChildrenAsync(id, cancellationToken)).Select(RunView.Of).ToList());
     }
 
     private static async Task<IResult> StartAsync(HttpRequest request, TrellisClient client, IOptions<TrellisApiOptions> options, CancellationToken cancellationToken)
@@ -103,17 +103,23 @@ internal static class RunEndpoints
         var input = body["input"]?.ToJsonString() ?? "null";
         var run = await client.StartJsonAsync(workflow, input, start, cancellationToken);
         var info = await run.GetAsync(cancellationToken);
-        return run.Created ? TypedResults.Created($"{request.PathBase}/api/runs/{Uri.EscapeDataString(run.RunId)}", RunView.Of(info)) : TypedResults.Ok(RunView.Of(info));
+        if (!run.Created)
+        {
+            return ApiJson.Ok(RunView.Of(info));
+        }
+
+        request.HttpContext.Response.Headers.Location = $"{request.PathBase}/api/runs/{Uri.EscapeDataString(run.RunId)}";
+        return TypedResults.Json(RunView.Of(info), ApiJson.Options, statusCode: StatusCodes.Status201Created);
     }
 
     private static async Task<IResult> CancelAsync(string id, TrellisClient client, CancellationToken cancellationToken) =>
-        TypedResults.Ok(RunView.Of(await client.CancelAsync(id, cancellationToken)));
+        ApiJson.Ok(RunView.Of(await client.CancelAsync(id, cancellationToken)));
 
     private static async Task<IResult> RetryAsync(string id, TrellisClient client, CancellationToken cancellationToken) =>
-        TypedResults.Ok(RunView.Of(await client.RetryAsync(id, cancellationToken)));
+        ApiJson.Ok(RunView.Of(await client.RetryAsync(id, cancellationToken)));
 
     private static async Task<IResult> ResumeAsync(string id, TrellisClient client, CancellationToken cancellationToken) =>
-        TypedResults.Ok(RunView.Of(await client.ResumeAsync(id, cancellationToken)));
+        ApiJson.Ok(RunView.Of(await client.ResumeAsync(id, cancellationToken)));
 
     private static async Task<IResult> ForkAsync(string id, HttpRequest request, TrellisClient client, IOptions<TrellisApiOptions> options, CancellationToken cancellationToken)
     {
@@ -127,7 +133,7 @@ internal static class RunEndpoints
             (null, { } n) => await client.ForkAsync(id, n, fork, cancellationToken),
             _ => throw Problems.BadRequest("Give one of 'fromStep' (a step position) or 'fromStepName'."),
         };
-        return TypedResults.Ok(RunView.Of(run));
+        return ApiJson.Ok(RunView.Of(run));
     }
 
     private static async Task<IResult> SendAsync(string id, HttpRequest request, TrellisClient client, IOptions<TrellisApiOptions> options, CancellationToken cancellationToken)
