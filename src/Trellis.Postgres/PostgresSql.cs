@@ -22,6 +22,7 @@ internal sealed class PostgresSql
         Values = new ValueSql(schema.Quoted);
         Children = new ChildSql(schema.Quoted);
         History = new HistorySql(schema.Quoted);
+        QueueStats = PostgresStore.QueueStatsSql(schema.Quoted);
         EventLockPrefix = $"trellis.event:{schema.Name}:";
     }
 
@@ -39,6 +40,7 @@ internal sealed class PostgresSql
     public ValueSql Values { get; }
     public ChildSql Children { get; }
     public HistorySql History { get; }
+    public string QueueStats { get; }
 
     /// <summary>What an event lock's key starts with: waits and publishes on one name and key take the same lock.</summary>
     public string EventLockPrefix { get; }
