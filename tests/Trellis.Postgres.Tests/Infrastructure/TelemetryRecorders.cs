@@ -75,6 +75,9 @@ public sealed class MetricRecorder : IDisposable
     public IReadOnlyList<RecordedMeasurement> Of(string instrument, string tag, string value) =>
         [.. _measurements.Where(m => m.Instrument == instrument && Equals(m.Tag(tag), value))];
 
+    /// <summary>Every measurement of <paramref name="instrument"/>, whoever's.</summary>
+    public IReadOnlyList<RecordedMeasurement> All(string instrument) => [.. _measurements.Where(m => m.Instrument == instrument)];
+
     /// <summary>The sum of the values of <see cref="Of"/>.</summary>
     public double Sum(string instrument, string tag, string value) => Of(instrument, tag, value).Sum(m => m.Value);
 
