@@ -72,7 +72,9 @@ internal static class PostgresReaders
         ReadTags(reader.GetString(9)),
         reader.GetBoolean(10),
         reader.GetFieldValue<DateTimeOffset>(11),
-        reader.IsDBNull(12) ? null : reader.GetFieldValue<TimeSpan>(12));
+        reader.IsDBNull(12) ? null : reader.GetFieldValue<TimeSpan>(12),
+        NullableString(reader, 13),
+        NullableString(reader, 14));
 
     public static RunHistoryEntry ReadHistory(NpgsqlDataReader reader) => new()
     {

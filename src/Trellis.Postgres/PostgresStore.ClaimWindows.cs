@@ -319,7 +319,8 @@ internal sealed class ClaimWindowSql
     /// </summary>
     private static string Open(string s, string queueFilter) => $"""
         SELECT r.id, r.workflow_name, r.workflow_version, r.input, 0::bigint, r.attempt + 1, r.max_attempts,
-               r.cancel_requested, r.correlation_id, r.tags, r.started_at IS NOT NULL OR r.forked_from IS NOT NULL, now(), r.deadline_at - now()
+               r.cancel_requested, r.correlation_id, r.tags, r.started_at IS NOT NULL OR r.forked_from IS NOT NULL, now(), r.deadline_at - now(),
+               r.trace_parent, r.trace_state
         {Sql.ReadyRuns(s, queueFilter, limit: "$2", names: "$3", versions: "$4")}
         """;
 }

@@ -244,11 +244,11 @@ internal sealed class QueueSql
             -- $2 and expects a tenth of the backlog; joined to that many rows, it read the whole primary key per claim.
             WHERE r.id = ANY (ARRAY(SELECT id FROM ready))
             RETURNING r.id, r.workflow_name, r.workflow_version, r.input, r.epoch, r.attempt, r.max_attempts,
-                      r.cancel_requested, r.correlation_id, r.tags, r.deadline_at
+                      r.cancel_requested, r.correlation_id, r.tags, r.deadline_at, r.trace_parent, r.trace_state
         ){Sql.History(s, "recorded", $"SELECT id, now(), '{RunHistoryEvents.Claimed}', $3, epoch, attempt, NULL::jsonb FROM claimed")}
         SELECT c.id, c.workflow_name, c.workflow_version, c.input, c.epoch, c.attempt, c.max_attempts,
                c.cancel_requested, c.correlation_id, c.tags, c.id = ANY (ARRAY(SELECT id FROM ready WHERE started)), now(),
-               c.deadline_at - now()
+               c.deadline_at - now(), c.trace_parent, c.trace_state
         FROM claimed c
         """;
 

@@ -25,6 +25,8 @@ public sealed partial class PostgresStore
         create.Parameters.Add(new NpgsqlParameter<int?> { TypedValue = fork.WorkflowVersion });
         create.Parameters.Add(Text(fork.Queue));
         create.Parameters.Add(Text(_sql.Channel));
+        create.Parameters.Add(Text(fork.TraceParent));
+        create.Parameters.Add(Text(fork.TraceState));
         var read = new NpgsqlBatchCommand(_sql.Runs.GetRun);
         read.Parameters.Add(Text(fork.NewRunId));
         batch.BatchCommands.Add(create);
@@ -129,7 +131,7 @@ internal sealed class RunControlSql
             """;
 
         // $1 the source, $2 the new id, $3 the step position it runs again from, $4 the version and $5 the queue (null:
-        // the source's), $6 the channel. The copied rows keep their times and take epoch 0, which no claim has, so the
+        // the source's), $6 the channel, $7 and $8 the forking caller's trace context. The copied rows keep their times and take epoch 0, which no claim has, so the
         // fork's history does not show them as its own steps.
         Fork = $"""
             WITH source AS (
@@ -141,9 +143,9 @@ internal sealed class RunControlSql
                                    AND (name LIKE 'child %' OR name LIKE 'children %') AND result ? 'runIds') AS no_children
             ), inserted AS (
                 INSERT INTO {s}.runs (id, workflow_name, workflow_version, queue, priority, status, input, correlation_id, tags,
-                                      max_attempts, max_worker_losses, timeout, deadline_at, forked_from, forked_at_step)
+                                      max_attempts, max_worker_losses, timeout, deadline_at, forked_from, forked_at_step, trace_parent, trace_state)
                 SELECT $2, o.workflow_name, coalesce($4, o.workflow_version), coalesce($5, o.queue), o.priority, {Sql.Pending}, o.input,
-                       o.correlation_id, o.tags, o.max_attempts, o.max_worker_losses, o.timeout, now() + o.timeout, o.id, $3
+                       o.correlation_id, o.tags, o.max_attempts, o.max_worker_losses, o.timeout, now() + o.timeout, o.id, $3, $7, $8
                 FROM source o, checks k WHERE k.step_found AND k.before_completed AND k.no_children
                 ON CONFLICT (id) DO NOTHING
                 RETURNING id, queue

@@ -37,6 +37,8 @@ public sealed partial class PostgresStore
         parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = [.. runs.Select(r => r.ParentRunId)] });
         parameters.Add(new NpgsqlParameter<bool[]> { TypedValue = [.. runs.Select(r => r.CancelWithParent)] });
         parameters.Add(new NpgsqlParameter<TimeSpan?[]> { TypedValue = [.. runs.Select(r => r.Timeout)] });
+        parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = [.. runs.Select(r => r.TraceParent)] });
+        parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = [.. runs.Select(r => r.TraceState)] });
 
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var created = new List<CreatedRun>(runs.Count);
@@ -70,6 +72,8 @@ public sealed partial class PostgresStore
         parameters.Add(Text(_sql.Channel));
         parameters.Add(new NpgsqlParameter<int> { TypedValue = batch.MaxWorkerLosses });
         parameters.Add(new NpgsqlParameter<TimeSpan?> { TypedValue = batch.Timeout });
+        parameters.Add(Text(batch.TraceParent));
+        parameters.Add(Text(batch.TraceState));
         return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
     }
 
@@ -242,9 +246,10 @@ internal sealed class RunsSql
             WITH wanted AS (
                 SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[], $6::jsonb[], $7::text[],
                                      $8::jsonb[], $9::int[], $10::timestamptz[], $11::interval[], $12::text[], $13::interval[],
-                                     $15::int[], $16::text[], $17::boolean[], $18::interval[])
+                                     $15::int[], $16::text[], $17::boolean[], $18::interval[], $19::text[], $20::text[])
                     AS w(id, workflow_name, workflow_version, queue, priority, input, correlation_id, tags,
-                         max_attempts, scheduled_at, delay, claim_for, lease, max_worker_losses, parent_id, cancel_with_parent, timeout)
+                         max_attempts, scheduled_at, delay, claim_for, lease, max_worker_losses, parent_id, cancel_with_parent, timeout,
+                         trace_parent, trace_state)
             ), busy AS MATERIALIZED (
                 -- A new run goes straight to the starting process's worker only when nothing is waiting
                 -- in its queue, so it never overtakes ready work. Looked up once per queue.
@@ -253,13 +258,15 @@ internal sealed class RunsSql
             ), inserted AS (
                 INSERT INTO {s}.runs (id, workflow_name, workflow_version, queue, priority, status, input, correlation_id,
                                       tags, max_attempts, max_worker_losses, scheduled_at, epoch, attempt, locked_by,
-                                      lease_expires_at, started_at, parent_id, cancel_with_parent, deadline_at, timeout)
+                                      lease_expires_at, started_at, parent_id, cancel_with_parent, deadline_at, timeout,
+                                      trace_parent, trace_state)
                 SELECT w.id, w.workflow_name, w.workflow_version, w.queue, w.priority,
                        CASE WHEN c.claim THEN {Sql.Running} ELSE {Sql.Pending} END, w.input, w.correlation_id, w.tags,
                        w.max_attempts, w.max_worker_losses, coalesce(w.scheduled_at, now() + w.delay),
                        CASE WHEN c.claim THEN {Sql.ClaimEpoch} ELSE 0 END, CASE WHEN c.claim THEN 1 ELSE 0 END,
                        CASE WHEN c.claim THEN w.claim_for END, CASE WHEN c.claim THEN now() + w.lease END,
-                       CASE WHEN c.claim THEN now() END, w.parent_id, w.cancel_with_parent, now() + w.timeout, w.timeout
+                       CASE WHEN c.claim THEN now() END, w.parent_id, w.cancel_with_parent, now() + w.timeout, w.timeout,
+                       w.trace_parent, w.trace_state
                 FROM wanted w
                 CROSS JOIN LATERAL (SELECT w.claim_for IS NOT NULL AND w.queue NOT IN (SELECT queue FROM busy)) AS c(claim)
                 ON CONFLICT (id) DO NOTHING
@@ -289,8 +296,10 @@ internal sealed class RunsSql
         CreateRunBatch = $"""
             WITH inserted AS (
                 INSERT INTO {s}.runs (id, workflow_name, workflow_version, queue, priority, status, input,
-                                      correlation_id, tags, max_attempts, max_worker_losses, scheduled_at, deadline_at, timeout)
-                SELECT n.id, $3, $4, $5, $6, {Sql.Pending}, n.input, $7, $8, $9, $13, coalesce($10, now() + $11), now() + $14, $14
+                                      correlation_id, tags, max_attempts, max_worker_losses, scheduled_at, deadline_at, timeout,
+                                      trace_parent, trace_state)
+                SELECT n.id, $3, $4, $5, $6, {Sql.Pending}, n.input, $7, $8, $9, $13, coalesce($10, now() + $11), now() + $14, $14,
+                       $15, $16
                 FROM unnest($1::text[], $2::jsonb[]) AS n(id, input)
                 RETURNING scheduled_at
             ), notified AS (

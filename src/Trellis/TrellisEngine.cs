@@ -75,6 +75,7 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
                 new LeaseRecovery(store, worker.EffectiveLeaseRecoveryInterval, Worker.Poll, maintenanceLogger),
                 new LongStepRecorder(Worker.InFlightSteps, worker.StepStartRecordDelay, time),
                 timers,
+                new QueueMetricsRefresh(store, Worker.Queues, worker.QueueMetricsInterval),
                 .. (addedMaintenance ?? []).Select(create => create(store)),
             ];
             var leader = new LeaderLease(store, LeaderLease.MaintenanceLeaseName, worker.WorkerId, worker.LeaseDuration, time, maintenanceLogger);

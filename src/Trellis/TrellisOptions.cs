@@ -166,6 +166,12 @@ public sealed class WorkerOptions
     /// </summary>
     public TimeSpan MaxSleepOnWorker { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How often the worker reads the depth and lag of its queues for the gauges <c>trellis.queue.depth</c> and
+    /// <c>trellis.queue.lag</c> (one indexed query), while a metrics listener reads them; never otherwise. Default 10 s.
+    /// </summary>
+    public TimeSpan QueueMetricsInterval { get; set; } = TimeSpan.FromSeconds(10);
+
     internal TimeSpan EffectiveHeartbeatInterval => HeartbeatInterval ?? LeaseDuration / 3;
 
     internal TimeSpan EffectiveLeaseRecoveryInterval => LeaseRecoveryInterval ?? (LeaseDuration / 6 > PollInterval ? LeaseDuration / 6 : PollInterval);
@@ -216,6 +222,11 @@ public sealed class WorkerOptions
         if (MaxSleepOnWorker < TimeSpan.Zero)
         {
             throw new ArgumentException($"WorkerOptions.MaxSleepOnWorker must not be negative (was {MaxSleepOnWorker}).");
+        }
+
+        if (QueueMetricsInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"WorkerOptions.QueueMetricsInterval must be positive (was {QueueMetricsInterval}).");
         }
 
         if (CheckpointLanes is < 1 or > 64)

@@ -137,6 +137,14 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
     }
 
     [Fact]
+    public async Task QueueStats_CountEachQueuesReadyRunsInThePartialIndexOfPendingRuns()
+    {
+        var plan = await ExplainAsync(_sql.QueueStats, "text[]", "'{default,other}'");
+        Assert.Contains("runs_ready", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("Seq Scan on runs", plan, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task FinishedRunsLookup_UsesThePrimaryKeyOnly()
     {
         var plan = await ExplainAsync(_sql.Runs.GetFinishedRuns, "text[]", "'{done-1,done-2}'");

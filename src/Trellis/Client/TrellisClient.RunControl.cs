@@ -1,3 +1,4 @@
+using Trellis.Diagnostics;
 using Trellis.Storage;
 
 namespace Trellis;
@@ -75,8 +76,9 @@ public sealed partial class TrellisClient
             }
         }
 
-        var result = await _store.ForkRunAsync(new RunFork(runId, newRunId, fromStep, options.WorkflowVersion, options.Queue), cancellationToken)
-            .ConfigureAwait(false);
+        var trace = RunTraceContext.Current;
+        var result = await _store.ForkRunAsync(
+            new RunFork(runId, newRunId, fromStep, options.WorkflowVersion, options.Queue, trace.TraceParent, trace.TraceState), cancellationToken).ConfigureAwait(false);
         return result.Status switch
         {
             ForkStatus.Created or ForkStatus.Existed => result.Run!,

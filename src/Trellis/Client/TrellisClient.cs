@@ -111,6 +111,8 @@ public sealed partial class TrellisClient : IAsyncDisposable
             ids[i] = Guid.CreateVersion7().ToString();
         }
 
+        // The caller's span, stored with the runs: whichever worker executes them continues its trace.
+        var trace = RunTraceContext.Current;
         var batch = new NewRunBatch(
             definition.Name,
             definition.Version,
@@ -124,9 +126,11 @@ public sealed partial class TrellisClient : IAsyncDisposable
             options.ScheduledAt,
             options.ScheduledAt is null ? options.Delay : null,
             options.MaxWorkerLosses ?? definition.MaxWorkerLosses ?? _options.MaxWorkerLosses,
-            options.Timeout);
+            options.Timeout,
+            trace.TraceParent,
+            trace.TraceState);
         var created = await _store.CreateRunBatchAsync(batch, cancellationToken).ConfigureAwait(false);
-        TrellisDiagnostics.RunsStarted.Add(created, new KeyValuePair<string, object?>("workflow", definition.Name));
+        RunMetrics.RunsStarted(definition.Name, created);
         return ids;
     }
 
@@ -282,9 +286,12 @@ public sealed partial class TrellisClient : IAsyncDisposable
 
         // A worker in this process with a free slot takes the run as it is created: no claim round trip.
         var localClaim = startsNow ? _localWorker?.TryReserveForLocalStart(queue, workflowName, workflowVersion) : null;
+        // The caller's span, stored with the run: whichever worker executes it continues its trace.
+        var trace = RunTraceContext.Current;
         var run = new NewRun(
             runId, workflowName, workflowVersion, queue, options.Priority, inputJson, options.CorrelationId, tags, maxAttempts,
-            options.ScheduledAt, options.ScheduledAt is null ? options.Delay : null, localClaim?.Claim, maxWorkerLosses, Timeout: options.Timeout);
+            options.ScheduledAt, options.ScheduledAt is null ? options.Delay : null, localClaim?.Claim, maxWorkerLosses, Timeout: options.Timeout,
+            TraceParent: trace.TraceParent, TraceState: trace.TraceState);
 
         CreatedRun created;
         try
@@ -306,7 +313,8 @@ public sealed partial class TrellisClient : IAsyncDisposable
             if (created.Claimed)
             {
                 _localWorker!.StartReserved(
-                    new ClaimedRun(runId, workflowName, workflowVersion, inputJson, created.Epoch, 1, maxAttempts, false, options.CorrelationId, tags, StartedBefore: false, TimeLeft: options.Timeout),
+                    new ClaimedRun(runId, workflowName, workflowVersion, inputJson, created.Epoch, 1, maxAttempts, false, options.CorrelationId, tags, StartedBefore: false, TimeLeft: options.Timeout,
+                        TraceParent: trace.TraceParent, TraceState: trace.TraceState),
                     localClaim);
             }
             else
@@ -330,7 +338,7 @@ public sealed partial class TrellisClient : IAsyncDisposable
         }
         else
         {
-            TrellisDiagnostics.RunsStarted.Add(1, new KeyValuePair<string, object?>("workflow", workflowName));
+            RunMetrics.RunsStarted(workflowName, 1);
         }
 
         return (runId, created.Created);

@@ -100,7 +100,7 @@ internal sealed class CheckpointWriter : IAsyncDisposable
             {
                 var started = Stopwatch.GetTimestamp();
                 await _store.CommitAsync(batch, _abandon.Token).ConfigureAwait(false);
-                TrellisDiagnostics.CheckpointCommitMs.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                TrellisDiagnostics.CheckpointDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
                 Complete(batch, waiters);
                 return;
             }

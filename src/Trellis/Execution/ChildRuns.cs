@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Trellis.Client;
+using Trellis.Diagnostics;
 using Trellis.Storage;
 
 namespace Trellis.Execution;
@@ -51,6 +52,9 @@ internal static class ChildRuns
         var services = run.Services;
         var claim = run.Claim;
         var children = new NewRun[inputsJson.Count];
+        // Children continue the parent's trace under the parent run's span (the workflow's code runs inside it); without
+        // that span (no listener here), under the span that started the parent.
+        var trace = RunTraceContext.Current is { TraceParent: not null } current ? current : new RunTraceContext(claim.TraceParent, claim.TraceState);
         for (var i = 0; i < children.Length; i++)
         {
             children[i] = new NewRun(
@@ -67,7 +71,9 @@ internal static class ChildRuns
                 MaxWorkerLosses: options.MaxWorkerLosses ?? definition.MaxWorkerLosses ?? services.Options.MaxWorkerLosses,
                 ParentRunId: run.RunId,
                 CancelWithParent: options.WhenParentCancelled == ParentCancelPolicy.CancelChild,
-                Timeout: options.Timeout);
+                Timeout: options.Timeout,
+                TraceParent: trace.TraceParent,
+                TraceState: trace.TraceState);
         }
 
         await run.EnsureHeldAsync().ConfigureAwait(false);
@@ -77,6 +83,7 @@ internal static class ChildRuns
         {
             // Created as they are, or left as they are when an earlier execution created them already.
             var created = await StoreCalls.RetryAsync(run, token => services.Runs.CreateRunsAsync(children, token)).ConfigureAwait(false);
+            RunMetrics.RunsStarted(definition.Name, created.Count(c => c.Created));
             if (created.FirstOrDefault(c => !c.Created && c.WorkflowName is { } existing && existing != definition.Name) is { } clash)
             {
                 throw new NonRetryableException(

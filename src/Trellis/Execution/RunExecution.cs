@@ -150,6 +150,11 @@ internal sealed class RunExecution : IDisposable
     {
         if (Interlocked.CompareExchange(ref _abortReason, (int)reason, -1) == -1)
         {
+            if (reason == AbortReason.LeaseLost)
+            {
+                RunMetrics.LeaseLost(Claim.WorkflowName);
+            }
+
             try
             {
                 _stop.Cancel();

@@ -16,7 +16,7 @@ internal static class RunExecutor
             return;
         }
 
-        using var activity = TrellisDiagnostics.StartRunActivity(run.Claim);
+        using var activity = RunSpans.StartRun(run.Claim);
         var services = run.Services;
         var logger = services.Logger;
 
@@ -244,8 +244,7 @@ internal static class RunExecutor
             }
             else
             {
-                var outcome = finish.CancelledInstead ? "cancelled" : finish.Kind.ToString().ToLowerInvariant();
-                TrellisDiagnostics.RunsFinished.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+                RunMetrics.AttemptEnded(run.Claim.WorkflowName, finish);
             }
 
             return applied;

@@ -29,7 +29,8 @@ internal static class StepExecutor
             await run.EnsureHeldAsync().ConfigureAwait(false);
             attempt++;
             var startedAt = services.Time.GetUtcNow();
-            using var activity = StartActivity(run, name, sequence, itemIndex, attempt);
+            var startedTimestamp = Stopwatch.GetTimestamp(); // the real duration, whatever clock the engine is given
+            using var activity = RunSpans.StartStep(run, name, sequence, itemIndex, attempt);
             var inFlight = services.InFlight.Begin(
                 Row(run, sequence, itemIndex, name, StepStatus.Running, attempt, startedAt),
                 run.WriteAsync);
@@ -57,7 +58,7 @@ internal static class StepExecutor
                     };
                     ended = true;
                     await run.EnsureAppliedAsync(inFlight.End(services.InFlight, failedRow)).ConfigureAwait(false);
-                    TrellisDiagnostics.StepsExecuted.Add(1, new KeyValuePair<string, object?>("outcome", retry ? "retry" : "failed"));
+                    RunMetrics.StepEnded(run.Claim.WorkflowName, name, retry ? "retry" : "failed", startedTimestamp);
                     activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
                     if (!retry)
                     {
@@ -77,7 +78,7 @@ internal static class StepExecutor
                 };
                 ended = true;
                 await run.EnsureAppliedAsync(inFlight.End(services.InFlight, completedRow)).ConfigureAwait(false);
-                TrellisDiagnostics.StepsExecuted.Add(1, new KeyValuePair<string, object?>("outcome", "completed"));
+                RunMetrics.StepEnded(run.Claim.WorkflowName, name, "completed", startedTimestamp);
                 return result;
             }
             finally
@@ -138,21 +139,4 @@ internal static class StepExecutor
             Attempts = attempts,
             StartedAt = startedAt,
         };
-
-    private static Activity? StartActivity(RunExecution run, string name, int sequence, int? itemIndex, int attempt)
-    {
-        var activity = TrellisDiagnostics.ActivitySource.StartActivity($"step {name}");
-        if (activity is not null)
-        {
-            activity.SetTag("trellis.run_id", run.RunId);
-            activity.SetTag("trellis.workflow", run.Claim.WorkflowName);
-            activity.SetTag("trellis.step", name);
-            activity.SetTag("trellis.step.sequence", sequence);
-            activity.SetTag("trellis.step.item", itemIndex);
-            activity.SetTag("trellis.step.attempt", attempt);
-            activity.SetTag("trellis.step.replayed", false);
-        }
-
-        return activity;
-    }
 }

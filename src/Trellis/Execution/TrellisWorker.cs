@@ -85,6 +85,9 @@ public sealed class TrellisWorker : IAsyncDisposable, ILocalRunner
     /// <summary>Called with the run outcomes each checkpoint commit applied (for in-process result waiters).</summary>
     internal Action<IReadOnlyList<RunFinish>>? RunsFinished { get; set; }
 
+    /// <summary>The queues this worker claims from.</summary>
+    internal IReadOnlyList<string> Queues => _queues;
+
     /// <summary>Starts claiming and executing runs, and renewing their leases, in the background.</summary>
     public Task StartAsync(CancellationToken cancellationToken = default)
     {
@@ -231,6 +234,7 @@ public sealed class TrellisWorker : IAsyncDisposable, ILocalRunner
                     IReadOnlyList<ClaimedRun> claimed;
                     ClaimWindowSession? window = null;
                     var sentAt = _time.GetTimestamp(); // the claimed runs' holds count from here
+                    var claimSentAt = Stopwatch.GetTimestamp(); // the real round trip, whatever clock the engine is given
                     try
                     {
                         var request = new ClaimRequest(WorkerId, _queues, workflows, requested, _worker.LeaseDuration);
@@ -253,6 +257,7 @@ public sealed class TrellisWorker : IAsyncDisposable, ILocalRunner
                         throw;
                     }
 
+                    RunMetrics.ClaimEnded(claimSentAt);
                     _logger.Claimed(claimed.Count, requested);
                     if (claimed.Count == requested)
                     {

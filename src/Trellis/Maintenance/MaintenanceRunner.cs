@@ -69,7 +69,14 @@ internal sealed class MaintenanceRunner(IReadOnlyList<MaintenanceService> servic
         }
     }
 
-    public void Dispose() => _stop.Dispose();
+    public void Dispose()
+    {
+        _stop.Dispose();
+        foreach (var service in services.OfType<IDisposable>())
+        {
+            service.Dispose();
+        }
+    }
 
     private async Task LoopAsync(string name, Func<CancellationToken, Task> round, Func<CancellationToken, Task> waitForNext, bool waitFirst, CancellationToken token)
     {

@@ -40,7 +40,10 @@ public sealed record RunControlResult(bool Changed, RunInfo? Run, bool Requested
 /// <param name="FromStep">The step position the fork runs again from; the source's rows before it are copied.</param>
 /// <param name="WorkflowVersion">The new run's workflow version; null keeps the source's.</param>
 /// <param name="Queue">The new run's queue; null keeps the source's.</param>
-public sealed record RunFork(string SourceRunId, string NewRunId, int FromStep, int? WorkflowVersion = null, string? Queue = null);
+/// <param name="TraceParent">The W3C traceparent of the caller that forks (its spans join that trace), if any.</param>
+/// <param name="TraceState">The caller's W3C tracestate, if any.</param>
+public sealed record RunFork(
+    string SourceRunId, string NewRunId, int FromStep, int? WorkflowVersion = null, string? Queue = null, string? TraceParent = null, string? TraceState = null);
 
 /// <summary>How a fork went.</summary>
 public enum ForkStatus

@@ -114,6 +114,12 @@ public interface IRunQueue
     /// cancelled. Each loss is recorded in the run's history. Returns how many runs were recovered.
     /// </summary>
     Task<int> RecoverExpiredLeasesAsync(int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// For each of <paramref name="queues"/>, its ready runs (pending, due now): how many, and how long the oldest has been
+    /// due. One query on the ready-runs index, for the queue gauges (a worker asks every few seconds while they are read).
+    /// </summary>
+    Task<IReadOnlyList<QueueStats>> GetQueueStatsAsync(IReadOnlyList<string> queues, CancellationToken cancellationToken = default);
 }
 
 /// <summary>

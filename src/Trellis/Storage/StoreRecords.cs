@@ -3,7 +3,8 @@ namespace Trellis.Storage;
 /// <summary>
 /// A run to create. It becomes ready at <see cref="ScheduledAt"/> if set, otherwise after
 /// <see cref="Delay"/> (or at once) measured on the store's clock. With <see cref="ClaimFor"/>, it is
-/// created already held by that worker when nothing else is waiting in its queue.
+/// created already held by that worker when nothing else is waiting in its queue. <see cref="TraceParent"/> and
+/// <see cref="TraceState"/>: the W3C trace context of the span that started it, stored with it (null: none).
 /// </summary>
 public sealed record NewRun(
     string Id,
@@ -21,7 +22,9 @@ public sealed record NewRun(
     int MaxWorkerLosses = TrellisOptions.DefaultMaxWorkerLosses,
     string? ParentRunId = null,
     bool CancelWithParent = true,
-    TimeSpan? Timeout = null);
+    TimeSpan? Timeout = null,
+    string? TraceParent = null,
+    string? TraceState = null);
 
 /// <summary>A worker that would take a new run at once, and the lease it would hold it under.</summary>
 public sealed record LocalClaim(string WorkerId, TimeSpan LeaseDuration);
@@ -36,7 +39,8 @@ public sealed record CreatedRun(string Id, bool Created, bool Claimed, string? W
 
 /// <summary>
 /// Many runs of one workflow with the same settings; only their ids and inputs differ. The ids are new ones
-/// (<see cref="TrellisClient.StartManyAsync{TWorkflow}"/> generates them).
+/// (<see cref="TrellisClient.StartManyAsync{TWorkflow}"/> generates them). All share one stored trace context
+/// (<see cref="NewRun.TraceParent"/>).
 /// </summary>
 public sealed record NewRunBatch(
     string WorkflowName,
@@ -51,7 +55,9 @@ public sealed record NewRunBatch(
     DateTimeOffset? ScheduledAt,
     TimeSpan? Delay,
     int MaxWorkerLosses = TrellisOptions.DefaultMaxWorkerLosses,
-    TimeSpan? Timeout = null);
+    TimeSpan? Timeout = null,
+    string? TraceParent = null,
+    string? TraceState = null);
 
 /// <summary>A workflow name and version a worker can run.</summary>
 public readonly record struct WorkflowKey(string Name, int Version);
@@ -77,6 +83,7 @@ public sealed record ClaimRequest(
 /// claim started the run, or it is a fork with copied steps, so it may have checkpoints to replay (a run never started has none to read).
 /// <paramref name="StoreTime"/>: the store's clock when it handed the run over, if it said (a timer counts from it).
 /// <paramref name="TimeLeft"/>: the time left then until the run's deadline (<see cref="StartOptions.Timeout"/>), if it has one.
+/// <paramref name="TraceParent"/>, <paramref name="TraceState"/>: the trace context stored as the run started (<see cref="NewRun.TraceParent"/>).
 /// </summary>
 public sealed record ClaimedRun(
     string Id,
@@ -91,7 +98,9 @@ public sealed record ClaimedRun(
     IReadOnlyDictionary<string, string> Tags,
     bool StartedBefore,
     DateTimeOffset? StoreTime = null,
-    TimeSpan? TimeLeft = null);
+    TimeSpan? TimeLeft = null,
+    string? TraceParent = null,
+    string? TraceState = null);
 
 /// <summary>A run a worker holds, and the epoch it holds it under.</summary>
 public readonly record struct RunLease(string RunId, long Epoch);

@@ -265,7 +265,7 @@ public sealed partial class WorkflowContext
 
     private T Replay<T>(StepInfo step)
     {
-        TrellisDiagnostics.StepsReplayed.Add(1);
+        RunSpans.RecordReplayedStep(_run, step);
         try
         {
             return _run.Services.Serializer.Deserialize<T>(step.ResultJson);

@@ -16,14 +16,14 @@ internal static class GenericPlans
 
     /// <summary>The parameter types of <see cref="PostgresSql.CreateRuns"/>, the start.</summary>
     public const string CreateRunsParameters =
-        "text[], text[], int[], text[], int[], jsonb[], text[], jsonb[], int[], timestamptz[], interval[], text[], interval[], text, int[], text[], boolean[], interval[]";
+        "text[], text[], int[], text[], int[], jsonb[], text[], jsonb[], int[], timestamptz[], interval[], text[], interval[], text, int[], text[], boolean[], interval[], text[], text[]";
 
     /// <summary>Arguments for <see cref="ClaimParameters"/>: up to 10 runs of Wf1 version 1 from queue "default", for worker "w".</summary>
     public const string ClaimArguments = "'default', 10, 'w', '30 s', '{Wf1}', '{1}'";
 
     /// <summary>Arguments for <see cref="CreateRunsParameters"/>: one run of Wf1 in queue "default", for worker "w" if it is free.</summary>
     public const string CreateRunsArguments =
-        "'{new-1}', '{Wf1}', '{1}', '{default}', '{0}', '{\"{}\"}', '{NULL}', '{\"{}\"}', '{3}', '{NULL}', '{0}', '{w}', '{30 s}', 'channel', '{50}', '{NULL}', '{true}', '{NULL}'";
+        "'{new-1}', '{Wf1}', '{1}', '{default}', '{0}', '{\"{}\"}', '{NULL}', '{\"{}\"}', '{3}', '{NULL}', '{0}', '{w}', '{30 s}', 'channel', '{50}', '{NULL}', '{true}', '{NULL}', '{NULL}', '{NULL}'";
 
     /// <summary>The parameter types of <see cref="PostgresSql.FinishRuns"/>, the run outcomes.</summary>
     public const string FinishRunsParameters = "text[], bigint[], text[], jsonb[], jsonb[], interval[], int[], text, timestamptz[], interval[], text[], text";
