@@ -18,7 +18,11 @@ public sealed class ApiServer : IAsyncLifetime
     public const string ReadToken = "read-token-0123456789abcdef";
     public const string AdminToken = "admin-token-0123456789abcdef";
 
+    private static readonly string[] WritableTables = ["runs", "steps", "history", "events", "event_waits", "run_values", "run_streams"];
+    private readonly Lazy<Task<string>> _seedRun;
     private WebApplication? _app;
+
+    public ApiServer() => _seedRun = new(CreateSeedRunAsync);
 
     public PostgresFixture Database { get; } = new();
 
@@ -61,6 +65,28 @@ public sealed class ApiServer : IAsyncLifetime
 
         await Database.DisposeAsync();
     }
+
+    /// <summary>A completed run of <see cref="TestWorkflows.Steps"/> the tests of the class share (made by the first that asks).</summary>
+    public Task<string> SeedRunAsync() => _seedRun.Value;
+
+    /// <summary>Rows in every table a request could write to, once no run of the class is live (so no worker writes meanwhile).</summary>
+    public async Task<long[]> RowCountsAsync()
+    {
+        await Eventually.HoldsAsync(
+            async () => await Database.ScalarAsync<long>("SELECT count(*) FROM {schema}.runs WHERE status IN ('pending', 'running')") == 0,
+            "no run of the class is pending or running");
+        return await CountRowsAsync();
+    }
+
+    private async Task<string> CreateSeedRunAsync()
+    {
+        var run = await Client.StartAsync<TestWorkflows.Steps>(new TestWorkflows.StepsInput(1, false));
+        await run.GetResultAsync(TimeSpan.FromSeconds(30));
+        return run.RunId;
+    }
+
+    private Task<long[]> CountRowsAsync() =>
+        Task.WhenAll(WritableTables.Select(table => Database.ScalarAsync<long>($"SELECT count(*) FROM {{schema}}.{table}")));
 
     /// <summary>An HTTP client of the server, sending <paramref name="token"/> as its bearer token (none when null).</summary>
     public HttpClient Http(string? token)
