@@ -25,6 +25,12 @@ internal sealed class BearerTokenHandler(
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         string? header = Request.Headers.Authorization;
+        if (_tokens.Length == 0)
+        {
+            // No tokens configured: an open API on loopback (see TrellisApiOptions.Tokens).
+            return Task.FromResult(AuthenticateResult.Success(Ticket("anonymous (no tokens configured)", ApiScope.Admin)));
+        }
+
         if (string.IsNullOrEmpty(header))
         {
             return Task.FromResult(AuthenticateResult.NoResult());
@@ -51,14 +57,18 @@ internal sealed class BearerTokenHandler(
             return Task.FromResult(AuthenticateResult.Fail("The bearer token is not valid."));
         }
 
-        var claims = new List<Claim> { new(ClaimTypes.Name, match.Name ?? "token"), new(ScopeClaim, nameof(ApiScope.Read)) };
-        if (match.Scope == ApiScope.Admin)
+        return Task.FromResult(AuthenticateResult.Success(Ticket(match.Name ?? "token", match.Scope)));
+    }
+
+    private static AuthenticationTicket Ticket(string name, ApiScope scope)
+    {
+        var claims = new List<Claim> { new(ClaimTypes.Name, name), new(ScopeClaim, nameof(ApiScope.Read)) };
+        if (scope == ApiScope.Admin)
         {
             claims.Add(new Claim(ScopeClaim, nameof(ApiScope.Admin)));
         }
 
-        var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
-        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName)));
+        return new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName);
     }
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)

@@ -54,7 +54,12 @@ public static class TrellisApiExtensions
     public static IEndpointRouteBuilder MapTrellisApi(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        _ = endpoints.ServiceProvider.GetRequiredService<IOptions<TrellisApiOptions>>().Value; // validated now, not at the first request
+        var options = endpoints.ServiceProvider.GetRequiredService<IOptions<TrellisApiOptions>>().Value; // validated now, not at the first request
+        if (options.Tokens.Count == 0 && !options.AllowOpenRemote)
+        {
+            OpenApiGuard.StopIfListeningBeyondLoopback(endpoints.ServiceProvider);
+        }
+
         var api = endpoints.MapGroup("/api").AddEndpointFilter(Problems.FilterAsync);
         RunEndpoints.Map(api);
         EventEndpoints.Map(api);

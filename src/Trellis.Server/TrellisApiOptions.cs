@@ -29,8 +29,15 @@ public sealed class TrellisApiOptions
     /// <summary>The shortest token accepted: a short secret can be guessed.</summary>
     public const int MinimumTokenLength = 16;
 
-    /// <summary>The tokens callers may present. Every endpoint but <c>/health</c> needs one; every change needs an admin one.</summary>
+    /// <summary>
+    /// The tokens callers may present. Every endpoint but <c>/health</c> needs one; every change needs an admin one. With
+    /// none configured, the API is open (every caller is an admin), and the server stops at once if it listens beyond
+    /// loopback, unless <see cref="AllowOpenRemote"/>.
+    /// </summary>
     public IList<ApiToken> Tokens { get; set; } = [];
+
+    /// <summary>Lets a server without tokens listen beyond loopback: anyone who reaches it can change runs. Default false.</summary>
+    public bool AllowOpenRemote { get; set; }
 
     /// <summary>Largest request body accepted, in bytes (a run's input or an event's data is inside it). Default 1 MiB.</summary>
     public int MaxRequestBytes { get; set; } = 1024 * 1024;

@@ -1,0 +1,34 @@
+using System.CommandLine;
+using Spectre.Console;
+using Trellis.Cli;
+
+if (Console.IsOutputRedirected)
+{
+    // Read by a script or a file: no colours, and tables as wide as they need (COLUMNS, else 240) instead of wrapped at 80.
+    AnsiConsole.Profile.Capabilities.Ansi = false;
+    AnsiConsole.Profile.Width = int.TryParse(Environment.GetEnvironmentVariable("COLUMNS"), out var columns) && columns > 40 ? columns : 240;
+}
+
+var root = new RootCommand("trellis: migrate, inspect and operate Trellis runs, and serve the HTTP API.")
+{
+    CliContext.DatabaseUrl,
+    CliContext.Schema,
+    CliContext.Json,
+};
+root.Subcommands.Add(AdminCommands.Migrate());
+root.Subcommands.Add(AdminCommands.Status());
+root.Subcommands.Add(RunCommands.Create());
+root.Subcommands.Add(AdminCommands.Events());
+root.Subcommands.Add(ServeCommand.Create());
+var parse = root.Parse(args);
+if (parse.Errors.Count > 0)
+{
+    foreach (var error in parse.Errors)
+    {
+        Console.Error.WriteLine($"trellis: {error.Message}");
+    }
+
+    return ExitCodes.BadInput;
+}
+
+return await parse.InvokeAsync();

@@ -1,0 +1,90 @@
+using System.CommandLine;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Spectre.Console;
+using Trellis.Postgres;
+using Trellis.Server;
+
+namespace Trellis.Cli;
+
+/// <summary><c>trellis serve</c>: the HTTP API (and /health) on this machine's database.</summary>
+internal static class ServeCommand
+{
+    public static Command Create()
+    {
+        var urls = new Option<string>("--urls") { Description = "Where to listen. Default http://127.0.0.1:5088 (this machine only).", DefaultValueFactory = _ => "http://127.0.0.1:5088" };
+        var readToken = new Option<string?>("--read-token") { Description = "A bearer token that may read (also TRELLIS_API_READ_TOKEN)." };
+        var adminToken = new Option<string?>("--admin-token") { Description = "A bearer token that may also change things (also TRELLIS_API_ADMIN_TOKEN)." };
+        var open = new Option<bool>("--allow-open-remote")
+        {
+            Description = "Listen beyond this machine without any token configured (anyone who reaches the port can change runs).",
+        };
+        var command = new Command("serve", "Serve the HTTP API: runs, steps, history, events, run control, /health and /openapi/v1.json.")
+        {
+            urls, readToken, adminToken, open,
+        };
+        command.SetAction((parse, ct) => Cli.WithContextAsync(parse, async context =>
+        {
+            var tokens = new List<ApiToken>();
+            if ((parse.GetValue(readToken) ?? Env("TRELLIS_API_READ_TOKEN")) is { } read)
+            {
+                tokens.Add(new ApiToken { Token = read, Scope = ApiScope.Read, Name = "read" });
+            }
+
+            if ((parse.GetValue(adminToken) ?? Env("TRELLIS_API_ADMIN_TOKEN")) is { } admin)
+            {
+                tokens.Add(new ApiToken { Token = admin, Scope = ApiScope.Admin, Name = "admin" });
+            }
+
+            var addresses = parse.GetValue(urls)!.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (tokens.Count == 0 && !parse.GetValue(open) && addresses.FirstOrDefault(a => !OpenApiGuard.IsLoopback(a)) is { } remote)
+            {
+                throw new ArgumentException(
+                    $"No API token is configured, so the API is open to whoever reaches it; it listens beyond this machine ({remote}) only with --allow-open-remote. "
+                    + "Give tokens with --read-token/--admin-token (or TRELLIS_API_READ_TOKEN/TRELLIS_API_ADMIN_TOKEN), or listen on 127.0.0.1.");
+            }
+
+            var builder = WebApplication.CreateBuilder();
+            builder.WebHost.UseUrls(addresses);
+            builder.Logging.ClearProviders();
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
+            builder.Services.AddTrellis(trellis => trellis
+                .UsePostgres(context.ConnectionString, pg =>
+                {
+                    pg.Schema = context.SchemaName ?? Env("TRELLIS_SCHEMA");
+                    pg.ReadEnvironment = false;
+                })
+                .ConfigureWorker(w => w.Enabled = false));
+            builder.Services.AddTrellisApi(api =>
+            {
+                foreach (var token in tokens)
+                {
+                    api.Tokens.Add(token);
+                }
+
+                api.AllowOpenRemote = parse.GetValue(open);
+            });
+            await using var app = builder.Build();
+            app.MapTrellisApi();
+            await app.StartAsync(ct);
+            AnsiConsole.MarkupLine($"Trellis API on [bold]{Markup.Escape(string.Join(", ", app.Urls))}[/] (health: /health, OpenAPI: /openapi/v1.json)"
+                + (tokens.Count == 0 ? "; [yellow]no token configured: open to this machine[/]" : $"; {tokens.Count} token(s)") + ". Ctrl+C stops it.");
+            try
+            {
+                await Task.Delay(Timeout.Infinite, ct);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            await app.StopAsync(CancellationToken.None);
+            return ExitCodes.Ok;
+        }, ct));
+        return command;
+    }
+
+    private static string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : null;
+}

@@ -1,0 +1,117 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+
+namespace Trellis.Server.Tests;
+
+/// <summary>The <c>trellis</c> command end to end against a real database: its tables, its JSON, its exit codes, and <c>serve</c>.</summary>
+public sealed class CliTests(ApiServer server) : IClassFixture<ApiServer>
+{
+    private PostgresFixture Database => server.Database;
+
+    [Fact]
+    public async Task MigrateAndStatus_SayTheSchemaVersion_InTablesAndJson()
+    {
+        var migrate = await CliProcess.RunAsync(Database, "migrate");
+        Assert.True(migrate.ExitCode == 0, migrate.Error);
+        Assert.Contains($"Schema {Database.Schema.Name} is at migration", migrate.Output, StringComparison.Ordinal);
+
+        var status = await CliProcess.RunAsync(Database, "status", "--json");
+        Assert.Equal(0, status.ExitCode);
+        var json = JsonDocument.Parse(status.Output).RootElement;
+        Assert.Equal((Database.Schema.Name, true), (json.GetProperty("schema").GetString(), json.GetProperty("healthy").GetBoolean()));
+        Assert.True(json.GetProperty("version").GetInt32() >= 17);
+    }
+
+    [Fact]
+    public async Task AFailedRun_IsListedAndShownWithItsError_RetriedFromTheCommand_AndForked()
+    {
+        var n = Random.Shared.Next(1_000_000, 2_000_000);
+        TestWorkflows.Broken[n] = true;
+        var run = await server.Client.StartAsync<TestWorkflows.Steps>(new TestWorkflows.StepsInput(n, true), new StartOptions { Tags = new Dictionary<string, string> { ["cli"] = $"{n}" } });
+        await Assert.ThrowsAsync<RunFailedException>(() => run.GetResultAsync(TimeSpan.FromSeconds(30)));
+
+        var list = await CliProcess.RunAsync(Database, "runs", "list", "--tag", $"cli={n}");
+        Assert.True(list.ExitCode == 0, list.Error);
+        Assert.Contains(run.RunId, list.Output, StringComparison.Ordinal);
+        Assert.Contains("failed", list.Output, StringComparison.Ordinal);
+        var listed = JsonDocument.Parse((await CliProcess.RunAsync(Database, "runs", "list", "--tag", $"cli={n}", "--json")).Output).RootElement;
+        Assert.Equal(("failed", run.RunId), (listed.GetProperty("runs")[0].GetProperty("status").GetString(), listed.GetProperty("runs")[0].GetProperty("id").GetString()));
+
+        var show = await CliProcess.RunAsync(Database, "runs", "show", run.RunId);
+        Assert.True(show.ExitCode == 0, show.Error);
+        foreach (var expected in new[] { "first", "second", "second is broken", "claimed", "failed", $"{n}" })
+        {
+            Assert.Contains(expected, show.Output, StringComparison.Ordinal);
+        }
+
+        var shown = JsonDocument.Parse((await CliProcess.RunAsync(Database, "runs", "show", run.RunId, "--json")).Output).RootElement;
+        var second = shown.GetProperty("steps").EnumerateArray().Single(s => s.GetProperty("name").GetString() == "second");
+        Assert.Contains("second is broken", second.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        TestWorkflows.Broken.TryRemove(n, out _);
+        var retry = await CliProcess.RunAsync(Database, "runs", "retry", run.RunId);
+        Assert.True(retry.ExitCode == 0, retry.Error);
+        Assert.Equal(n * 2 + 1, await server.Client.GetHandle<TestWorkflows.Steps>(run.RunId).GetResultAsync(TimeSpan.FromSeconds(30)));
+
+        var again = await CliProcess.RunAsync(Database, "runs", "retry", run.RunId);
+        Assert.Equal(4, again.ExitCode);
+        Assert.Contains("only a failed run can be retried", again.Error, StringComparison.Ordinal);
+
+        var fork = await CliProcess.RunAsync(Database, "runs", "fork", run.RunId, "--from-step", "third", "--json");
+        Assert.True(fork.ExitCode == 0, fork.Error);
+        var forked = JsonDocument.Parse(fork.Output).RootElement;
+        Assert.Equal((run.RunId, 2), (forked.GetProperty("forkedFromRunId").GetString(), forked.GetProperty("forkedAtStep").GetInt32()));
+    }
+
+    [Fact]
+    public async Task BadInput_UnknownRuns_AndUnknownCommands_HaveTheirExitCodes()
+    {
+        var missing = await CliProcess.RunAsync(Database, "runs", "show", "no-such-run", "--json");
+        Assert.Equal(3, missing.ExitCode);
+        Assert.Equal(3, JsonDocument.Parse(missing.Output).RootElement.GetProperty("error").GetProperty("code").GetInt32());
+        Assert.Equal(2, (await CliProcess.RunAsync(Database, "runs", "list", "--status", "bogus")).ExitCode);
+        Assert.Equal(2, (await CliProcess.RunAsync(Database, "runs", "list", "--since", "yesterday")).ExitCode);
+        Assert.Equal(2, (await CliProcess.RunAsync(Database, "no-such-command")).ExitCode);
+        Assert.Equal(2, (await CliProcess.RunAsync(Database, "events", "publish", "go", "k", "--data", "{not json")).ExitCode);
+    }
+
+    [Fact]
+    public async Task EventsPublish_WakesTheWaitingRun()
+    {
+        var key = Guid.NewGuid().ToString("N");
+        var run = await server.Client.StartAsync<TestWorkflows.WaitForGo>(key);
+        await Eventually.HoldsAsync(async () => (await run.GetAsync()).Status == RunStatus.Waiting, "the run waits");
+        var publish = await CliProcess.RunAsync(Database, "events", "publish", "go", key, "--data", "\"from the command line\"", "--json");
+        Assert.True(publish.ExitCode == 0, publish.Error);
+        Assert.Equal(1, JsonDocument.Parse(publish.Output).RootElement.GetProperty("delivered").GetInt32());
+        Assert.Equal("from the command line", await run.GetResultAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    [Fact]
+    public async Task Serve_AnswersHealthAndTheApiWithItsTokens_AndRefusesToBeOpenBeyondLoopback()
+    {
+        var refused = await CliProcess.RunAsync(Database, "serve", "--urls", "http://0.0.0.0:0");
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("--allow-open-remote", refused.Error, StringComparison.Ordinal);
+
+        using var process = Process.Start(CliProcess.StartInfo(Database, "serve", "--urls", "http://127.0.0.1:0", "--read-token", ApiServer.ReadToken))!;
+        try
+        {
+            var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            var url = System.Text.RegularExpressions.Regex.Match(line ?? "", @"http://127\.0\.0\.1:\d+").Value;
+            Assert.False(string.IsNullOrEmpty(url), $"no URL in: {line}");
+            using var http = new HttpClient { BaseAddress = new Uri(url) };
+            Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/health")).StatusCode);
+            Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("/api/runs")).StatusCode);
+            http.DefaultRequestHeaders.Authorization = new("Bearer", ApiServer.ReadToken);
+            Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/api/runs")).StatusCode);
+            Assert.Equal(HttpStatusCode.Forbidden, (await http.PostAsync("/api/runs/x/cancel", null)).StatusCode);
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+    }
+}
