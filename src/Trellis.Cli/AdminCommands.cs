@@ -51,7 +51,7 @@ internal static class AdminCommands
             }
             else
             {
-                AnsiConsole.MarkupLine($"[green]Healthy[/]: {Markup.Escape(store.Description)}, schema [bold]{Markup.Escape(store.Schema.Name)}[/] at migration {version}.");
+                AnsiConsole.MarkupLine($"[green]Healthy[/]: {Markup.Escape(store.Description)}, at migration {version}.");
             }
 
             return ExitCodes.Ok;
