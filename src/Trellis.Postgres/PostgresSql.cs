@@ -24,6 +24,7 @@ internal sealed class PostgresSql
         Children = new ChildSql(schema.Quoted);
         History = new HistorySql(schema.Quoted);
         Control = new RunControlSql(schema.Quoted);
+        Statistics = new StatisticsSql(schema.Quoted);
         QueueStats = PostgresStore.QueueStatsSql(schema.Quoted);
         EventLockPrefix = $"trellis.event:{schema.Name}:";
     }
@@ -43,6 +44,7 @@ internal sealed class PostgresSql
     public ChildSql Children { get; }
     public HistorySql History { get; }
     public RunControlSql Control { get; }
+    public StatisticsSql Statistics { get; }
     public string QueueStats { get; }
 
     /// <summary>What an event lock's key starts with: waits and publishes on one name and key take the same lock.</summary>

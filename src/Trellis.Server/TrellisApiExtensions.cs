@@ -63,6 +63,7 @@ public static class TrellisApiExtensions
         var api = endpoints.MapGroup("/api").AddEndpointFilter(Problems.FilterAsync);
         RunEndpoints.Map(api);
         EventEndpoints.Map(api);
+        StatisticsEndpoints.Map(api);
         endpoints.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = WriteHealthAsync }).WithTags("Health");
         endpoints.MapOpenApi("/openapi/{documentName}.json");
         return endpoints;

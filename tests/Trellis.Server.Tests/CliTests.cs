@@ -58,6 +58,11 @@ public sealed class CliTests(ApiServer server) : IClassFixture<ApiServer>
         Assert.Equal(4, again.ExitCode);
         Assert.Contains("only a failed run can be retried", again.Error, StringComparison.Ordinal);
 
+        var stats = await CliProcess.RunAsync(Database, "stats", "--window", "1h");
+        Assert.True(stats.ExitCode == 0, stats.Error);
+        Assert.Contains("Steps", stats.Output, StringComparison.Ordinal);
+        Assert.Contains("pg_stat_statements", stats.Output, StringComparison.Ordinal);
+
         var fork = await CliProcess.RunAsync(Database, "runs", "fork", run.RunId, "--from-step", "third", "--json");
         Assert.True(fork.ExitCode == 0, fork.Error);
         var forked = JsonDocument.Parse(fork.Output).RootElement;
