@@ -51,6 +51,8 @@ internal static class ServeCommand
             builder.WebHost.UseUrls(addresses);
             builder.Logging.ClearProviders();
             builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
+            // Trellis logs a database outage once; the health check service would log it again on every /health call.
+            builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.Critical);
             builder.Services.AddTrellis(trellis => trellis
                 .UsePostgres(context.ConnectionString, pg =>
                 {

@@ -36,6 +36,7 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
     private Task? _listener;
     private int _state; // 0 new, 1 started, 2 stopped
     private bool _running;
+    private readonly StoreOutage _outage;
 
     internal TrellisEngine(
         IWorkflowStore store,
@@ -51,13 +52,14 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
         Registry = registry;
         Options = options;
         _logger = loggerFactory.CreateLogger("Trellis");
+        _outage = new StoreOutage(token => store.CheckHealthAsync(token), isTransient, time, _logger);
         var serializer = new TrellisSerializer(options.JsonSerializerOptions);
         _serializer = serializer;
         _waiter = new ResultWaiter(store, serializer, options.ResultPollInterval, time, _logger);
         _starter = new RunStarter(store);
         if (options.Worker.Enabled)
         {
-            Worker = new TrellisWorker(store, isTransient, registry, options, serializer, loggerFactory, time, services);
+            Worker = new TrellisWorker(store, isTransient, registry, options, serializer, loggerFactory, time, services, _outage);
             _waiter.IsExecutingLocally = ((ILocalRunner)Worker).IsExecuting;
             var worker = options.Worker;
             var maintenanceLogger = _maintenanceLogger = loggerFactory.CreateLogger("Trellis.Maintenance");
@@ -79,7 +81,7 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
                 .. (addedMaintenance ?? []).Select(create => create(store)),
             ];
             var leader = new LeaderLease(store, LeaderLease.MaintenanceLeaseName, worker.WorkerId, worker.LeaseDuration, time, maintenanceLogger);
-            _maintenance = new MaintenanceRunner(maintenance, leader, time, maintenanceLogger);
+            _maintenance = new MaintenanceRunner(maintenance, leader, time, maintenanceLogger, _outage);
         }
 
         Client = new TrellisClient(store, registry, options, serializer, _waiter, _starter, Worker);
@@ -226,6 +228,7 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
         await _starter.DisposeAsync().ConfigureAwait(false);
         await _waiter.DisposeAsync().ConfigureAwait(false);
         _maintenance?.Dispose();
+        _outage.Dispose();
         await Store.DisposeAsync().ConfigureAwait(false);
         _stopListening.Dispose();
     }
@@ -262,7 +265,11 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
 
     void IStoreNotificationSink.OnListenerLost(Exception exception)
     {
-        _logger.ListenerLost(exception);
+        if (!_outage.Absorb(exception, "listening for notifications"))
+        {
+            _logger.ListenerLost(exception);
+        }
+
         Worker?.Poll();
         _waiter.PollNow();
     }

@@ -17,6 +17,15 @@ internal static partial class LogMessages
     [LoggerMessage(1003, LogLevel.Warning, "Worker {WorkerId}: shutdown timeout reached; releasing {Count} run(s) back to the queue")]
     public static partial void ReleasingOnShutdown(this ILogger logger, string workerId, int count);
 
+    [LoggerMessage(1060, LogLevel.Warning, "The database cannot be reached ({Error}, while {What}); Trellis keeps running and tries again, backing off, and logs when it is back")]
+    public static partial void StoreDown(this ILogger logger, Exception exception, string what, string error);
+
+    [LoggerMessage(1061, LogLevel.Debug, "Still no database ({Error}, while {What})")]
+    public static partial void StoreStillDown(this ILogger logger, string what, string error);
+
+    [LoggerMessage(1062, LogLevel.Information, "The database is reachable again after {Duration}; {Covered} failed call(s) meanwhile were not logged one by one")]
+    public static partial void StoreBack(this ILogger logger, TimeSpan duration, int covered);
+
     [LoggerMessage(1010, LogLevel.Warning, "Claiming runs failed ({Error}); retrying in {Delay}")]
     private static partial void ClaimFailedCore(this ILogger logger, Exception? exception, TimeSpan delay, string error);
 
@@ -89,6 +98,9 @@ internal static partial class LogMessages
 
     [LoggerMessage(1025, LogLevel.Warning, "Run {RunId}: lease lost (epoch {Epoch}); another worker owns it now, abandoning")]
     public static partial void RunLeaseLost(this ILogger logger, string runId, long epoch);
+
+    [LoggerMessage(1063, LogLevel.Debug, "Run {RunId} (epoch {Epoch}) given up during the database outage; it resumes from its checkpoints once the database is back")]
+    public static partial void RunGivenUpInOutage(this ILogger logger, string runId, long epoch);
 
     [LoggerMessage(1026, LogLevel.Information, "Run {RunId} released back to the queue")]
     public static partial void RunReleased(this ILogger logger, string runId);

@@ -23,14 +23,17 @@ internal sealed class CheckpointWriter : IAsyncDisposable
     private readonly string? _workerId;
     private readonly ICheckpointStore _store;
     private readonly Func<Exception, bool> _isTransient;
+    private readonly StoreOutage? _outage;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly int _maxBatch;
     private readonly CancellationTokenSource _abandon = new();
     private readonly GroupCommit<PendingWrite>[] _lanes;
 
-    public CheckpointWriter(ICheckpointStore store, Func<Exception, bool> isTransient, int maxBatch, int lanes, ILogger logger, TimeProvider time, string? workerId = null)
+    public CheckpointWriter(
+        ICheckpointStore store, Func<Exception, bool> isTransient, int maxBatch, int lanes, ILogger logger, TimeProvider time, string? workerId = null, StoreOutage? outage = null)
     {
+        _outage = outage;
         _store = store;
         _workerId = workerId;
         _isTransient = isTransient;
@@ -108,7 +111,11 @@ internal sealed class CheckpointWriter : IAsyncDisposable
             {
                 // The commit may or may not have happened; writes are idempotent, so write it again.
                 ResetApplied(batch);
-                _logger.CheckpointRetry(ex, batch.Count, delay);
+                if (_outage?.Absorb(ex, "writing checkpoints") != true)
+                {
+                    _logger.CheckpointRetry(ex, batch.Count, delay);
+                }
+
                 try
                 {
                     await Task.Delay(delay, _time, _abandon.Token).ConfigureAwait(false);

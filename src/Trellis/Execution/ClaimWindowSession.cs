@@ -23,6 +23,7 @@ internal sealed class ClaimWindowSession
     private readonly Action<IReadOnlyList<RunFinish>> _runsFinished;
     private readonly Action<IReadOnlyList<string>> _runsLost;
     private readonly ILogger _logger;
+    private readonly Diagnostics.StoreOutage? _outage;
     private readonly TimeProvider _time;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Member> _members;
@@ -44,8 +45,10 @@ internal sealed class ClaimWindowSession
         TimeProvider time,
         Action<IReadOnlyList<RunFinish>> runsFinished,
         Action<IReadOnlyList<string>> runsLost,
-        ILogger logger)
+        ILogger logger,
+        Diagnostics.StoreOutage? outage = null)
     {
+        _outage = outage;
         _window = window;
         _leaseDuration = leaseDuration;
         _time = time;
@@ -176,7 +179,11 @@ internal sealed class ClaimWindowSession
         }
         catch (Exception ex)
         {
-            _logger.ClaimWindowCloseFailed(ex, finishes.Count, promoted.Count);
+            if (_outage?.Absorb(ex, "closing a claim window") != true)
+            {
+                _logger.ClaimWindowCloseFailed(ex, finishes.Count, promoted.Count);
+            }
+
             foreach (var finish in finishes)
             {
                 _members[finish.RunId].Written!.TrySetException(ex);

@@ -19,4 +19,8 @@ internal sealed record ExecutionServices(
     IRunStore Runs,
     IRunChildren Children,
     WorkflowRegistry Registry,
-    Func<Exception, bool> IsTransient);
+    Func<Exception, bool> IsTransient)
+{
+    /// <summary>The engine's record of a database outage, if it keeps one: what happens to runs during one is logged with it.</summary>
+    public Diagnostics.StoreOutage? Outage { get; init; }
+}

@@ -10,7 +10,8 @@ namespace Trellis.Execution;
 /// the store confirmed counts as fresh from when the renewal was sent. When renewals fail for longer than the lease,
 /// the runs are given up: on the store's clock others may hold them by now.
 /// </summary>
-internal sealed class LeaseHeartbeat(IRunQueue store, WorkerOptions worker, Func<IReadOnlyCollection<RunExecution>> running, TimeProvider time, ILogger logger)
+internal sealed class LeaseHeartbeat(
+    IRunQueue store, WorkerOptions worker, Func<IReadOnlyCollection<RunExecution>> running, TimeProvider time, ILogger logger, StoreOutage? outage = null)
 {
     private static readonly TimeSpan RetryInterval = TimeSpan.FromMilliseconds(500);
 
@@ -30,8 +31,9 @@ internal sealed class LeaseHeartbeat(IRunQueue store, WorkerOptions worker, Func
                 break;
             }
 
-            // Runs inside a claim window that has not closed have no lease in the store yet.
-            var runs = running().Where(r => r.HoldsLease).ToArray();
+            // Runs inside a claim window that has not closed have no lease in the store yet; a run given up already (it
+            // may wait for its last write) holds nothing to renew.
+            var runs = running().Where(r => r.HoldsLease && !r.IsAborted).ToArray();
             if (runs.Length == 0)
             {
                 lastSuccess = time.GetUtcNow();
@@ -51,7 +53,12 @@ internal sealed class LeaseHeartbeat(IRunQueue store, WorkerOptions worker, Func
             }
             catch (Exception ex)
             {
-                logger.HeartbeatFailed(ex, ++failures);
+                if (outage?.Absorb(ex, "renewing leases") != true)
+                {
+                    logger.HeartbeatFailed(ex, failures + 1);
+                }
+
+                failures++;
                 if (time.GetUtcNow() - lastSuccess > worker.LeaseDuration)
                 {
                     logger.LeasesPresumedLost(runs.Length);
@@ -72,8 +79,7 @@ internal sealed class LeaseHeartbeat(IRunQueue store, WorkerOptions worker, Func
         {
             if (!held.TryGetValue(run.RunId, out var cancelRequested))
             {
-                logger.RunLeaseLost(run.RunId, run.Epoch);
-                run.Abort(AbortReason.LeaseLost);
+                run.Abort(AbortReason.LeaseLost); // logged as the run ends (RunExecutor.HandleAbortAsync)
                 continue;
             }
 

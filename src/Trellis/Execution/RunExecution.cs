@@ -146,6 +146,9 @@ internal sealed class RunExecution : IDisposable
     /// <summary>True while the workflow has not yet reached the last position stored by an earlier execution.</summary>
     public bool IsReplaying => Volatile.Read(ref _lastSequence) < _lastStoredSequence;
 
+    /// <summary>True once the run was given up on this worker (<see cref="Abort"/>), for whatever reason.</summary>
+    public bool IsAborted => Volatile.Read(ref _abortReason) != -1;
+
     public void Abort(AbortReason reason)
     {
         if (Interlocked.CompareExchange(ref _abortReason, (int)reason, -1) == -1)
@@ -298,8 +301,7 @@ internal sealed class RunExecution : IDisposable
                 }
                 else
                 {
-                    Services.Logger.RunLeaseLost(RunId, Epoch);
-                    Abort(AbortReason.LeaseLost);
+                    Abort(AbortReason.LeaseLost); // logged as the run ends (RunExecutor.HandleAbortAsync)
                 }
 
                 return;

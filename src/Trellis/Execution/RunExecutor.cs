@@ -194,7 +194,15 @@ internal static class RunExecutor
     {
         if (reason == AbortReason.LeaseLost)
         {
-            run.Services.Logger.RunLeaseLost(run.RunId, run.Epoch);
+            if (run.Services.Outage?.IsDown == true)
+            {
+                run.Services.Logger.RunGivenUpInOutage(run.RunId, run.Epoch); // the outage is logged once, not per run
+            }
+            else
+            {
+                run.Services.Logger.RunLeaseLost(run.RunId, run.Epoch);
+            }
+
             return;
         }
 

@@ -44,6 +44,7 @@ public sealed class TrellisWorker : IAsyncDisposable, ILocalRunner
     // waiting (a run started in this process brings its own slot, and new work in the queue is announced), so a
     // worker fed by local starts does not query the queue after every run.
     private volatile bool _workMayBeWaiting = true;
+    private readonly StoreOutage? _outage;
 
     internal TrellisWorker(
         IWorkflowStore store,
@@ -53,8 +54,10 @@ public sealed class TrellisWorker : IAsyncDisposable, ILocalRunner
         TrellisSerializer serializer,
         ILoggerFactory loggerFactory,
         TimeProvider time,
-        IServiceProvider? services)
+        IServiceProvider? services,
+        StoreOutage? outage = null)
     {
+        _outage = outage;
         _store = store;
         _registry = registry;
         _options = options;
@@ -65,8 +68,11 @@ public sealed class TrellisWorker : IAsyncDisposable, ILocalRunner
         _queues = _worker.Queues.Count > 0 ? [.. _worker.Queues.Distinct()] : [options.DefaultQueue];
         _slots = new SlotCounter(_worker.MaxConcurrentRuns);
         _workflows = [.. registry.Definitions.Select(d => new WorkflowKey(d.Name, d.Version))];
-        var writer = new CheckpointWriter(store, isTransient, _worker.MaxCheckpointBatch, _worker.CheckpointLanes, loggerFactory.CreateLogger("Trellis.Checkpoints"), time, _worker.WorkerId);
-        _services = new ExecutionServices(writer, new InFlightSteps(), serializer, options, time, loggerFactory.CreateLogger("Trellis.Workflow"), services, store, store, store, store, store, store, registry, isTransient);
+        var writer = new CheckpointWriter(store, isTransient, _worker.MaxCheckpointBatch, _worker.CheckpointLanes, loggerFactory.CreateLogger("Trellis.Checkpoints"), time, _worker.WorkerId, outage);
+        _services = new ExecutionServices(writer, new InFlightSteps(), serializer, options, time, loggerFactory.CreateLogger("Trellis.Workflow"), services, store, store, store, store, store, store, registry, isTransient)
+        {
+            Outage = outage,
+        };
         writer.RunsFinished = OnRunsFinished;
     }
 
@@ -98,7 +104,7 @@ public sealed class TrellisWorker : IAsyncDisposable, ILocalRunner
 
         _logger.WorkerStarted(WorkerId, string.Join(",", _queues), _worker.MaxConcurrentRuns, _worker.LeaseDuration);
         _claimLoop = Task.Run(ClaimLoopAsync, CancellationToken.None);
-        var heartbeat = new LeaseHeartbeat(_store, _worker, () => (IReadOnlyCollection<RunExecution>)_active.Values, _time, _logger);
+        var heartbeat = new LeaseHeartbeat(_store, _worker, () => (IReadOnlyCollection<RunExecution>)_active.Values, _time, _logger, _outage);
         _heartbeatLoop = Task.Run(() => heartbeat.RunAsync(_stopBackground.Token), CancellationToken.None);
         return Task.CompletedTask;
     }
@@ -243,7 +249,7 @@ public sealed class TrellisWorker : IAsyncDisposable, ILocalRunner
                             var opened = await _store.OpenClaimWindowAsync(request, token).ConfigureAwait(false);
                             claimed = opened?.Runs ?? [];
                             window = opened is null ? null : new ClaimWindowSession(
-                                opened, sentAt, _worker.ClaimWindow, _worker.LeaseDuration, _time, OnRunsFinished, AbortLostRuns, _logger);
+                                opened, sentAt, _worker.ClaimWindow, _worker.LeaseDuration, _time, OnRunsFinished, AbortLostRuns, _logger, _outage);
                         }
                         else
                         {
@@ -292,7 +298,11 @@ public sealed class TrellisWorker : IAsyncDisposable, ILocalRunner
             }
             catch (Exception ex)
             {
-                _logger.ClaimFailed(ex, backoff);
+                if (_outage?.Absorb(ex, "claiming runs") != true)
+                {
+                    _logger.ClaimFailed(ex, backoff);
+                }
+
                 try
                 {
                     await Task.Delay(backoff, _time, token).ConfigureAwait(false);
@@ -384,8 +394,7 @@ public sealed class TrellisWorker : IAsyncDisposable, ILocalRunner
         {
             if (_active.TryGetValue(runId, out var run))
             {
-                _logger.RunLeaseLost(run.RunId, run.Epoch);
-                run.Abort(AbortReason.LeaseLost);
+                run.Abort(AbortReason.LeaseLost); // logged as the run ends (RunExecutor.HandleAbortAsync)
             }
         }
     }

@@ -8,8 +8,11 @@ namespace Trellis.Maintenance;
 /// must run on one worker at a time, keeps trying to hold the leader lease, releasing it on stop so that another
 /// worker takes over at once.
 /// </summary>
-internal sealed class MaintenanceRunner(IReadOnlyList<MaintenanceService> services, LeaderLease leader, TimeProvider time, ILogger logger) : IDisposable
+internal sealed class MaintenanceRunner(IReadOnlyList<MaintenanceService> services, LeaderLease leader, TimeProvider time, ILogger logger, StoreOutage? outage = null) : IDisposable
 {
+    /// <summary>Longest pause of a loop during an outage, before it tries again on its own.</summary>
+    private static readonly TimeSpan OutagePause = TimeSpan.FromSeconds(10);
+
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
 
@@ -98,6 +101,21 @@ internal sealed class MaintenanceRunner(IReadOnlyList<MaintenanceService> servic
             }
             catch (Exception ex)
             {
+                if (outage?.Absorb(ex, $"maintenance ({name})") == true)
+                {
+                    // No round until the database is back (or a while has passed): an outage is no reason to hammer it.
+                    try
+                    {
+                        await outage.WhenUpAsync(OutagePause, token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        break;
+                    }
+
+                    continue;
+                }
+
                 logger.MaintenanceFailed(ex, name);
             }
 
