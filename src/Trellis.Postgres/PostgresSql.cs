@@ -24,6 +24,7 @@ internal sealed class PostgresSql
         Children = new ChildSql(schema.Quoted);
         History = new HistorySql(schema.Quoted);
         Control = new RunControlSql(schema.Quoted);
+        Retention = new RetentionSql(schema.Quoted);
         EventLockPrefix = $"trellis.event:{schema.Name}:";
     }
 
@@ -42,6 +43,7 @@ internal sealed class PostgresSql
     public ChildSql Children { get; }
     public HistorySql History { get; }
     public RunControlSql Control { get; }
+    public RetentionSql Retention { get; }
 
     /// <summary>What an event lock's key starts with: waits and publishes on one name and key take the same lock.</summary>
     public string EventLockPrefix { get; }
