@@ -76,6 +76,7 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
                 new LongStepRecorder(Worker.InFlightSteps, worker.StepStartRecordDelay, time),
                 timers,
                 .. (addedMaintenance ?? []).Select(create => create(store)),
+                .. options.Retention.Rules.DeletesAnything ? [new RetentionCleaner(store, options.Retention, time, maintenanceLogger)] : Array.Empty<MaintenanceService>(),
             ];
             var leader = new LeaderLease(store, LeaderLease.MaintenanceLeaseName, worker.WorkerId, worker.LeaseDuration, time, maintenanceLogger);
             _maintenance = new MaintenanceRunner(maintenance, leader, time, maintenanceLogger);
