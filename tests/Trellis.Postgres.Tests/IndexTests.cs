@@ -246,4 +246,18 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
         Assert.DoesNotContain("runs_finished", plan, StringComparison.Ordinal);
         Assert.DoesNotContain("Seq Scan", plan, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Retention_FindsOldRootsByTheIndexOfFinishedRoots_AndTheirRowsByKey()
+    {
+        // Two workflows have an age, the rest are kept (the default is null): only theirs are read.
+        var plan = await ExplainAsync(
+            _sql.Retention.DeleteOld,
+            "text[], interval[], interval, int, interval, timestamptz, text",
+            "ARRAY['Wf1', 'Rare'], ARRAY[interval '30 days', interval '1 day'], NULL, 1000, interval '0', NULL, ''");
+        Assert.Contains("runs_finished_roots", plan, StringComparison.Ordinal);
+        Assert.Contains("history_by_run", plan, StringComparison.Ordinal);
+        Assert.Contains("events_messages_by_run", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("Seq Scan", plan, StringComparison.Ordinal);
+    }
 }
