@@ -83,7 +83,8 @@ internal sealed class RetentionSql(string s)
         ), family (root, id) AS (
             SELECT id, id FROM roots
             UNION ALL
-            SELECT f.root, c.id FROM family f JOIN {s}.runs c ON c.parent_id = f.id
+            -- Each run's children looked up by runs_children (OFFSET 0 keeps the lateral from being merged with the whole index).
+            SELECT f.root, c.id FROM family f CROSS JOIN LATERAL (SELECT id FROM {s}.runs WHERE parent_id = f.id OFFSET 0) c
         ), locked AS (
             SELECT r.id, r.completed_at FROM {s}.runs r
             WHERE r.id IN (SELECT id FROM family) AND r.completed_at IS NOT NULL
@@ -100,20 +101,27 @@ internal sealed class RetentionSql(string s)
         ), doomed AS (
             SELECT id FROM family WHERE root IN (SELECT root FROM chosen)
         ), deleted_runs AS (
-            DELETE FROM {s}.runs r WHERE r.id IN (SELECT id FROM doomed) RETURNING r.id
+            -- Rows by their keys, from arrays: a join would let the plan read a whole index when its estimates say so.
+            DELETE FROM {s}.runs r WHERE r.id = ANY (ARRAY(SELECT id FROM doomed)) RETURNING r.id
         ), deleted_history AS (
-            DELETE FROM {s}.history h WHERE h.run_id IN (SELECT id FROM doomed)
+            DELETE FROM {s}.history h WHERE h.run_id = ANY (ARRAY(SELECT id FROM doomed))
         ), deleted_waits AS (
-            DELETE FROM {s}.event_waits w WHERE w.run_id IN (SELECT id FROM doomed) RETURNING w.event_id
-        ), deleted_events AS (
-            DELETE FROM {s}.events e
-            WHERE e.id IN (
-                    SELECT event_id FROM deleted_waits WHERE event_id IS NOT NULL
-                    UNION
-                    SELECT m.id FROM {s}.events m WHERE starts_with(m.name, '{MessageEvents.Prefix}') AND m.key IN (SELECT id FROM doomed))
-              AND NOT EXISTS (SELECT 1 FROM {s}.event_waits o WHERE o.event_id = e.id AND o.run_id NOT IN (SELECT id FROM doomed))
-              AND (starts_with(e.name, '{MessageEvents.Prefix}')
+            DELETE FROM {s}.event_waits w WHERE w.run_id = ANY (ARRAY(SELECT id FROM doomed)) RETURNING w.event_id
+        ), dead_events AS (
+            -- Each candidate looked up by its id (OFFSET 0: not planned as a scan of the events old enough, joined).
+            SELECT e.id
+            FROM (SELECT event_id AS id FROM deleted_waits WHERE event_id IS NOT NULL
+                  UNION
+                  SELECT m.id FROM doomed d CROSS JOIN LATERAL (
+                      SELECT id FROM {s}.events WHERE starts_with(name, '{MessageEvents.Prefix}') AND key = d.id COLLATE "default" OFFSET 0) m) c
+            CROSS JOIN LATERAL (SELECT id, name, published_at FROM {s}.events WHERE id = c.id OFFSET 0) e
+            WHERE (starts_with(e.name, '{MessageEvents.Prefix}')
                    OR e.published_at < (SELECT coalesce(min(created_at), 'infinity') FROM {s}.runs WHERE completed_at IS NULL))
+              -- A scalar subquery, looked up per event by event_waits_by_event (NOT EXISTS was planned as a join with all of it).
+              AND (SELECT count(*) FROM (
+                      SELECT 1 FROM {s}.event_waits o WHERE o.event_id = e.id AND o.run_id NOT IN (SELECT id FROM doomed) LIMIT 1) other) = 0
+        ), deleted_events AS (
+            DELETE FROM {s}.events e WHERE e.id = ANY (ARRAY(SELECT id FROM dead_events))
         )
         -- Where the next statement goes on: the last root read such that no old family at or before it was left for its size.
         SELECT (SELECT count(*) FROM deleted_runs)::int, p.completed_at, p.id
