@@ -194,6 +194,26 @@ public sealed class RetentionTests(PostgresFixture database, ITestOutputHelper o
     }
 
     [Fact]
+    public async Task Retention_HonoursTheEnginesClock_RunsFinishedNowGoOnceItIsAMonthAhead()
+    {
+        var clock = new PausableClock();
+        var builder = Workers(TestEngines.NewQueue(), new Probe()).UseTimeProvider(clock);
+        builder.Options.Retention.DefaultAge = Month;
+        builder.Options.Retention.Interval = TimeSpan.FromMilliseconds(100);
+        await using var engine = await builder.StartAsync();
+        var finished = await StartFinishedAsync<Leaf>(engine, 5, TimeSpan.Zero);
+        var waiting = (await engine.Client.StartAsync<Recorded>(1)).RunId;
+        await WaitForStatusAsync(engine.Client, [waiting], RunStatus.Waiting);
+        await Task.Delay(500); // a few rounds, which find nothing old
+        Assert.Equal(5, await CountAsync("runs", finished));
+
+        clock.Pause(Month + TimeSpan.FromDays(1));
+
+        await Eventually.HoldsAsync(async () => await CountAsync("runs", finished) == 0, "the runs finished a month ago, by the engine's clock, are deleted");
+        Assert.Equal(RunStatus.Waiting, (await engine.Client.GetRunAsync(waiting))!.Status);
+    }
+
+    [Fact]
     public async Task Retention_OnTwoEnginesAtOnce_OnlyTheLeaderDeletes_AndNothingFails()
     {
         var worker = await Workers(TestEngines.NewQueue(), new Probe()).StartAsync();
