@@ -54,10 +54,6 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
         // of 16k claims/s with a backlog of 200,000).
         Assert.Contains("Index Cond: (id = ANY", plan, StringComparison.Ordinal);
         Assert.DoesNotContain("Merge Join", plan, StringComparison.Ordinal);
-        // The runs, their history and their waits are deleted by key (= ANY), never by joining a whole index with them.
-        Assert.Equal(2, plan.Split("Index Cond: (run_id = ANY").Length - 1);
-        Assert.DoesNotContain("Hash Cond: (h.run_id", plan, StringComparison.Ordinal);
-        Assert.DoesNotContain("Hash Cond: (w_2.run_id", plan, StringComparison.Ordinal);
         Assert.DoesNotContain("Hash Join", plan, StringComparison.Ordinal);
     }
 
@@ -259,7 +255,6 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
             _sql.Retention.DeleteOld,
             "text[], interval[], interval, int, interval, timestamptz, text",
             "ARRAY['Wf1', 'Rare'], ARRAY[interval '30 days', interval '1 day'], NULL, 1000, interval '0', NULL, ''");
-        File.WriteAllText("/tmp/retention-plan.txt", plan);
         Assert.Contains("runs_finished_roots", plan, StringComparison.Ordinal);
         Assert.Contains("history_by_run", plan, StringComparison.Ordinal);
         Assert.Contains("events_messages_by_run", plan, StringComparison.Ordinal);
