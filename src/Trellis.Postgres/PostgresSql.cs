@@ -26,6 +26,7 @@ internal sealed class PostgresSql
         Control = new RunControlSql(schema.Quoted);
         Statistics = new StatisticsSql(schema.Quoted);
         QueueStats = PostgresStore.QueueStatsSql(schema.Quoted);
+        Retention = new RetentionSql(schema.Quoted);
         EventLockPrefix = $"trellis.event:{schema.Name}:";
     }
 
@@ -46,6 +47,7 @@ internal sealed class PostgresSql
     public RunControlSql Control { get; }
     public StatisticsSql Statistics { get; }
     public string QueueStats { get; }
+    public RetentionSql Retention { get; }
 
     /// <summary>What an event lock's key starts with: waits and publishes on one name and key take the same lock.</summary>
     public string EventLockPrefix { get; }

@@ -79,6 +79,7 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
                 timers,
                 new QueueMetricsRefresh(store, Worker.Queues, worker.QueueMetricsInterval),
                 .. (addedMaintenance ?? []).Select(create => create(store)),
+                .. options.Retention.Rules.DeletesAnything ? [new RetentionCleaner(store, options.Retention, time, maintenanceLogger)] : Array.Empty<MaintenanceService>(),
             ];
             var leader = new LeaderLease(store, LeaderLease.MaintenanceLeaseName, worker.WorkerId, worker.LeaseDuration, time, maintenanceLogger);
             _maintenance = new MaintenanceRunner(maintenance, leader, time, maintenanceLogger, _outage);

@@ -61,6 +61,9 @@ public sealed class TrellisOptions
     /// <summary>The worker's settings.</summary>
     public WorkerOptions Worker { get; } = new();
 
+    /// <summary>How long finished runs are kept. Default: forever (see <see cref="RetentionOptions"/>).</summary>
+    public RetentionOptions Retention { get; } = new();
+
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first setting that cannot work, the worker's included.</summary>
     public void Validate()
     {
@@ -84,6 +87,7 @@ public sealed class TrellisOptions
         StepRetry.Validate("TrellisOptions.StepRetry");
         RunRetry.Validate("TrellisOptions.RunRetry");
         Worker.Validate();
+        Retention.Validate();
     }
 }
 

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Configuration;
 namespace Trellis.Postgres.Tests;
 
 /// <summary>
-/// Every setting of <see cref="TrellisOptions"/>, <see cref="WorkerOptions"/> and <see cref="PostgresStoreOptions"/> that a
+/// Every setting of <see cref="TrellisOptions"/>, <see cref="WorkerOptions"/>, <see cref="RetentionOptions"/> and <see cref="PostgresStoreOptions"/> that a
 /// configuration file can hold is bound from one: a new option with a setter the binder cannot reach fails here.
 /// </summary>
 public sealed class ConfigurationBindingTests
@@ -80,6 +80,12 @@ public sealed class ConfigurationBindingTests
                 values[key + ":0"] = "q-one";
                 values[key + ":1"] = "q-two";
                 expected.Add((key, root => read(root) is IEnumerable list ? string.Join(",", list.Cast<string>()) : null, "q-one,q-two"));
+            }
+            else if (typeof(IDictionary<string, TimeSpan?>).IsAssignableFrom(target))
+            {
+                values[key + ":wf-a"] = "00:00:42";
+                values[key + ":wf-b"] = ""; // no age: kept forever
+                expected.Add((key, root => read(root) is IDictionary<string, TimeSpan?> ages ? string.Join(",", ages.OrderBy(a => a.Key).Select(a => $"{a.Key}={a.Value}")) : null, "wf-a=00:00:42,wf-b="));
             }
             else if (target.IsClass && target != typeof(object))
             {

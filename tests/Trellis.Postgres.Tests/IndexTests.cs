@@ -254,4 +254,27 @@ public sealed class IndexTests(PostgresFixture database) : IClassFixture<Postgre
         Assert.DoesNotContain("runs_finished", plan, StringComparison.Ordinal);
         Assert.DoesNotContain("Seq Scan", plan, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Retention_FindsOldRootsByTheIndexOfFinishedRoots_AndTheirRowsByKey()
+    {
+        // Two workflows have an age, the rest are kept (the default is null): only theirs are read.
+        var plan = await ExplainAsync(
+            _sql.Retention.DeleteOld,
+            "text[], interval[], interval, int, interval, timestamptz, text",
+            "ARRAY['Wf1', 'Rare'], ARRAY[interval '30 days', interval '1 day'], NULL, 1000, interval '0', NULL, ''");
+        Assert.Contains("runs_finished_roots", plan, StringComparison.Ordinal);
+        Assert.Contains("history_by_run", plan, StringComparison.Ordinal);
+        Assert.Contains("events_messages_by_run", plan, StringComparison.Ordinal);
+        Assert.Contains("Index Cond: (parent_id = f_1.id)", plan, StringComparison.Ordinal); // children by parent, never the whole index
+        Assert.Contains("Index Cond: (event_id = e.id)", plan, StringComparison.Ordinal); // other waits by event
+        Assert.DoesNotContain("events_by_name_key", plan, StringComparison.Ordinal); // events by id, not a scan of the old ones
+        Assert.DoesNotContain("Merge Join", plan, StringComparison.Ordinal);
+        // The runs, their history and their waits are deleted by key (= ANY), never by joining a whole index with them.
+        Assert.Equal(2, plan.Split("Index Cond: (run_id = ANY").Length - 1);
+        Assert.DoesNotContain("Hash Cond: (h.run_id", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("Hash Cond: (w_2.run_id", plan, StringComparison.Ordinal);
+        Assert.Matches(@"Limit[^\n]*\n\s*->\s+Index (Only )?Scan using runs_finished_roots", plan); // old roots in index order, not all read and sorted
+        Assert.DoesNotContain("Seq Scan", plan, StringComparison.Ordinal);
+    }
 }
