@@ -20,6 +20,7 @@ root.Subcommands.Add(AdminCommands.Status());
 root.Subcommands.Add(RunCommands.Create());
 root.Subcommands.Add(AdminCommands.Events());
 root.Subcommands.Add(StatsCommand.Create());
+root.Subcommands.Add(PurgeCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)

@@ -64,6 +64,7 @@ public static class TrellisApiExtensions
         RunEndpoints.Map(api);
         EventEndpoints.Map(api);
         StatisticsEndpoints.Map(api);
+        PurgeEndpoint.Map(api);
         endpoints.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = WriteHealthAsync }).WithTags("Health");
         endpoints.MapOpenApi("/openapi/{documentName}.json");
         return endpoints;

@@ -24,6 +24,7 @@ public sealed class AuthTests(ApiServer server) : IClassFixture<ApiServer>
         { "POST", "/api/runs/{run}/fork", """{"fromStep":1}""", true },
         { "POST", "/api/runs/{run}/messages", """{"topic":"t","data":1}""", true },
         { "POST", "/api/events", """{"name":"auth-test","key":"k","data":1}""", true },
+        { "POST", "/api/purge", """{"olderThan":"3650d"}""", true },
     };
 
     [Theory]

@@ -80,6 +80,10 @@ public sealed class BadRequestTests(ApiServer server) : IClassFixture<ApiServer>
         { "no events in a batch", "POST /api/events", """{"events":[]}""", "application/json", 400 },
         { "a batch of numbers", "POST /api/events", """{"events":[1]}""", "application/json", 400 },
         { "a batch with one bad event among good ones", "POST /api/events", """{"events":[{"name":"a","key":"k"},{"name":"b"}]}""", "application/json", 400 },
+        { "a purge without an age", "POST /api/purge", "{}", "application/json", 400 },
+        { "a purge of a word", "POST /api/purge", """{"olderThan":"old"}""", "application/json", 400 },
+        { "a purge of zero days", "POST /api/purge", """{"olderThan":"0d"}""", "application/json", 400 },
+        { "a purge of an empty workflow", "POST /api/purge", """{"olderThan":"30d","workflow":" "}""", "application/json", 400 },
         { "a batch and an event at once", "POST /api/events", """{"events":[{"name":"a","key":"k"}],"name":"b"}""", "application/json", 400 },
     };
 

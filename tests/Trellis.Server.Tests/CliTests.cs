@@ -82,6 +82,24 @@ public sealed class CliTests(ApiServer server) : IClassFixture<ApiServer>
     }
 
     [Fact]
+    public async Task Purge_DeletesOnlyWhatFinishedLongerAgoThanTheAge()
+    {
+        var run = await server.Client.StartAsync<TestWorkflows.Steps>(new TestWorkflows.StepsInput(7, false));
+        await run.GetResultAsync(TimeSpan.FromSeconds(30));
+        await Database.ScalarAsync<int>("UPDATE {schema}.runs SET completed_at = now() - interval '40 days' WHERE id = $1 RETURNING 1", run.RunId);
+        var young = await server.Client.StartAsync<TestWorkflows.Steps>(new TestWorkflows.StepsInput(8, false));
+        await young.GetResultAsync(TimeSpan.FromSeconds(30));
+
+        var purge = await CliProcess.RunAsync(Database, "purge", "--older-than", "30d", "--json");
+        Assert.True(purge.ExitCode == 0, purge.Error);
+        Assert.Equal(1, JsonDocument.Parse(purge.Output).RootElement.GetProperty("deleted").GetInt32());
+        Assert.Null(await server.Client.GetRunAsync(run.RunId));
+        Assert.NotNull(await server.Client.GetRunAsync(young.RunId));
+        Assert.Equal(0, await Database.ScalarAsync<long>("SELECT count(*) FROM {schema}.steps WHERE run_id = $1", run.RunId));
+        Assert.Equal(2, (await CliProcess.RunAsync(Database, "purge", "--older-than", "soon")).ExitCode);
+    }
+
+    [Fact]
     public async Task EventsPublish_WakesTheWaitingRun()
     {
         var key = Guid.NewGuid().ToString("N");
