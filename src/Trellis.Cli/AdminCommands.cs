@@ -40,18 +40,28 @@ internal static class AdminCommands
 
     public static Command Status()
     {
-        var command = new Command("status", "Whether the database is reachable and its schema migrated.");
+        var command = new Command("status", "Whether the database is reachable and its schema migrated, and the live workers.");
         command.SetAction((parse, ct) => Cli.WithContextAsync(parse, async context =>
         {
             await using var store = Store(context);
             var version = await store.CheckHealthAsync(ct);
+            var workers = await store.GetLiveWorkersAsync(new WorkerOptions().WorkerHeartbeatInterval * 3, ct);
             if (context.AsJson)
             {
-                Cli.WriteJson(new { database = store.Description, schema = store.Schema.Name, version, healthy = true });
+                Cli.WriteJson(new { database = store.Description, schema = store.Schema.Name, version, healthy = true, workers });
             }
             else
             {
                 AnsiConsole.MarkupLine($"[green]Healthy[/]: {Markup.Escape(store.Description)}, at migration {version}.");
+                var table = new Table().Title("Live workers").AddColumns("Worker", "Host", "Queues", "Runs / slots", "Last heartbeat (UTC)");
+                foreach (var worker in workers)
+                {
+                    table.AddRow(Markup.Escape(worker.WorkerId), Markup.Escape(worker.Host), Markup.Escape(string.Join(", ", worker.Queues)),
+                        $"{worker.RunsInFlight} / {worker.Slots}", Cli.Time(worker.HeartbeatAt));
+                }
+
+                AnsiConsole.Write(table);
+                AnsiConsole.MarkupLine(workers.Count == 0 ? "No live worker." : $"{workers.Count} live worker(s).");
             }
 
             return ExitCodes.Ok;

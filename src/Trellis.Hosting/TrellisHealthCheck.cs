@@ -23,6 +23,10 @@ internal sealed class TrellisHealthCheck(IWorkflowStore store, TrellisEngine eng
         try
         {
             data["schema_version"] = await store.CheckHealthAsync(cancellationToken).ConfigureAwait(false);
+            var within = engine.Options.Worker.WorkerHeartbeatInterval * 3;
+            data["live_workers"] = (await store.GetLiveWorkersAsync(within, cancellationToken).ConfigureAwait(false))
+                .Select(w => new { id = w.WorkerId, heartbeat_at = w.HeartbeatAt, slots = w.Slots, runs_in_flight = w.RunsInFlight, queues = w.Queues })
+                .ToList();
             return HealthCheckResult.Healthy("The Trellis store is reachable and migrated.", data);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

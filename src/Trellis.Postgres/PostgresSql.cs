@@ -25,6 +25,7 @@ internal sealed class PostgresSql
         History = new HistorySql(schema.Quoted);
         Control = new RunControlSql(schema.Quoted);
         Statistics = new StatisticsSql(schema.Quoted);
+        Workers = new WorkerSql(schema.Quoted);
         QueueStats = PostgresStore.QueueStatsSql(schema.Quoted);
         Retention = new RetentionSql(schema.Quoted);
         EventLockPrefix = $"trellis.event:{schema.Name}:";
@@ -46,6 +47,7 @@ internal sealed class PostgresSql
     public HistorySql History { get; }
     public RunControlSql Control { get; }
     public StatisticsSql Statistics { get; }
+    public WorkerSql Workers { get; }
     public string QueueStats { get; }
     public RetentionSql Retention { get; }
 

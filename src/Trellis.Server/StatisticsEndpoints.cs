@@ -11,12 +11,20 @@ internal static class StatisticsEndpoints
     {
         api.MapGet("/stats", StatsAsync).WithTags("Statistics").RequireAuthorization(ApiPolicies.Read)
             .WithSummary("Live runs by workflow and status, runs created in the window (?window=1h) by status, table sizes, slow statements.");
+        api.MapGet("/workers", WorkersAsync).WithTags("Workers").RequireAuthorization(ApiPolicies.Read)
+            .WithSummary("The live workers: host, process, queues, slots, runs in flight, last heartbeat.");
         api.MapGet("/analytics", AnalyticsAsync).WithTags("Statistics").RequireAuthorization(ApiPolicies.Read)
             .WithSummary("Per workflow and tag: active, completed, failed; completions per minute; step-duration percentiles, over ?window=1h.");
     }
 
     private static async Task<IResult> StatsAsync(HttpRequest request, TrellisClient client, CancellationToken cancellationToken) =>
         ApiJson.Ok(await client.GetStatisticsAsync(Window(request), cancellationToken));
+
+    private static async Task<IResult> WorkersAsync(HttpRequest request, TrellisClient client, CancellationToken cancellationToken)
+    {
+        ApiQuery.OnlyKnown(request.Query);
+        return ApiJson.Ok(await client.GetWorkersAsync(cancellationToken: cancellationToken));
+    }
 
     private static async Task<IResult> AnalyticsAsync(HttpRequest request, TrellisClient client, CancellationToken cancellationToken) =>
         ApiJson.Ok(await client.GetAnalyticsAsync(Window(request), cancellationToken));

@@ -78,6 +78,7 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
                 new LongStepRecorder(Worker.InFlightSteps, worker.StepStartRecordDelay, time),
                 timers,
                 new QueueMetricsRefresh(store, Worker.Queues, worker.QueueMetricsInterval),
+                new Maintenance.WorkerBeat(store, worker, Worker.Queues, () => Worker.InFlightCount),
                 .. (addedMaintenance ?? []).Select(create => create(store)),
                 .. options.Retention.Rules.DeletesAnything ? [new RetentionCleaner(store, options.Retention, time, maintenanceLogger)] : Array.Empty<MaintenanceService>(),
             ];
@@ -201,6 +202,15 @@ public sealed class TrellisEngine : IAsyncDisposable, IStoreNotificationSink
         {
             await Worker.StopAsync(cancellationToken).ConfigureAwait(false);
             await _maintenance!.StopAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await Store.RecordWorkerStoppedAsync(Worker.WorkerId, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // Its row stops beating: it is no longer live a few heartbeats from now anyway.
+                _maintenanceLogger?.MaintenanceFailed(ex, "worker stop record");
+            }
         }
 
         await _stopListening.CancelAsync().ConfigureAwait(false);

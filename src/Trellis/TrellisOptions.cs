@@ -176,6 +176,13 @@ public sealed class WorkerOptions
     /// </summary>
     public TimeSpan QueueMetricsInterval { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How often the worker records itself in the store's <c>workers</c> table (its slots, the runs it executes): what
+    /// <c>/health</c>, the API and the dashboard show as live workers; one missing three beats in a row is no longer live.
+    /// Default 5 s.
+    /// </summary>
+    public TimeSpan WorkerHeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     internal TimeSpan EffectiveHeartbeatInterval => HeartbeatInterval ?? LeaseDuration / 3;
 
     internal TimeSpan EffectiveLeaseRecoveryInterval => LeaseRecoveryInterval ?? (LeaseDuration / 6 > PollInterval ? LeaseDuration / 6 : PollInterval);
@@ -226,6 +233,11 @@ public sealed class WorkerOptions
         if (MaxSleepOnWorker < TimeSpan.Zero)
         {
             throw new ArgumentException($"WorkerOptions.MaxSleepOnWorker must not be negative (was {MaxSleepOnWorker}).");
+        }
+
+        if (WorkerHeartbeatInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"WorkerOptions.WorkerHeartbeatInterval must be positive (was {WorkerHeartbeatInterval}).");
         }
 
         if (QueueMetricsInterval <= TimeSpan.Zero)

@@ -109,13 +109,36 @@ public sealed class ApiRunTests(ApiServer server) : IClassFixture<ApiServer>
     }
 
     [Fact]
+    public async Task LiveWorkers_AreListedWithTheirSlotsAndHeartbeat_AndAStoppedOneIsNot()
+    {
+        var builder = TestEngines.Builder(server.Database);
+        builder.ConfigureWorker(w => (w.WorkerId, w.MaxConcurrentRuns) = ($"extra-{Guid.NewGuid():N}", 3));
+        string extraId;
+        await using (var extra = await builder.StartAsync())
+        {
+            extraId = extra.Worker!.WorkerId;
+            var workers = await Json(await _reader.GetAsync("/api/workers"));
+            var listed = workers.EnumerateArray().Single(w => w.GetProperty("workerId").GetString() == extraId);
+            Assert.Equal((3, Environment.MachineName, Environment.ProcessId), (listed.GetProperty("slots").GetInt32(), listed.GetProperty("host").GetString(), listed.GetProperty("processId").GetInt32()));
+            Assert.True(DateTimeOffset.Parse(listed.GetProperty("heartbeatAt").GetString()!, System.Globalization.CultureInfo.InvariantCulture) > DateTimeOffset.UtcNow.AddMinutes(-1));
+            var health = await Json(await server.Http(null).GetAsync("/health"));
+            Assert.Contains(health.GetProperty("entries").GetProperty("trellis").GetProperty("data").GetProperty("live_workers").EnumerateArray(),
+                w => w.GetProperty("id").GetString() == extraId);
+        }
+
+        var after = await Json(await _reader.GetAsync("/api/workers"));
+        Assert.DoesNotContain(after.EnumerateArray(), w => w.GetProperty("workerId").GetString() == extraId);
+        Assert.NotEmpty(after.EnumerateArray()); // the server's own worker
+    }
+
+    [Fact]
     public async Task TheOpenApiDocument_DescribesEveryEndpoint()
     {
         var document = await Json(await server.Http(null).GetAsync("/openapi/v1.json"));
         var paths = document.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToHashSet();
         foreach (var path in new[] { "/api/runs", "/api/runs/{id}", "/api/runs/{id}/steps", "/api/runs/{id}/history", "/api/runs/{id}/children",
                      "/api/runs/{id}/cancel", "/api/runs/{id}/retry", "/api/runs/{id}/resume", "/api/runs/{id}/fork", "/api/runs/{id}/messages", "/api/events",
-                     "/api/stats", "/api/analytics", "/api/purge" })
+                     "/api/stats", "/api/analytics", "/api/purge", "/api/workers" })
         {
             Assert.Contains(path, paths);
         }

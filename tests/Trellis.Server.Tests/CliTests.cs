@@ -20,7 +20,12 @@ public sealed class CliTests(ApiServer server) : IClassFixture<ApiServer>
         Assert.Equal(0, status.ExitCode);
         var json = JsonDocument.Parse(status.Output).RootElement;
         Assert.Equal((Database.Schema.Name, true), (json.GetProperty("schema").GetString(), json.GetProperty("healthy").GetBoolean()));
-        Assert.True(json.GetProperty("version").GetInt32() >= 17);
+        Assert.True(json.GetProperty("version").GetInt32() >= 19);
+        Assert.NotEmpty(json.GetProperty("workers").EnumerateArray()); // the fixture's worker
+
+        var human = await CliProcess.RunAsync(Database, "status");
+        Assert.Contains("Live workers", human.Output, StringComparison.Ordinal);
+        Assert.Contains(Environment.MachineName, human.Output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -22,6 +22,14 @@ public sealed partial class TrellisClient
     public Task<RunAnalytics> GetAnalyticsAsync(TimeSpan? window = null, CancellationToken cancellationToken = default) =>
         _store.GetAnalyticsAsync(Since(window), cancellationToken);
 
+    /// <summary>
+    /// The workers that recorded themselves in the store and are live: their heartbeat (every
+    /// <see cref="WorkerOptions.WorkerHeartbeatInterval"/>) is at most <paramref name="within"/> old (default 15 s), and
+    /// they have not stopped. With each its host, process, queues, slots, runs in flight and last heartbeat.
+    /// </summary>
+    public Task<IReadOnlyList<WorkerInfo>> GetWorkersAsync(TimeSpan? within = null, CancellationToken cancellationToken = default) =>
+        _store.GetLiveWorkersAsync(within ?? Maintenance.WorkerBeat.LiveWithin(_options.Worker), cancellationToken);
+
     private static DateTimeOffset Since(TimeSpan? window)
     {
         var span = window ?? TimeSpan.FromHours(1);

@@ -6,7 +6,7 @@ namespace Trellis.Storage;
 /// <see cref="IRunQueue"/> and <see cref="ICheckpointStore"/>, wake-ups on <see cref="IStoreListener"/>, maintenance
 /// that runs on one worker at a time on <see cref="ILeaderLeases"/>.
 /// </summary>
-public interface IWorkflowStore : IRunStore, IRunQueue, ICheckpointStore, IStoreListener, ILeaderLeases, IRunTimers, IRunEvents, IRunValues, IRunChildren, IRunControl, IRunStatistics, IRunRetention, IAsyncDisposable
+public interface IWorkflowStore : IRunStore, IRunQueue, ICheckpointStore, IStoreListener, ILeaderLeases, IRunTimers, IRunEvents, IRunValues, IRunChildren, IRunControl, IRunStatistics, IRunRetention, IWorkerRegistry, IAsyncDisposable
 {
     /// <summary>Where the data lives, for logs and error messages (never includes a password).</summary>
     string Description { get; }
