@@ -6,6 +6,7 @@
 #   ONLY=trellis bench/run.sh       Trellis only (the table still uses peer results already in RAW_DIR)
 #   ONLY="trellis growth" ...       also the cost-growth cases (1,000,000 finished runs prefilled; slow)
 #   ONLY=plans bench/run.sh         only the EXPLAIN plans of the hot statements on 1,000,000 finished runs
+#   ONLY=operations bench/run.sh    stats, analytics and run listings on 1,000,000 finished runs
 #   REPS=1 bench/run.sh             a quick pass
 #   CASES="trellis-w3" ...          only the named Trellis case tags
 #   ONLY=waits bench/run.sh         the waits (timers, events) and DBOS's twins (bench/peers-waits), alternating
@@ -166,6 +167,11 @@ if want growth; then
   run_alternating trellis-w1-n20000 "$W1_20K" trellis-w1-n20000-1m "$W1_20K --prefill 1000000"
   run_alternating trellis-w2-n5000  "$W2_5K"  trellis-w2-n5000-1m  "$W2_5K --prefill 1000000"
   run_alternating trellis-w3        "$W3_200" trellis-w3-1m        "$W3_200 --prefill 1000000"
+fi
+
+# The operator's reads (stats, analytics, runs list) on 1,000,000 finished runs (ONLY=operations).
+if want operations; then
+  run_case trellis-operations-1m operations --prefill 1000000 --samples 50
 fi
 
 # The plans of the claim and checkpoint statements on 1,000,000 finished runs (docs/benchmarks.md quotes them).

@@ -5,6 +5,7 @@ using Trellis.Bench;
 // One workload, one repetition, one JSON result (the same field names as the peers' drivers).
 //   Trellis.Bench w1|w2|w3|w4|timers|events --db-url URL [--n N] [--concurrency C] [--samples S] [--width W] [--variant event|message] [--out FILE]
 //   Trellis.Bench fanout-kill --db-url URL [--width W] [--kill-at K] [--lease-ms L]   (SIGKILLs a worker process mid fan-out, resumes in another)
+//   Trellis.Bench operations --db-url URL --prefill 1000000   (stats, analytics and run listings on a million finished runs)
 //   Trellis.Bench commit --db-url URL [--samples S]   (the idle commit latency under W3, no Trellis involved)
 //   Trellis.Bench plans --db-url URL --prefill 1000000 --md FILE   (EXPLAIN of the hot statements, not timed)
 if (args is ["summarize", var rawDirectory])
@@ -25,8 +26,9 @@ var result = options.Workload switch
     "timers" => await Runs.TimersAsync(options),
     "events" => await Runs.EventsAsync(options),
     "commit" => await Runs.IdleCommitAsync(options),
+    "operations" => await Runs.OperationsAsync(options),
     "plans" => await Runs.PlansAsync(options),
-    _ => throw new ArgumentException($"Unknown workload '{options.Workload}'; use w1, w2, w3, w4, fanout-kill, timers, events, commit or plans."),
+    _ => throw new ArgumentException($"Unknown workload '{options.Workload}'; use w1, w2, w3, w4, fanout-kill, timers, events, commit, operations or plans."),
 };
 result["system"] = "trellis";
 result["dotnet"] = Environment.Version.ToString();

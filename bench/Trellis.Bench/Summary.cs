@@ -121,7 +121,7 @@ internal static class Summary
         text.AppendLine("| --- | --- | --- |");
         foreach (var (name, runs) in cases.OrderBy(c => c.Key, StringComparer.Ordinal))
         {
-            foreach (var metric in new[] { "enqueuePerS", "processPerS", "workflowsPerS", "stepsPerS", "e2e.p50", "e2e.p99", "pickup.p50", "enqueueCall.p50", "commit.p50", "commit.p99", "wake.p50", "wake.p90", "wake.p99", "publishCall.p50", "lateness.p50", "lateness.p99", "achievedStartsPerS", "totalMs", "peakRssMb", "tps", "resumeMs", "resumedWorkerPeakRssMb",
+            foreach (var metric in new[] { "enqueuePerS", "processPerS", "workflowsPerS", "stepsPerS", "e2e.p50", "e2e.p99", "pickup.p50", "enqueueCall.p50", "commit.p50", "commit.p99", "wake.p50", "wake.p90", "wake.p99", "publishCall.p50", "lateness.p50", "lateness.p99", "achievedStartsPerS", "totalMs", "peakRssMb", "tps", "resumeMs", "resumedWorkerPeakRssMb", "stats-1h.p50", "stats-1h.p99", "analytics-1h.p50", "analytics-1h.p99", "runs-list-100.p50", "runs-list-completed-100.p50", "runs-list-old-workflow-page-2.p50",
                          "enqueueCpuPerRun.engineUs", "enqueueCpuPerRun.databaseUs", "processCpuPerRun.engineUs", "processCpuPerRun.databaseUs",
                          "cpuPerWorkflow.engineUs", "cpuPerWorkflow.databaseUs" })
             {
