@@ -7,16 +7,8 @@ using Trellis;
 using Trellis.Postgres;
 using Trellis.Postgres.Embedded;
 
-var pagesOption = new Option<int>("--pages") { Description = "Pages of the generated sample chapter.", DefaultValueFactory = _ => 12 };
-var folderOption = new Option<string?>("--folder") { Description = "A folder of page images to use instead of the generated chapter." };
-var runIdOption = new Option<string?>("--run-id") { Description = "Start, or resume, the run with this id." };
-var crashOption = new Option<int?>("--crash-after-pages") { Description = "Kill this process (SIGKILL) after this many OCR pages, to try resuming with --run-id." };
-var root = new RootCommand("Manga to video on Trellis: every stage and every page is checkpointed in PostgreSQL.")
-{
-    pagesOption, folderOption, runIdOption, crashOption,
-};
-root.SetAction((result, cancellationToken) => Demo.RunAsync(
-    result.GetValue(pagesOption), result.GetValue(folderOption), result.GetValue(runIdOption), result.GetValue(crashOption), cancellationToken));
+var root = new RootCommand("Manga to video on Trellis: every stage and every page is checkpointed in PostgreSQL.");
+DemoCommand.Configure(root);
 return await root.Parse(args).InvokeAsync();
 
 internal static class Demo

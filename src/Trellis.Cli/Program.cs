@@ -22,6 +22,9 @@ root.Subcommands.Add(AdminCommands.Events());
 root.Subcommands.Add(StatsCommand.Create());
 root.Subcommands.Add(PurgeCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
+var demo = new Command("demo", "The manga-to-video demo: every stage and page checkpointed; on the embedded default unless TRELLIS_DATABASE_URL is set.");
+MangaToVideo.DemoCommand.Configure(demo);
+root.Subcommands.Add(demo);
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
 {

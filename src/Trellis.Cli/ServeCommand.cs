@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
 using Spectre.Console;
 using Trellis.Postgres;
 using Trellis.Server;
@@ -69,10 +70,13 @@ internal static class ServeCommand
 
                 api.AllowOpenRemote = parse.GetValue(open);
             });
+            // /metrics in the Prometheus text format: this process's Trellis meter (runs started, claims, checkpoints).
+            builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddTrellisInstrumentation().AddPrometheusExporter());
             await using var app = builder.Build();
             app.MapTrellisApi();
+            app.MapPrometheusScrapingEndpoint("/metrics").RequireAuthorization(ApiPolicies.Read);
             await app.StartAsync(ct);
-            AnsiConsole.MarkupLine($"Trellis API on [bold]{Markup.Escape(string.Join(", ", app.Urls))}[/] (health: /health, OpenAPI: /openapi/v1.json)"
+            AnsiConsole.MarkupLine($"Trellis API on [bold]{Markup.Escape(string.Join(", ", app.Urls))}[/] (health: /health, OpenAPI: /openapi/v1.json, metrics: /metrics)"
                 + (tokens.Count == 0 ? "; [yellow]no token configured: open to this machine[/]" : $"; {tokens.Count} token(s)") + ". Ctrl+C stops it.");
             try
             {
