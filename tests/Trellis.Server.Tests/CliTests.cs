@@ -105,6 +105,17 @@ public sealed class CliTests(ApiServer server) : IClassFixture<ApiServer>
     }
 
     [Fact]
+    public async Task Demo_RunsTheMangaPipeline_AndItsRunIsThenShown()
+    {
+        var runId = $"manga-test-{Guid.NewGuid():N}";
+        var demo = await CliProcess.RunAsync(Database, "demo", "--pages", "3", "--run-id", runId);
+        Assert.True(demo.ExitCode == 0, demo.Output + demo.Error);
+        var shown = JsonDocument.Parse((await CliProcess.RunAsync(Database, "runs", "show", runId, "--json")).Output).RootElement;
+        Assert.Equal("completed", shown.GetProperty("run").GetProperty("status").GetString());
+        Assert.Equal(3, shown.GetProperty("steps").EnumerateArray().Count(s => s.GetProperty("name").GetString() == "OCR Analyzer"));
+    }
+
+    [Fact]
     public async Task EventsPublish_WakesTheWaitingRun()
     {
         var key = Guid.NewGuid().ToString("N");
@@ -135,6 +146,9 @@ public sealed class CliTests(ApiServer server) : IClassFixture<ApiServer>
             http.DefaultRequestHeaders.Authorization = new("Bearer", ApiServer.ReadToken);
             Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/api/runs")).StatusCode);
             Assert.Equal(HttpStatusCode.Forbidden, (await http.PostAsync("/api/runs/x/cancel", null)).StatusCode);
+            var metrics = await http.GetAsync("/metrics");
+            Assert.Equal(HttpStatusCode.OK, metrics.StatusCode);
+            Assert.Equal("text/plain", metrics.Content.Headers.ContentType?.MediaType);
         }
         finally
         {
