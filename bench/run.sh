@@ -171,7 +171,7 @@ fi
 
 # The operator's reads (stats, analytics, runs list) on 1,000,000 finished runs (ONLY=operations).
 if want operations; then
-  run_case trellis-operations-1m operations --prefill 1000000 --samples 50
+  run_case trellis-operations-1m operations --prefill 1000000 --samples 50 --md "$ROOT/bench/results/operations-plans.md"
 fi
 
 # The plans of the claim and checkpoint statements on 1,000,000 finished runs (docs/benchmarks.md quotes them).

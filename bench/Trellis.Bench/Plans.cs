@@ -92,6 +92,54 @@ internal static class Plans
         return report.ToString();
     }
 
+    /// <summary>
+    /// The plans of the statistics and analytics statements over the last hour, as the store runs them: planned for the
+    /// window given (custom plans), without parallel workers, sequential scans off as on Trellis's connections.
+    /// </summary>
+    public static async Task<string> ExplainOperationsAsync(NpgsqlDataSource dataSource)
+    {
+        var sql = new PostgresSql(SchemaName.Parse("trellis")).Statistics;
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await ExecuteAsync(connection, "SET LOCAL max_parallel_workers_per_gather = 0");
+        await ExecuteAsync(connection, "SET LOCAL enable_seqscan = off");
+        var report = new StringBuilder();
+        var runs = await ScalarAsync(connection, "SELECT count(*) FROM trellis.runs");
+        var recent = await ScalarAsync(connection, "SELECT count(*) FROM trellis.runs WHERE created_at >= now() - interval '1 hour'");
+        report.AppendLine($"Tables: {runs:N0} runs, {recent:N0} of them created in the last hour. EXPLAIN (ANALYZE, BUFFERS) of each statement with the window of an hour.");
+        report.AppendLine();
+        foreach (var (title, statement) in new[]
+        {
+            ("Live runs by workflow and status (`LiveCounts`)", sql.LiveCounts),
+            ("Finished runs of the window by workflow and status (`FinishedCounts`)", sql.FinishedCounts),
+            ("Per workflow: active, completed, failed, cancelled (`PerWorkflow`)", sql.PerWorkflow),
+            ("Per tag (`PerTag`)", sql.PerTag),
+            ("Completions per minute (`PerMinute`)", sql.PerMinute),
+            ("Step-duration percentiles (`StepDurations`)", sql.StepDurations),
+        })
+        {
+            await using var command = new NpgsqlCommand($"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {statement}", connection);
+            if (statement.Contains("$1", StringComparison.Ordinal))
+            {
+                command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = DateTimeOffset.UtcNow.AddHours(-1) });
+            }
+
+            var lines = new List<string>();
+            await using (var reader = await command.ExecuteReaderAsync())
+            {
+                while (await reader.ReadAsync())
+                {
+                    lines.Add(reader.GetString(0));
+                }
+            }
+
+            Append(report, title, string.Join('\n', lines));
+        }
+
+        await transaction.RollbackAsync();
+        return report.ToString();
+    }
+
     private static void Append(StringBuilder report, string title, string plan)
     {
         report.AppendLine($"#### {title}");

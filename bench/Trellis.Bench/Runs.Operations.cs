@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Npgsql;
+using Trellis.Postgres;
 
 namespace Trellis.Bench;
 
@@ -54,6 +56,12 @@ internal static partial class Runs
             }
 
             result[name] = Stats.Of(times);
+        }
+
+        if (options.Values.GetValueOrDefault("md") is { } path)
+        {
+            await using var dataSource = NpgsqlDataSource.Create(ConnectionStrings.Normalize(options.DbUrl));
+            await File.WriteAllTextAsync(path, await Plans.ExplainOperationsAsync(dataSource));
         }
 
         return result;

@@ -19,13 +19,17 @@ internal static class ServeCommand
         var urls = new Option<string>("--urls") { Description = "Where to listen. Default http://127.0.0.1:5088 (this machine only).", DefaultValueFactory = _ => "http://127.0.0.1:5088" };
         var readToken = new Option<string?>("--read-token") { Description = "A bearer token that may read (also TRELLIS_API_READ_TOKEN)." };
         var adminToken = new Option<string?>("--admin-token") { Description = "A bearer token that may also change things (also TRELLIS_API_ADMIN_TOKEN)." };
+        var workers = new Option<bool>("--workers")
+        {
+            Description = "Also run a worker in this process, for the workflows this tool knows: the demo's (your own run in your own worker processes).",
+        };
         var open = new Option<bool>("--allow-open-remote")
         {
             Description = "Listen beyond this machine without any token configured (anyone who reaches the port can change runs).",
         };
         var command = new Command("serve", "Serve the HTTP API: runs, steps, history, events, run control, /health and /openapi/v1.json.")
         {
-            urls, readToken, adminToken, open,
+            urls, readToken, adminToken, workers, open,
         };
         command.SetAction((parse, ct) => Cli.WithContextAsync(parse, async context =>
         {
@@ -60,7 +64,8 @@ internal static class ServeCommand
                     pg.Schema = context.SchemaName ?? Env("TRELLIS_SCHEMA");
                     pg.ReadEnvironment = false;
                 })
-                .ConfigureWorker(w => w.Enabled = false));
+                .AddWorkflow(_ => new MangaToVideo.MangaToVideoWorkflow(new MangaToVideo.PageTools()))
+                .ConfigureWorker(w => w.Enabled = parse.GetValue(workers)));
             builder.Services.AddTrellisApi(api =>
             {
                 foreach (var token in tokens)
@@ -77,6 +82,7 @@ internal static class ServeCommand
             app.MapPrometheusScrapingEndpoint("/metrics").RequireAuthorization(ApiPolicies.Read);
             await app.StartAsync(ct);
             AnsiConsole.MarkupLine($"Trellis API on [bold]{Markup.Escape(string.Join(", ", app.Urls))}[/] (health: /health, OpenAPI: /openapi/v1.json, metrics: /metrics)"
+                + (parse.GetValue(workers) ? ", with a worker for the demo's workflows" : "")
                 + (tokens.Count == 0 ? "; [yellow]no token configured: open to this machine[/]" : $"; {tokens.Count} token(s)") + ". Ctrl+C stops it.");
             try
             {

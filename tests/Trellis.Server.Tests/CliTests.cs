@@ -116,6 +116,34 @@ public sealed class CliTests(ApiServer server) : IClassFixture<ApiServer>
     }
 
     [Fact]
+    public async Task ServeWithWorkers_RunsADemoRunStartedThroughTheApi()
+    {
+        var chapter = MangaToVideo.PageTools.CreateSampleChapter(Path.Combine(Path.GetTempPath(), $"trellis-chapter-{Guid.NewGuid():N}"), 2);
+        using var process = Process.Start(CliProcess.StartInfo(
+            Database, "serve", "--urls", "http://127.0.0.1:0", "--admin-token", ApiServer.AdminToken, "--workers"))!;
+        try
+        {
+            var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.Contains("with a worker", line, StringComparison.Ordinal);
+            using var http = new HttpClient { BaseAddress = new Uri(System.Text.RegularExpressions.Regex.Match(line!, @"http://127\.0\.0\.1:\d+").Value) };
+            http.DefaultRequestHeaders.Authorization = new("Bearer", ApiServer.AdminToken);
+            var started = await http.PostAsync("/api/runs", new StringContent(
+                JsonSerializer.Serialize(new { workflow = "MangaToVideoWorkflow", input = new { folder = chapter, outputFolder = chapter + "-out" } }),
+                System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.Created, started.StatusCode);
+            var id = (await ApiRunTests.Json(started)).GetProperty("id").GetString()!;
+            await Eventually.HoldsAsync(
+                async () => (await ApiRunTests.Json(await http.GetAsync($"/api/runs/{id}"))).GetProperty("status").GetString() == "completed",
+                "the serve process's worker completes the demo run", TimeSpan.FromSeconds(60));
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+    }
+
+    [Fact]
     public async Task EventsPublish_WakesTheWaitingRun()
     {
         var key = Guid.NewGuid().ToString("N");
