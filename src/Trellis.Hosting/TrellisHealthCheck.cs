@@ -3,7 +3,10 @@ using Trellis.Storage;
 
 namespace Trellis.Hosting;
 
-/// <summary>Healthy when the engine has started and its store answers, migrated; reports the worker's load.</summary>
+/// <summary>
+/// Healthy when the engine has started, its store answers, migrated, and some worker is live (degraded with none: runs
+/// would wait); reports the live workers and this engine's load.
+/// </summary>
 internal sealed class TrellisHealthCheck(IWorkflowStore store, TrellisEngine engine) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
@@ -24,10 +27,14 @@ internal sealed class TrellisHealthCheck(IWorkflowStore store, TrellisEngine eng
         {
             data["schema_version"] = await store.CheckHealthAsync(cancellationToken).ConfigureAwait(false);
             var within = engine.Options.Worker.WorkerHeartbeatInterval * 3;
-            data["live_workers"] = (await store.GetLiveWorkersAsync(within, cancellationToken).ConfigureAwait(false))
+            var workers = await store.GetLiveWorkersAsync(within, cancellationToken).ConfigureAwait(false);
+            data["live_workers"] = workers
                 .Select(w => new { id = w.WorkerId, heartbeat_at = w.HeartbeatAt, slots = w.Slots, runs_in_flight = w.RunsInFlight, queues = w.Queues })
                 .ToList();
-            return HealthCheckResult.Healthy("The Trellis store is reachable and migrated.", data);
+            return workers.Count > 0
+                ? HealthCheckResult.Healthy("The Trellis store is reachable and migrated.", data)
+                : HealthCheckResult.Degraded(
+                    $"The Trellis store is reachable and migrated, but no worker has beaten in the last {within.TotalSeconds:0} s: runs wait until one starts.", null, data);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {

@@ -36,6 +36,28 @@ public sealed class HealthCheckTests(PostgresFixture database, ITestOutputHelper
     }
 
     [Fact]
+    public async Task CheckHealthAsync_NoLiveWorkerAnywhere_IsDegradedWithTheReason()
+    {
+        // A schema of its own: the class's other tests start workers in theirs.
+        var lonely = new PostgresFixture();
+        await lonely.InitializeAsync();
+        var builder = TestHosts.Builder(output);
+        builder.Services.AddTrellis(t => t.UseTestDatabase(lonely).AddWorkflow<Noop>().ConfigureWorker(w => w.Enabled = false));
+        await using var host = builder.BuildTestHost();
+        await host.StartAsync();
+        var health = host.Services.GetRequiredService<HealthCheckService>();
+
+        HealthReport report = null!;
+        await Eventually.HoldsAsync(
+            async () => (report = await health.CheckHealthAsync()).Entries["trellis"].Status != HealthStatus.Unhealthy, "the store is migrated");
+        var entry = report.Entries["trellis"];
+        Assert.Equal(HealthStatus.Degraded, entry.Status);
+        Assert.Contains("no worker", entry.Description, StringComparison.Ordinal);
+        await host.StopAsync();
+        await lonely.DisposeAsync();
+    }
+
+    [Fact]
     public async Task CheckHealthAsync_StoreMigratedButEngineStillStarting_IsUnhealthyUntilItHasStarted()
     {
         // The schema is migrated already (an earlier deploy); this engine's start waits on the migration lock.

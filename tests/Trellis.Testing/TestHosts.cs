@@ -48,8 +48,9 @@ public static class TestHosts
     {
         var health = host.Services.GetRequiredService<HealthCheckService>();
         await Eventually.HoldsAsync(
-            async () => (await health.CheckHealthAsync(r => r.Name == "trellis")).Status == HealthStatus.Healthy,
-            "the trellis health check is healthy");
+            // Degraded is migrated too: a host without a worker, in a schema no worker beats in, is degraded.
+            async () => (await health.CheckHealthAsync(r => r.Name == "trellis")).Status != HealthStatus.Unhealthy,
+            "the trellis health check is healthy or degraded");
     }
 
     /// <summary>
