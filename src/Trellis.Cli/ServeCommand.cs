@@ -79,6 +79,7 @@ internal static class ServeCommand
             builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddTrellisInstrumentation().AddPrometheusExporter());
             await using var app = builder.Build();
             app.MapTrellisApi();
+            app.MapTrellisDashboard();
             app.MapPrometheusScrapingEndpoint("/metrics").RequireAuthorization(ApiPolicies.Read);
             await app.StartAsync(ct);
             AnsiConsole.MarkupLine($"Trellis API on [bold]{Markup.Escape(string.Join(", ", app.Urls))}[/] (health: /health, OpenAPI: /openapi/v1.json, metrics: /metrics)"

@@ -65,8 +65,21 @@ public static class TrellisApiExtensions
         EventEndpoints.Map(api);
         StatisticsEndpoints.Map(api);
         PurgeEndpoint.Map(api);
+        DashboardEndpoints.MapMe(api);
         endpoints.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = WriteHealthAsync }).WithTags("Health");
         endpoints.MapOpenApi("/openapi/{documentName}.json");
+        return endpoints;
+    }
+
+    /// <summary>
+    /// Maps the dashboard under <c>/</c> (a page, its script and style, all embedded): it asks for a token once per
+    /// browser session and shows what the API shows, with the admin actions only for an admin token. Map it with
+    /// <see cref="MapTrellisApi"/>, whose endpoints it calls.
+    /// </summary>
+    public static IEndpointRouteBuilder MapTrellisDashboard(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        DashboardEndpoints.MapAssets(endpoints);
         return endpoints;
     }
 

@@ -50,6 +50,7 @@ public sealed class ApiServer : IAsyncLifetime
         });
         _app = builder.Build();
         _app.MapTrellisApi();
+        _app.MapTrellisDashboard();
         await _app.StartAsync();
         await ((IHost)_app).WaitUntilMigratedAsync();
     }

@@ -1,0 +1,312 @@
+// The Trellis dashboard: plain ES modules, no build step, every asset served by the API's own process.
+const page = document.getElementById('page');
+const tokenKey = 'trellis.token';
+let me = null;          // { name, scope } of the token in use
+let refreshTimer = null;
+
+/** An element with attributes and children (strings become text, never HTML). */
+function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key.startsWith('on')) element.addEventListener(key.slice(2), value);
+    else element.setAttribute(key, value === true ? '' : value);
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+function svg(tag, attributes = {}, ...children) {
+  const element = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (key.startsWith('on')) element.addEventListener(key.slice(2), value);
+    else element.setAttribute(key, value);
+  }
+  for (const child of children.flat(Infinity)) if (child) element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  return element;
+}
+
+/** Replaces an element's children; arrays are flattened, and null, undefined and false leave nothing. */
+function fill(element, ...children) {
+  element.replaceChildren(...children.flat(Infinity).filter(c => c !== null && c !== undefined && c !== false)
+    .map(c => c instanceof Node ? c : document.createTextNode(String(c))));
+}
+
+class Unauthorized extends Error {}
+
+/** Calls the API with the session's token; a 401 sends the user back to the login. */
+async function api(path, options = {}) {
+  const response = await fetch(path, {
+    ...options,
+    headers: { 'Authorization': `Bearer ${sessionStorage.getItem(tokenKey) ?? ''}`, 'Content-Type': 'application/json', ...(options.headers ?? {}) },
+  });
+  if (response.status === 401) throw new Unauthorized();
+  const body = response.status === 204 ? null : await response.json().catch(() => null);
+  if (!response.ok) throw new Error(body?.detail ?? `${response.status} ${response.statusText}`);
+  return body;
+}
+
+const statusBadge = status => h('span', { class: `status ${status}` }, status);
+const time = value => value ? new Date(value).toISOString().replace('T', ' ').slice(0, 19) : '';
+const took = (from, to) => {
+  if (!from || !to) return '';
+  const ms = new Date(to) - new Date(from);
+  return ms < 1000 ? `${ms} ms` : ms < 120000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 60000).toFixed(1)} min`;
+};
+const json = value => h('pre', { class: 'json' }, value === undefined ? '' : JSON.stringify(value, null, 2));
+
+function stopRefresh() {
+  if (refreshTimer) clearInterval(refreshTimer);
+  refreshTimer = null;
+}
+
+function showLogin(message) {
+  stopRefresh();
+  me = null;
+  document.getElementById('who').textContent = '';
+  document.getElementById('logout').hidden = true;
+  const input = h('input', { type: 'password', id: 'token', autocomplete: 'off', 'aria-label': 'API token' });
+  const form = h('form', { class: 'login', onsubmit: async event => {
+    event.preventDefault();
+    sessionStorage.setItem(tokenKey, input.value.trim());
+    await route();
+  } },
+    h('h1', {}, 'Trellis'),
+    h('p', {}, 'Enter an API token (read or admin). It is kept for this browser session only.'),
+    message ? h('p', { class: 'error', role: 'alert' }, message) : null,
+    h('label', { for: 'token' }, 'Token'), input,
+    h('button', { type: 'submit' }, 'Log in'));
+  fill(page, form);
+  input.focus();
+}
+
+async function ensureLoggedIn() {
+  if (me) return true;
+  try {
+    me = await api('/api/me');
+  } catch (error) {
+    if (error instanceof Unauthorized) {
+      showLogin(sessionStorage.getItem(tokenKey) ? 'That token is not valid.' : null);
+      return false;
+    }
+    throw error;
+  }
+  document.getElementById('who').textContent = `${me.name} (${me.scope})`;
+  document.getElementById('logout').hidden = false;
+  return true;
+}
+
+const isAdmin = () => me?.scope === 'admin';
+
+// ----- Runs list -----------------------------------------------------------------------------------------------
+
+async function runsPage(params) {
+  const filters = { status: params.get('status') ?? '', workflow: params.get('workflow') ?? '', tag: params.get('tag') ?? '', since: params.get('since') ?? '' };
+  let cursor = params.get('cursor');
+  let paused = false;
+  const counts = h('div', { class: 'counts', 'aria-live': 'polite' });
+  const body = h('tbody');
+  const more = h('p');
+  const pause = h('button', { type: 'button', 'aria-pressed': 'false', onclick: () => {
+    paused = !paused;
+    pause.textContent = paused ? 'Resume live refresh' : 'Pause live refresh';
+    pause.setAttribute('aria-pressed', String(paused));
+  } }, 'Pause live refresh');
+  const find = h('input', { id: 'find', placeholder: 'run id', 'aria-label': 'Find a run by id' });
+  const form = h('form', { class: 'filters', onsubmit: event => {
+    event.preventDefault();
+    const query = new URLSearchParams(Object.entries(Object.fromEntries(new FormData(form))).filter(([, v]) => v));
+    location.hash = `#/runs?${query}`;
+  } },
+    h('label', {}, 'Status', h('select', { name: 'status' }, ['', 'pending', 'running', 'waiting', 'completed', 'failed', 'cancelled']
+      .map(s => h('option', { value: s, selected: s === filters.status }, s || 'any')))),
+    h('label', {}, 'Workflow', h('input', { name: 'workflow', value: filters.workflow })),
+    h('label', {}, 'Tag (key=value)', h('input', { name: 'tag', value: filters.tag })),
+    h('label', {}, 'Created since (2h, 7d)', h('input', { name: 'since', value: filters.since })),
+    h('button', { type: 'submit' }, 'Filter'));
+  const findForm = h('form', { class: 'filters', onsubmit: event => {
+    event.preventDefault();
+    if (find.value.trim()) location.hash = `#/runs/${encodeURIComponent(find.value.trim())}`;
+  } }, find, h('button', { type: 'submit' }, 'Open run'), pause);
+
+  fill(page, h('h1', {}, 'Runs'), counts, form, findForm,
+    h('table', { 'aria-label': 'Runs' }, h('thead', {}, h('tr', {}, ['Run', 'Workflow', 'Status', 'Created (UTC)', 'Took', 'Progress'].map(c => h('th', { scope: 'col' }, c)))), body),
+    more);
+
+  async function load() {
+    const query = new URLSearchParams(Object.entries(filters).filter(([, v]) => v));
+    query.set('limit', '50');
+    if (cursor) query.set('cursor', cursor);
+    const [list, stats] = await Promise.all([api(`/api/runs?${query}`), api('/api/stats?window=24h')]);
+    const byStatus = {};
+    for (const c of [...stats.liveRuns, ...stats.finishedRuns]) byStatus[c.status] = (byStatus[c.status] ?? 0) + c.count;
+    fill(counts, ...['pending', 'running', 'waiting', 'completed', 'failed', 'cancelled']
+      .map(s => h('span', { class: 'count' }, statusBadge(s), ` ${byStatus[s] ?? 0}`)),
+      h('span', { class: 'muted' }, 'live now, and finished in the last 24 h'));
+    fill(body, ...list.runs.map(run => {
+      const open = () => { location.hash = `#/runs/${encodeURIComponent(run.id)}`; };
+      return h('tr', { class: 'run-row', tabindex: '0', onclick: open, onkeydown: event => { if (event.key === 'Enter') open(); } },
+        h('td', {}, h('a', { href: `#/runs/${encodeURIComponent(run.id)}` }, run.id)),
+        h('td', {}, run.workflow), h('td', {}, statusBadge(run.status)), h('td', {}, time(run.createdAt)),
+        h('td', {}, took(run.startedAt ?? run.createdAt, run.completedAt)),
+        h('td', {}, run.progressPercent == null ? '' : `${Math.round(run.progressPercent)}%`));
+    }));
+    fill(more, list.nextCursor
+      ? h('a', { href: `#/runs?${new URLSearchParams({ ...Object.fromEntries(Object.entries(filters).filter(([, v]) => v)), cursor: list.nextCursor })}` }, 'Next page')
+      : (list.runs.length ? '' : 'No runs.'));
+  }
+
+  await load();
+  refreshTimer = setInterval(() => { if (!paused && !cursor) load().catch(() => {}); }, 3000);
+}
+
+// ----- Run page --------------------------------------------------------------------------------------------------
+
+async function runPage(id) {
+  const [run, steps, history, children] = await Promise.all([
+    api(`/api/runs/${encodeURIComponent(id)}`), api(`/api/runs/${encodeURIComponent(id)}/steps`),
+    api(`/api/runs/${encodeURIComponent(id)}/history`), api(`/api/runs/${encodeURIComponent(id)}/children`)]);
+  const detail = h('div', { class: 'panel', id: 'step-data', 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Select a step in the timeline to see its stored data.'));
+  const items = {}; // per-item step rows by position, loaded when expanded
+
+  const facts = h('dl', { class: 'facts' },
+    h('dt', {}, 'Status'), h('dd', {}, statusBadge(run.status), run.waitReason ? ` ${run.waitReason}` : ''),
+    h('dt', {}, 'Workflow'), h('dd', {}, `${run.workflow} v${run.version}`),
+    h('dt', {}, 'Queue'), h('dd', {}, run.queue),
+    h('dt', {}, 'Created'), h('dd', {}, time(run.createdAt)),
+    h('dt', {}, 'Finished'), h('dd', {}, run.completedAt ? `${time(run.completedAt)} (took ${took(run.startedAt ?? run.createdAt, run.completedAt)})` : ''),
+    h('dt', {}, 'Attempts'), h('dd', {}, `${run.attempt} of ${run.maxAttempts}; worker losses ${run.workerLosses} of ${run.maxWorkerLosses}`),
+    h('dt', {}, 'Lease holder'), h('dd', {}, run.lockedBy ? `${run.lockedBy} until ${time(run.leaseExpiresAt)}` : ''),
+    h('dt', {}, 'Progress'), h('dd', {}, run.progressPercent == null ? '' : [h('span', { class: 'progress', role: 'progressbar', 'aria-valuenow': run.progressPercent, 'aria-valuemin': 0, 'aria-valuemax': 100 },
+      Object.assign(h('span'), { style: `width:${run.progressPercent}%` })), ` ${Math.round(run.progressPercent)}% ${run.progressMessage ?? ''}`]),
+    run.parentRunId ? [h('dt', {}, 'Parent'), h('dd', {}, h('a', { href: `#/runs/${encodeURIComponent(run.parentRunId)}` }, run.parentRunId))] : null,
+    run.forkedFromRunId ? [h('dt', {}, 'Forked from'), h('dd', {}, h('a', { href: `#/runs/${encodeURIComponent(run.forkedFromRunId)}` }, run.forkedFromRunId), ` at step ${run.forkedAtStep}`)] : null);
+
+  const actions = isAdmin() ? h('div', { class: 'actions' },
+    ['cancel', 'retry', 'resume'].map(action => h('button', { type: 'button', class: action === 'cancel' ? 'danger' : null, onclick: () => control(action) }, action[0].toUpperCase() + action.slice(1)))) : null;
+
+  async function control(action, body) {
+    if (!confirm(`${action} run ${id}?`)) return;
+    try {
+      const result = await api(`/api/runs/${encodeURIComponent(id)}/${action}`, { method: 'POST', body: body ? JSON.stringify(body) : undefined });
+      location.hash = `#/runs/${encodeURIComponent(result.id)}`;
+      if (result.id === id) await route();
+    } catch (error) {
+      alert(error.message);
+    }
+  }
+
+  function showStep(step) {
+    fill(detail, 
+      h('h2', {}, step.itemIndex == null ? `Step ${step.sequence}: ${step.name}` : `${step.name}, item ${step.itemIndex}`),
+      h('p', {}, statusBadge(step.status), ` ${step.attempts} attempt(s), started ${time(step.startedAt)}, took ${took(step.startedAt, step.completedAt)}`),
+      step.result !== undefined ? [h('h2', {}, 'Result'), json(step.result),
+        h('a', { href: URL.createObjectURL(new Blob([JSON.stringify(step.result, null, 2)], { type: 'application/json' })), download: `${id}-${step.sequence}${step.itemIndex == null ? '' : '-' + step.itemIndex}.json` }, 'Download')] : null,
+      (step.attemptErrors ?? []).map((e, i) => h('div', { class: 'error' }, h('h2', {}, `Attempt ${e.attempt ?? i + 1} failed: ${e.type}`), h('p', {}, e.message), e.stack ? h('pre', { class: 'json' }, e.stack) : null)),
+      step.error && !(step.attemptErrors ?? []).length ? h('div', { class: 'error' }, h('h2', {}, step.error.type), h('p', {}, step.error.message), step.error.stack ? h('pre', { class: 'json' }, step.error.stack) : null) : null,
+      isAdmin() && step.itemIndex == null ? h('button', { type: 'button', onclick: () => control('fork', { fromStep: step.sequence }) }, `Fork from this step`) : null);
+  }
+
+  const timeline = h('div');
+  function drawTimeline() {
+    const rows = [];
+    for (const step of steps.steps) rows.push({ step, label: `${step.sequence} ${step.name}` });
+    for (const perItem of steps.perItemSteps) {
+      rows.push({ perItem, label: `${perItem.sequence} ${perItem.name} (${items[perItem.sequence] ? 'hide' : 'show'} items)` });
+      for (const item of items[perItem.sequence] ?? []) rows.push({ step: item, label: `  item ${item.itemIndex}` });
+    }
+    rows.sort((a, b) => (a.step?.sequence ?? a.perItem.sequence) - (b.step?.sequence ?? b.perItem.sequence));
+    const all = rows.filter(r => r.step?.startedAt);
+    const start = Math.min(...all.map(r => new Date(r.step.startedAt)), new Date(run.createdAt));
+    const end = Math.max(...all.map(r => new Date(r.step.completedAt ?? Date.now())), start + 1);
+    const width = 900, labelWidth = 240, rowHeight = 18;
+    const x = t => labelWidth + (new Date(t) - start) / (end - start) * (width - labelWidth - 10);
+    const chart = svg('svg', { class: 'gantt', viewBox: `0 0 ${width} ${rows.length * rowHeight + 4}`, role: 'img', 'aria-label': 'Step timeline' });
+    rows.forEach((row, i) => {
+      const y = i * rowHeight + 2;
+      chart.append(svg('text', { class: 'label', x: 4, y: y + 13 }, row.label));
+      if (row.perItem) {
+        const toggle = svg('rect', { x: 0, y, width: labelWidth, height: rowHeight - 2, fill: 'transparent', class: 'bar', tabindex: 0, role: 'button', 'aria-label': row.label,
+          onclick: () => toggleItems(row.perItem.sequence), onkeydown: e => { if (e.key === 'Enter') toggleItems(row.perItem.sequence); } });
+        chart.append(toggle);
+        return;
+      }
+      const step = row.step;
+      if (!step.startedAt) return;
+      const color = getComputedStyle(document.documentElement).getPropertyValue(`--${step.status === 'running' ? 'running' : step.status}`).trim() || '#888';
+      // Failed attempts, each a segment of its own, before the last attempt's bar.
+      let from = step.startedAt;
+      for (const e of step.attemptErrors ?? []) {
+        if (!e.at) continue;
+        chart.append(svg('rect', { x: x(from), y, width: Math.max(2, x(e.at) - x(from)), height: rowHeight - 4, fill: getComputedStyle(document.documentElement).getPropertyValue('--failed').trim(), opacity: 0.6 }));
+      }
+      const bar = svg('rect', { class: 'bar', x: x(from), y, width: Math.max(3, x(step.completedAt ?? Date.now()) - x(from)), height: rowHeight - 4, fill: color, tabindex: 0, role: 'button',
+        'aria-label': `${row.label.trim()}: ${step.status}`, onclick: () => showStep(step), onkeydown: e => { if (e.key === 'Enter') showStep(step); } });
+      chart.append(bar);
+    });
+    fill(timeline, chart);
+  }
+
+  async function toggleItems(sequence) {
+    if (items[sequence]) { delete items[sequence]; drawTimeline(); return; }
+    const rows = [];
+    for (let after = -1; ;) {
+      const pageOfItems = await api(`/api/runs/${encodeURIComponent(id)}/steps?seq=${sequence}&after=${after}&limit=1000`);
+      rows.push(...pageOfItems.items);
+      if (pageOfItems.nextAfter == null) break;
+      after = pageOfItems.nextAfter;
+    }
+    items[sequence] = rows;
+    drawTimeline();
+  }
+
+  drawTimeline();
+  fill(page, 
+    h('h1', {}, `Run ${run.id}`), facts, actions,
+    run.error ? h('div', { class: 'panel error' }, h('h2', {}, `Error: ${run.error.type}`), h('p', {}, run.error.message), run.error.stack ? h('pre', { class: 'json' }, run.error.stack) : null) : null,
+    h('h2', {}, 'Input'), json(run.input),
+    run.output !== undefined ? [h('h2', {}, 'Output'), json(run.output)] : null,
+    h('h2', {}, 'Steps'), timeline, detail,
+    children.length ? [h('h2', {}, 'Children'), h('ul', {}, children.map(c => h('li', {}, h('a', { href: `#/runs/${encodeURIComponent(c.id)}` }, c.id), ' ', statusBadge(c.status))))] : null,
+    h('h2', {}, 'History'),
+    h('table', { 'aria-label': 'History' }, h('thead', {}, h('tr', {}, ['At (UTC)', 'Event', 'Worker', 'Attempt', 'Detail'].map(c => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, history.map(e => h('tr', {}, h('td', {}, time(e.at)), h('td', {}, e.event), h('td', {}, e.workerId ?? ''), h('td', {}, e.attempt ?? ''),
+        h('td', {}, e.detail ? JSON.stringify(e.detail) : ''))))));
+  if (['pending', 'running', 'waiting'].includes(run.status)) refreshTimer = setInterval(() => route().catch(() => {}), 3000);
+}
+
+// ----- Workers ---------------------------------------------------------------------------------------------------
+
+async function workersPage() {
+  const workers = await api('/api/workers');
+  fill(page, h('h1', {}, 'Workers'),
+    h('table', { 'aria-label': 'Workers' }, h('thead', {}, h('tr', {}, ['Worker', 'Host', 'Queues', 'Runs in flight / slots', 'Last heartbeat (UTC)'].map(c => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, workers.map(w => h('tr', {}, h('td', {}, w.workerId), h('td', {}, `${w.host} (pid ${w.processId})`), h('td', {}, w.queues.join(', ')),
+        h('td', {}, `${w.runsInFlight} / ${w.slots}`), h('td', {}, time(w.heartbeatAt)))))),
+    workers.length ? null : h('p', {}, 'No live worker.'));
+  refreshTimer = setInterval(() => { if (location.hash.startsWith('#/workers')) workersPage().catch(() => {}); }, 5000);
+}
+
+// ----- Routing ---------------------------------------------------------------------------------------------------
+
+async function route() {
+  stopRefresh();
+  try {
+    if (!await ensureLoggedIn()) return;
+    const [path, query] = (location.hash.slice(1) || '/runs').split('?');
+    const params = new URLSearchParams(query ?? '');
+    if (path.startsWith('/runs/')) await runPage(decodeURIComponent(path.slice('/runs/'.length)));
+    else if (path === '/workers') await workersPage();
+    else await runsPage(params);
+  } catch (error) {
+    if (error instanceof Unauthorized) showLogin('That token is not valid.');
+    else fill(page, h('p', { class: 'error', role: 'alert' }, error.message));
+  }
+}
+
+document.getElementById('logout').addEventListener('click', () => { sessionStorage.removeItem(tokenKey); showLogin(); });
+window.addEventListener('hashchange', route);
+route();
