@@ -56,6 +56,7 @@ const took = (from, to) => {
   const ms = new Date(to) - new Date(from);
   return ms < 1000 ? `${ms} ms` : ms < 120000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 60000).toFixed(1)} min`;
 };
+const clip = (text, max) => text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 const json = value => h('pre', { class: 'json' }, value === undefined ? '' : JSON.stringify(value, null, 2));
 
 function stopRefresh() {
@@ -146,14 +147,18 @@ async function runsPage(params) {
     fill(counts, ...['pending', 'running', 'waiting', 'completed', 'failed', 'cancelled']
       .map(s => h('span', { class: 'count' }, statusBadge(s), ` ${byStatus[s] ?? 0}`)),
       h('span', { class: 'muted' }, 'live now, and finished in the last 24 h'));
+    // A refresh must not take the keyboard's place away: the run link that had the focus gets it back.
+    const focused = body.contains(document.activeElement) ? document.activeElement.getAttribute('href') : null;
     fill(body, ...list.runs.map(run => {
       const open = () => { location.hash = `#/runs/${encodeURIComponent(run.id)}`; };
-      return h('tr', { class: 'run-row', tabindex: '0', onclick: open, onkeydown: event => { if (event.key === 'Enter') open(); } },
+      // The row opens the run on a click; for the keyboard, its link is the one stop (a focusable row around a link would nest them).
+      return h('tr', { class: 'run-row', onclick: open },
         h('td', {}, h('a', { href: `#/runs/${encodeURIComponent(run.id)}` }, run.id)),
         h('td', {}, run.workflow), h('td', {}, statusBadge(run.status)), h('td', {}, time(run.createdAt)),
         h('td', {}, took(run.startedAt ?? run.createdAt, run.completedAt)),
         h('td', {}, run.progressPercent == null ? '' : `${Math.round(run.progressPercent)}%`));
     }));
+    if (focused) body.querySelector(`a[href="${CSS.escape(focused)}"]`)?.focus();
     fill(more, list.nextCursor
       ? h('a', { href: `#/runs?${new URLSearchParams({ ...Object.fromEntries(Object.entries(filters).filter(([, v]) => v)), cursor: list.nextCursor })}` }, 'Next page')
       : (list.runs.length ? '' : 'No runs.'));
@@ -179,9 +184,9 @@ async function runPage(id) {
     h('dt', {}, 'Created'), h('dd', {}, time(run.createdAt)),
     h('dt', {}, 'Finished'), h('dd', {}, run.completedAt ? `${time(run.completedAt)} (took ${took(run.startedAt ?? run.createdAt, run.completedAt)})` : ''),
     h('dt', {}, 'Attempts'), h('dd', {}, `${run.attempt} of ${run.maxAttempts}; worker losses ${run.workerLosses} of ${run.maxWorkerLosses}`),
-    h('dt', {}, 'Lease holder'), h('dd', {}, run.lockedBy ? `${run.lockedBy} until ${time(run.leaseExpiresAt)}` : ''),
-    h('dt', {}, 'Progress'), h('dd', {}, run.progressPercent == null ? '' : [h('span', { class: 'progress', role: 'progressbar', 'aria-valuenow': run.progressPercent, 'aria-valuemin': 0, 'aria-valuemax': 100 },
-      Object.assign(h('span'), { style: `width:${run.progressPercent}%` })), ` ${Math.round(run.progressPercent)}% ${run.progressMessage ?? ''}`]),
+    run.lockedBy ? [h('dt', {}, 'Lease holder'), h('dd', {}, `${run.lockedBy} until ${time(run.leaseExpiresAt)}`)] : null,
+    run.progressPercent == null ? null : [h('dt', {}, 'Progress'), h('dd', {}, h('span', { class: 'progress', role: 'progressbar', 'aria-label': 'Progress', 'aria-valuenow': run.progressPercent, 'aria-valuemin': 0, 'aria-valuemax': 100 },
+      Object.assign(h('span'), { style: `width:${run.progressPercent}%` })), ` ${Math.round(run.progressPercent)}% ${run.progressMessage ?? ''}`)],
     run.parentRunId ? [h('dt', {}, 'Parent'), h('dd', {}, h('a', { href: `#/runs/${encodeURIComponent(run.parentRunId)}` }, run.parentRunId))] : null,
     run.forkedFromRunId ? [h('dt', {}, 'Forked from'), h('dd', {}, h('a', { href: `#/runs/${encodeURIComponent(run.forkedFromRunId)}` }, run.forkedFromRunId), ` at step ${run.forkedAtStep}`)] : null);
 
@@ -224,7 +229,7 @@ async function runPage(id) {
     const end = Math.max(...all.map(r => new Date(r.step.completedAt ?? Date.now())), start + 1);
     const width = 900, labelWidth = 240, rowHeight = 18;
     const x = t => labelWidth + (new Date(t) - start) / (end - start) * (width - labelWidth - 10);
-    const chart = svg('svg', { class: 'gantt', viewBox: `0 0 ${width} ${rows.length * rowHeight + 4}`, role: 'img', 'aria-label': 'Step timeline' });
+    const chart = svg('svg', { class: 'gantt', viewBox: `0 0 ${width} ${rows.length * rowHeight + 4}`, role: 'group', 'aria-label': 'Step timeline' });
     rows.forEach((row, i) => {
       const y = i * rowHeight + 2;
       chart.append(svg('text', { class: 'label', x: 4, y: y + 13 }, row.label));
@@ -274,7 +279,7 @@ async function runPage(id) {
     h('h2', {}, 'History'),
     h('table', { 'aria-label': 'History' }, h('thead', {}, h('tr', {}, ['At (UTC)', 'Event', 'Worker', 'Attempt', 'Detail'].map(c => h('th', { scope: 'col' }, c)))),
       h('tbody', {}, history.map(e => h('tr', {}, h('td', {}, time(e.at)), h('td', {}, e.event), h('td', {}, e.workerId ?? ''), h('td', {}, e.attempt ?? ''),
-        h('td', {}, e.detail ? JSON.stringify(e.detail) : ''))))));
+        h('td', { title: e.detail ? JSON.stringify(e.detail) : null }, e.detail ? clip(JSON.stringify(e.detail), 160) : ''))))));
   if (['pending', 'running', 'waiting'].includes(run.status)) refreshTimer = setInterval(() => route().catch(() => {}), 3000);
 }
 

@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using Deque.AxeCore.Playwright;
+using Microsoft.Playwright;
+
+namespace Trellis.Dashboard.Tests;
+
+/// <summary>The dashboard in a real browser (headless Chromium): what a user sees and does.</summary>
+public sealed class DashboardTests(DashboardServer server) : IClassFixture<DashboardServer>
+{
+    [Fact]
+    public async Task AnAdmin_LogsIn_OpensAFailedRun_SeesItsStepDataAndError_RetriesIt_AndSeesItComplete()
+    {
+        var n = Random.Shared.Next(1_000, 1_000_000);
+        Workflows.Broken[n] = true;
+        var run = await server.Client.StartAsync<Workflows.Steps>(n);
+        await Assert.ThrowsAsync<RunFailedException>(() => run.GetResultAsync(TimeSpan.FromSeconds(30)));
+
+        var page = await server.LogInAsync(DashboardServer.AdminToken);
+        await page.GetByRole(AriaRole.Link, new() { Name = run.RunId }).ClickAsync();
+        await page.GetByRole(AriaRole.Heading, new() { Name = $"Run {run.RunId}" }).WaitForAsync();
+        await Expect(page.Locator(".status.failed").First).ToBeVisibleAsync();
+        await Expect(page.GetByText($"OCR engine crashed on chapter {n}").First).ToBeVisibleAsync();
+
+        // The completed first step's stored data, then the failed step's error.
+        await page.GetByRole(AriaRole.Button, new() { Name = "0 load: completed" }).ClickAsync();
+        await Expect(page.Locator("#step-data")).ToContainTextAsync("\"chapter\": " + n);
+        await page.GetByRole(AriaRole.Button, new() { Name = "1 ocr: failed" }).ClickAsync();
+        await Expect(page.Locator("#step-data")).ToContainTextAsync($"OCR engine crashed on chapter {n}");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(DashboardServer.ScreenshotFolder, "run-page.png"), FullPage = true });
+
+        Workflows.Broken.TryRemove(n, out _);
+        page.Dialog += (_, dialog) => dialog.AcceptAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Retry" }).ClickAsync();
+        await Expect(page.Locator(".status.completed").First).ToBeVisibleAsync(new() { Timeout = 20_000 });
+        Assert.Equal($"video of text of chapter {n}", await run.GetResultAsync(TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
+    public async Task AReader_SeesNoActionButtons_AndTheApiRefusesAnAction()
+    {
+        var run = await server.Client.StartAsync<Workflows.Steps>(1);
+        await run.GetResultAsync(TimeSpan.FromSeconds(30));
+        var page = await server.LogInAsync(DashboardServer.ReadToken);
+        await page.GotoAsync($"{server.BaseUrl}/#/runs/{Uri.EscapeDataString(run.RunId)}");
+        await page.GetByRole(AriaRole.Heading, new() { Name = $"Run {run.RunId}" }).WaitForAsync();
+        foreach (var action in new[] { "Cancel", "Retry", "Resume" })
+        {
+            Assert.Equal(0, await page.GetByRole(AriaRole.Button, new() { Name = action }).CountAsync());
+        }
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "0 load: completed" }).ClickAsync();
+        Assert.Equal(0, await page.GetByRole(AriaRole.Button, new() { Name = "Fork from this step" }).CountAsync());
+
+        using var http = new HttpClient { BaseAddress = new Uri(server.BaseUrl) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", DashboardServer.ReadToken);
+        Assert.Equal(HttpStatusCode.Forbidden, (await http.PostAsync($"/api/runs/{run.RunId}/retry", null)).StatusCode);
+    }
+
+    [Fact]
+    public async Task AThousandItemTimeline_RendersInUnderTwoSeconds()
+    {
+        var run = await server.Client.StartAsync<Workflows.Pages>(1000);
+        Assert.Equal(1000, await run.GetResultAsync(TimeSpan.FromSeconds(60)));
+        var page = await server.LogInAsync(DashboardServer.ReadToken);
+        await page.GotoAsync($"{server.BaseUrl}/#/runs/{Uri.EscapeDataString(run.RunId)}");
+        var toggle = page.GetByRole(AriaRole.Button, new() { Name = "0 ocr page (show items)" });
+        await toggle.WaitForAsync();
+
+        var clock = Stopwatch.StartNew();
+        await toggle.ClickAsync();
+        await Expect(page.Locator("svg.gantt rect.bar")).ToHaveCountAsync(1001, new() { Timeout = 10_000 });
+        clock.Stop();
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"the 1,000 items took {clock.Elapsed.TotalMilliseconds:0} ms to render");
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "item 999: completed" }).ClickAsync();
+        await Expect(page.Locator("#step-data")).ToContainTextAsync("page 1000: some text");
+    }
+
+    [Fact]
+    public async Task TheRunsList_IsUsableByKeyboard_AndHasNoContrastFailures()
+    {
+        var run = await server.Client.StartAsync<Workflows.Steps>(2);
+        await run.GetResultAsync(TimeSpan.FromSeconds(30));
+        var page = await server.LogInAsync(DashboardServer.ReadToken);
+        await Expect(page.GetByRole(AriaRole.Link, new() { Name = run.RunId })).ToBeVisibleAsync();
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(DashboardServer.ScreenshotFolder, "runs-list.png"), FullPage = true });
+
+        var results = await page.RunAxe();
+        Assert.True(results.Violations.Length == 0, string.Join("\n", results.Violations.Select(v => $"{v.Id}: {v.Help} ({v.Nodes.Length} node(s))")));
+
+        // From the last control above the list, Tab reaches the newest run's link; Enter opens it.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Pause live refresh" }).FocusAsync();
+        await page.Keyboard.PressAsync("Tab");
+        Assert.Equal(("A", run.RunId), (await page.EvaluateAsync<string>("document.activeElement.tagName"), await page.EvaluateAsync<string>("document.activeElement.textContent")));
+        await page.Keyboard.PressAsync("Enter");
+        await page.Locator("h1", new() { HasTextString = "Run " }).WaitForAsync();
+        var runPage = await page.RunAxe();
+        Assert.True(runPage.Violations.Length == 0, string.Join("\n", runPage.Violations.Select(v => $"{v.Id}: {v.Help} ({v.Nodes.Length} node(s))")));
+    }
+
+    private static ILocatorAssertions Expect(ILocator locator) => Assertions.Expect(locator);
+}
