@@ -100,5 +100,26 @@ public sealed class DashboardTests(DashboardServer server) : IClassFixture<Dashb
         Assert.True(runPage.Violations.Length == 0, string.Join("\n", runPage.Violations.Select(v => $"{v.Id}: {v.Help} ({v.Nodes.Length} node(s))")));
     }
 
+    [Fact]
+    public async Task TheOverview_ChartsTheRunsPerMinuteByOutcome_AndListsStepDurations()
+    {
+        var done = await server.Client.StartAsync<Workflows.Steps>(3);
+        await done.GetResultAsync(TimeSpan.FromSeconds(30));
+        Workflows.Broken[4] = true;
+        var failed = await server.Client.StartAsync<Workflows.Steps>(4);
+        await Assert.ThrowsAsync<RunFailedException>(() => failed.GetResultAsync(TimeSpan.FromSeconds(30)));
+        Workflows.Broken.TryRemove(4, out _);
+
+        var page = await server.LogInAsync(DashboardServer.ReadToken);
+        await page.GetByRole(AriaRole.Link, new() { Name = "Overview" }).ClickAsync();
+        await page.GetByRole(AriaRole.Heading, new() { Name = "Overview" }).WaitForAsync();
+        await Expect(page.GetByRole(AriaRole.Img, new() { Name = "Runs finished per minute over the last 1h" })).ToBeVisibleAsync();
+        Assert.True(await page.Locator("svg rect").CountAsync() >= 2); // a completed and a failed segment at least
+        await Expect(page.Locator("table").Last).ToContainTextAsync("encode");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(DashboardServer.ScreenshotFolder, "overview.png"), FullPage = true });
+        var results = await page.RunAxe();
+        Assert.True(results.Violations.Length == 0, string.Join("\n", results.Violations.Select(v => $"{v.Id}: {v.Help} ({v.Nodes.Length} node(s))")));
+    }
+
     private static ILocatorAssertions Expect(ILocator locator) => Assertions.Expect(locator);
 }

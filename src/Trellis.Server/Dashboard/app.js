@@ -283,6 +283,60 @@ async function runPage(id) {
   if (['pending', 'running', 'waiting'].includes(run.status)) refreshTimer = setInterval(() => route().catch(() => {}), 3000);
 }
 
+// ----- Overview --------------------------------------------------------------------------------------------------
+
+async function overviewPage(params) {
+  const window = ['1h', '6h', '24h', '7d'].includes(params.get('window')) ? params.get('window') : '1h';
+  const data = await api(`/api/analytics?window=${window}`);
+  const style = getComputedStyle(document.documentElement);
+  const colour = name => style.getPropertyValue(`--${name}`).trim();
+
+  // Runs finished per minute, by outcome, stacked: one bar per minute of the window that had any.
+  const perMinute = new Map();
+  for (const point of data.throughput) {
+    const minute = perMinute.get(point.minute) ?? { completed: 0, failed: 0, cancelled: 0 };
+    minute.completed += point.completed; minute.failed += point.failed; minute.cancelled += point.cancelled;
+    perMinute.set(point.minute, minute);
+  }
+  const minutes = [...perMinute.entries()].sort(([a], [b]) => new Date(a) - new Date(b));
+  const peak = Math.max(1, ...minutes.map(([, m]) => m.completed + m.failed + m.cancelled));
+  const width = 900, height = 180, left = 40, barWidth = Math.max(2, Math.min(24, (width - left) / Math.max(1, minutes.length) - 2));
+  const chart = svg('svg', { class: 'gantt', viewBox: `0 0 ${width} ${height + 24}`, role: 'img', 'aria-label': `Runs finished per minute over the last ${window}` },
+    svg('text', { class: 'label', x: 0, y: 12 }, String(peak)), svg('text', { class: 'label', x: 0, y: height }, '0'));
+  minutes.forEach(([at, m], i) => {
+    const x = left + i * (barWidth + 2);
+    let y = height;
+    for (const outcome of ['completed', 'failed', 'cancelled']) {
+      const h2 = m[outcome] / peak * (height - 10);
+      if (!h2) continue;
+      y -= h2;
+      chart.append(svg('rect', { x, y, width: barWidth, height: h2, fill: colour(outcome) }, svg('title', {}, `${time(at).slice(11, 16)}: ${m[outcome]} ${outcome}`)));
+    }
+  });
+  if (minutes.length) {
+    chart.append(svg('text', { class: 'label', x: left, y: height + 18 }, time(minutes[0][0]).slice(11, 16)));
+    chart.append(svg('text', { class: 'label', x: left + (minutes.length - 1) * (barWidth + 2), y: height + 18 }, time(minutes.at(-1)[0]).slice(11, 16)));
+  }
+
+  const figures = (first, rows) => h('table', {}, h('thead', {}, h('tr', {}, [first, 'Active', 'Completed', 'Failed', 'Cancelled'].map(c => h('th', { scope: 'col' }, c)))),
+    h('tbody', {}, rows.map(([label, f]) => h('tr', {}, h('td', {}, label), h('td', {}, f.active), h('td', {}, f.completed), h('td', {}, f.failed), h('td', {}, f.cancelled)))));
+  const ms = value => value < 1000 ? `${value.toFixed(1)} ms` : `${(value / 1000).toFixed(2)} s`;
+  fill(page,
+    h('h1', {}, 'Overview'),
+    h('p', {}, 'Window: ', ['1h', '6h', '24h', '7d'].map(w => [w === window ? h('strong', {}, w) : h('a', { href: `#/overview?window=${w}` }, w), ' ']),
+      h('span', { class: 'muted' }, `figures made ${time(data.at)} UTC; active runs are live now, the rest were created in the window`)),
+    h('h2', {}, 'Runs finished per minute'),
+    h('p', { class: 'muted' }, h('span', { class: 'status completed' }, 'completed'), ' ', h('span', { class: 'status failed' }, 'failed'), ' ', h('span', { class: 'status cancelled' }, 'cancelled')),
+    minutes.length ? chart : h('p', {}, 'No run finished in the window.'),
+    h('h2', {}, 'Per workflow'), figures('Workflow', data.workflows.map(f => [f.workflow, f])),
+    data.tags.length ? [h('h2', {}, 'Per tag'), figures('Tag', data.tags.slice(0, 20).map(f => [`${f.tagKey}=${f.tagValue}`, f]))] : null,
+    h('h2', {}, 'Step durations'),
+    h('table', {}, h('thead', {}, h('tr', {}, ['Workflow', 'Step', 'Count', 'p50', 'p90', 'p99', 'Max'].map(c => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, data.steps.map(st => h('tr', {}, h('td', {}, st.workflow), h('td', {}, st.step), h('td', {}, st.count),
+        h('td', {}, ms(st.p50Ms)), h('td', {}, ms(st.p90Ms)), h('td', {}, ms(st.p99Ms)), h('td', {}, ms(st.maxMs)))))));
+  refreshTimer = setInterval(() => { if (location.hash.startsWith('#/overview')) overviewPage(params).catch(() => {}); }, 10000);
+}
+
 // ----- Workers ---------------------------------------------------------------------------------------------------
 
 async function workersPage() {
@@ -305,6 +359,7 @@ async function route() {
     const params = new URLSearchParams(query ?? '');
     if (path.startsWith('/runs/')) await runPage(decodeURIComponent(path.slice('/runs/'.length)));
     else if (path === '/workers') await workersPage();
+    else if (path === '/overview') await overviewPage(params);
     else await runsPage(params);
   } catch (error) {
     if (error instanceof Unauthorized) showLogin('That token is not valid.');
