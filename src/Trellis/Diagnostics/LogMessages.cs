@@ -17,13 +17,13 @@ internal static partial class LogMessages
     [LoggerMessage(1003, LogLevel.Warning, "Worker {WorkerId}: shutdown timeout reached; releasing {Count} run(s) back to the queue")]
     public static partial void ReleasingOnShutdown(this ILogger logger, string workerId, int count);
 
-    [LoggerMessage(1060, LogLevel.Warning, "The database cannot be reached ({Error}, while {What}); Trellis keeps running and tries again, backing off, and logs when it is back")]
+    [LoggerMessage(1060, LogLevel.Warning, "The database cannot be reached, or refuses work for now ({Error}, while {What}); Trellis keeps running and tries again, backing off, and logs when it answers again")]
     public static partial void StoreDown(this ILogger logger, Exception exception, string what, string error);
 
     [LoggerMessage(1061, LogLevel.Debug, "Still no database ({Error}, while {What})")]
     public static partial void StoreStillDown(this ILogger logger, string what, string error);
 
-    [LoggerMessage(1062, LogLevel.Information, "The database is reachable again after {Duration}; {Covered} failed call(s) meanwhile were not logged one by one")]
+    [LoggerMessage(1062, LogLevel.Information, "The database answers again after {Duration}; {Covered} failed call(s) meanwhile were not logged one by one")]
     public static partial void StoreBack(this ILogger logger, TimeSpan duration, int covered);
 
     [LoggerMessage(1010, LogLevel.Warning, "Claiming runs failed ({Error}); retrying in {Delay}")]
