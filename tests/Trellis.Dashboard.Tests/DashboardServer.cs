@@ -53,7 +53,8 @@ public sealed class DashboardServer : IAsyncLifetime
             .UseTestDatabase(Database)
             .Configure(o => o.DefaultQueue = "dashboard")
             .AddWorkflow<Workflows.Steps>()
-            .AddWorkflow<Workflows.Pages>());
+            .AddWorkflow<Workflows.Pages>()
+            .AddWorkflow<Workflows.WaitForGo>());
         builder.Services.AddTrellisApi(api =>
         {
             api.Tokens.Add(new ApiToken { Token = ReadToken, Scope = ApiScope.Read, Name = "reader" });

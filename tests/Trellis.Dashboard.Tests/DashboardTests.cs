@@ -121,5 +121,21 @@ public sealed class DashboardTests(DashboardServer server) : IClassFixture<Dashb
         Assert.True(results.Violations.Length == 0, string.Join("\n", results.Violations.Select(v => $"{v.Id}: {v.Help} ({v.Nodes.Length} node(s))")));
     }
 
+    [Fact]
+    public async Task AWaitingRun_SaysWhatItWaitsForAndUntilWhen_AndAnAdminPublishesItsEventFromThePage()
+    {
+        var key = Guid.NewGuid().ToString("N")[..8];
+        var run = await server.Client.StartAsync<Workflows.WaitForGo>(key);
+        await Eventually.HoldsAsync(async () => (await run.GetAsync()).Status == RunStatus.Waiting, "the run waits");
+
+        var page = await server.LogInAsync(DashboardServer.AdminToken);
+        await page.GotoAsync($"{server.BaseUrl}/#/runs/{Uri.EscapeDataString(run.RunId)}");
+        await Expect(page.Locator("#waits")).ToContainTextAsync($"Waits for event go / {key} until");
+        await page.GetByLabel("Event data (JSON)").FillAsync("\"from the dashboard\"");
+        await page.GetByRole(AriaRole.Button, new() { Name = $"Publish go / {key}" }).ClickAsync();
+        Assert.Equal("from the dashboard", await run.GetResultAsync(TimeSpan.FromSeconds(20)));
+        await Expect(page.Locator(".status.completed").First).ToBeVisibleAsync(new() { Timeout = 10_000 });
+    }
+
     private static ILocatorAssertions Expect(ILocator locator) => Assertions.Expect(locator);
 }

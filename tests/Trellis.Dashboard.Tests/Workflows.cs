@@ -29,4 +29,11 @@ public static class Workflows
             return texts.Length;
         }
     }
+
+    /// <summary>Waits for the event ("go", its input) and returns its data.</summary>
+    public sealed class WaitForGo : Workflow<string, string>
+    {
+        public override async Task<string> RunAsync(WorkflowContext context, string key) =>
+            (await context.WaitForEventAsync<string>("go", key, TimeSpan.FromHours(1))).Data ?? "";
+    }
 }

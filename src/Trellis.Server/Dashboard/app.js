@@ -205,7 +205,7 @@ async function runPage(id) {
   }
 
   function showStep(step) {
-    fill(detail, 
+    fill(detail,
       h('h2', {}, step.itemIndex == null ? `Step ${step.sequence}: ${step.name}` : `${step.name}, item ${step.itemIndex}`),
       h('p', {}, statusBadge(step.status), ` ${step.attempts} attempt(s), started ${time(step.startedAt)}, took ${took(step.startedAt, step.completedAt)}`),
       step.result !== undefined ? [h('h2', {}, 'Result'), json(step.result),
@@ -268,9 +268,28 @@ async function runPage(id) {
     drawTimeline();
   }
 
+  // What a waiting run waits for, and until when (its wake-up: a timeout, a sleep's end, or its deadline).
+  let waits = null;
+  if (run.status === 'waiting') {
+    const until = new Date(run.scheduledAt).getUTCFullYear() < 9000 ? ` until ${time(run.scheduledAt)} UTC` : '';
+    const event = /^event (.+) \/ (.+)$/.exec(run.waitReason ?? '');
+    const data = h('textarea', { id: 'event-data', rows: 3, cols: 50, 'aria-label': 'Event data (JSON)' });
+    const publish = event && isAdmin() ? h('form', { class: 'filters', onsubmit: async e => {
+      e.preventDefault();
+      try {
+        const text = data.value.trim();
+        await api('/api/events', { method: 'POST', body: JSON.stringify({ name: event[1], key: event[2], data: text ? JSON.parse(text) : null }) });
+        await route();
+      } catch (error) {
+        alert(error.message);
+      }
+    } }, h('label', {}, 'Data (JSON)', data), h('button', { type: 'submit' }, `Publish ${event[1]} / ${event[2]}`)) : null;
+    waits = h('div', { class: 'panel', id: 'waits' }, h('h2', {}, 'Waiting'), h('p', {}, `Waits for ${run.waitReason ?? 'something'}${until}.`), publish);
+  }
+
   drawTimeline();
-  fill(page, 
-    h('h1', {}, `Run ${run.id}`), facts, actions,
+  fill(page,
+    h('h1', {}, `Run ${run.id}`), facts, actions, waits,
     run.error ? h('div', { class: 'panel error' }, h('h2', {}, `Error: ${run.error.type}`), h('p', {}, run.error.message), run.error.stack ? h('pre', { class: 'json' }, run.error.stack) : null) : null,
     h('h2', {}, 'Input'), json(run.input),
     run.output !== undefined ? [h('h2', {}, 'Output'), json(run.output)] : null,
