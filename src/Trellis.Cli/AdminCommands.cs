@@ -104,7 +104,7 @@ internal static class AdminCommands
         new(new PostgresStoreOptions
         {
             ConnectionString = context.ConnectionString,
-            Schema = context.SchemaName ?? (Environment.GetEnvironmentVariable("TRELLIS_SCHEMA") is { Length: > 0 } schema ? schema : null),
+            Schema = context.SchemaName,
             ReadEnvironment = false,
         });
 }

@@ -26,7 +26,8 @@ internal sealed class CliContext : IAsyncDisposable
     private CliContext(ParseResult parse, string connectionString, EmbeddedPostgres? embedded)
     {
         ConnectionString = connectionString;
-        SchemaName = parse.GetValue(Schema);
+        // --schema, else TRELLIS_SCHEMA; null leaves the store's default.
+        SchemaName = parse.GetValue(Schema) ?? (Environment.GetEnvironmentVariable("TRELLIS_SCHEMA") is { Length: > 0 } schema ? schema : null);
         AsJson = parse.GetValue(Json);
         _embedded = embedded;
     }
@@ -59,9 +60,12 @@ internal sealed class CliContext : IAsyncDisposable
     }
 
     /// <summary>A Trellis builder on this database and schema, reading nothing else from the environment.</summary>
-    public TrellisBuilder Trellis() => TrellisEngine.Create().UsePostgres(ConnectionString, pg =>
+    public TrellisBuilder Trellis() => UseDatabase(TrellisEngine.Create());
+
+    /// <summary>Points <paramref name="builder"/> at this database and schema (for a host's <c>AddTrellis</c> too).</summary>
+    public TrellisBuilder UseDatabase(TrellisBuilder builder) => builder.UsePostgres(ConnectionString, pg =>
     {
-        pg.Schema = SchemaName ?? (Environment.GetEnvironmentVariable("TRELLIS_SCHEMA") is { Length: > 0 } schema ? schema : null);
+        pg.Schema = SchemaName;
         pg.ReadEnvironment = false;
     });
 

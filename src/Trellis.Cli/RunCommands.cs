@@ -146,7 +146,6 @@ internal static class RunCommands
     }
 
     private static DateTimeOffset Since(string text) =>
-        Durations.TryParse(text, out var ago) ? DateTimeOffset.UtcNow - ago
-        : DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var at) ? at
+        Durations.TryParseTime(text, DateTimeOffset.UtcNow, out var at) ? at
         : throw new ArgumentException($"--since '{text}' is neither a duration (30m, 2h, 7d) nor an ISO 8601 time.");
 }

@@ -58,12 +58,7 @@ internal static class ServeCommand
             builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
             // Trellis logs a database outage once; the health check service would log it again on every /health call.
             builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.Critical);
-            builder.Services.AddTrellis(trellis => trellis
-                .UsePostgres(context.ConnectionString, pg =>
-                {
-                    pg.Schema = context.SchemaName ?? Env("TRELLIS_SCHEMA");
-                    pg.ReadEnvironment = false;
-                })
+            builder.Services.AddTrellis(trellis => context.UseDatabase(trellis)
                 .AddWorkflow(_ => new MangaToVideo.MangaToVideoWorkflow(new MangaToVideo.PageTools()))
                 .ConfigureWorker(w => w.Enabled = parse.GetValue(workers)));
             builder.Services.AddTrellisApi(api =>

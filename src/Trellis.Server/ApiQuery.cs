@@ -38,12 +38,7 @@ internal static class ApiQuery
             return null;
         }
 
-        if (Durations.TryParse(text, out var ago))
-        {
-            return (time ?? TimeProvider.System).GetUtcNow() - ago;
-        }
-
-        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at) && text.Length >= 10 ? at
+        return Durations.TryParseTime(text, (time ?? TimeProvider.System).GetUtcNow(), out var at) ? at
             : throw Problems.BadRequest($"'{name}' must be an ISO 8601 time (2026-12-05T10:00:00Z) or a duration back from now (30s, 15m, 2h, 7d).");
     }
 
@@ -79,5 +74,17 @@ public static class Durations
 
         duration = TimeSpan.FromSeconds(seconds);
         return true;
+    }
+
+    /// <summary>An ISO 8601 time with an offset (2026-12-05T10:00:00Z), or a duration back from <paramref name="now"/> (7d).</summary>
+    public static bool TryParseTime(string? text, DateTimeOffset now, out DateTimeOffset time)
+    {
+        if (TryParse(text, out var ago))
+        {
+            time = now - ago;
+            return true;
+        }
+
+        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out time) && text!.Length >= 10;
     }
 }
