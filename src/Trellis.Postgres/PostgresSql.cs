@@ -27,6 +27,7 @@ internal sealed class PostgresSql
         Statistics = new StatisticsSql(schema.Quoted);
         Workers = new WorkerSql(schema.Quoted);
         QueueStats = PostgresStore.QueueStatsSql(schema.Quoted);
+        QueueReport = new QueueReportSql(schema.Quoted);
         Retention = new RetentionSql(schema.Quoted);
         EventLockPrefix = $"trellis.event:{schema.Name}:";
     }
@@ -49,6 +50,7 @@ internal sealed class PostgresSql
     public StatisticsSql Statistics { get; }
     public WorkerSql Workers { get; }
     public string QueueStats { get; }
+    public QueueReportSql QueueReport { get; }
     public RetentionSql Retention { get; }
 
     /// <summary>What an event lock's key starts with: waits and publishes on one name and key take the same lock.</summary>

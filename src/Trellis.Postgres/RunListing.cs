@@ -45,6 +45,11 @@ internal static class RunListing
             Filter("r.workflow_name = ?", PostgresStore.Text(workflow));
         }
 
+        if (query.Queue is { } queue)
+        {
+            Filter("r.queue = ?", PostgresStore.Text(queue));
+        }
+
         if (query.CorrelationId is { } correlation)
         {
             Filter("r.correlation_id = ?", PostgresStore.Text(correlation));

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Trellis.Storage;
 
 namespace Trellis.Server;
 
@@ -46,4 +47,19 @@ internal sealed record HistoryView(DateTimeOffset At, string Event, string? Work
 {
     public static HistoryView Of(RunHistoryEntry h) => new(
         h.At, h.Event, h.WorkerId, h.Epoch, h.Attempt, h.DetailJson is null ? null : JsonDocument.Parse(h.DetailJson).RootElement.Clone());
+}
+
+/// <summary>One queue's figures, the oldest ready run's age in seconds.</summary>
+internal sealed record QueueView(
+    string Queue, long Ready, long Scheduled, long Running, long Waiting, double OldestReadySeconds,
+    long Completed, long Failed, long Cancelled, long Workers, long WorkerSlots)
+{
+    public static QueueView Of(QueueFigures q) => new(
+        q.Queue, q.Ready, q.Scheduled, q.Running, q.Waiting, q.OldestReadyAge.TotalSeconds, q.Completed, q.Failed, q.Cancelled, q.Workers, q.WorkerSlots);
+}
+
+/// <summary>The queues' figures and their finished runs per minute.</summary>
+internal sealed record QueueReportView(DateTimeOffset At, DateTimeOffset Since, IReadOnlyList<QueueView> Queues, IReadOnlyList<QueueMinute> Throughput)
+{
+    public static QueueReportView Of(QueueReport r) => new(r.At, r.Since, [.. r.Queues.Select(QueueView.Of)], r.Throughput);
 }

@@ -32,7 +32,7 @@ internal static class RunEndpoints
     private static async Task<IResult> ListAsync(HttpRequest request, TrellisClient client, CancellationToken cancellationToken)
     {
         var query = request.Query;
-        ApiQuery.OnlyKnown(query, "status", "workflow", "correlationId", "tag", "since", "until", "limit", "cursor");
+        ApiQuery.OnlyKnown(query, "status", "workflow", "queue", "correlationId", "tag", "since", "until", "limit", "cursor");
         var tag = ApiQuery.String(query, "tag") is { } tagText
             ? tagText.Split('=', 2) is [var key, var value] && key.Length > 0 ? new KeyValuePair<string, string>(key, value)
                 : throw Problems.BadRequest("'tag' must be key=value.")
@@ -41,6 +41,7 @@ internal static class RunEndpoints
         {
             Status = ApiQuery.String(query, "status") is { } status ? ApiQuery.Status(status) : null,
             WorkflowName = ApiQuery.String(query, "workflow"),
+            Queue = ApiQuery.String(query, "queue"),
             CorrelationId = ApiQuery.String(query, "correlationId"),
             Tag = tag,
             CreatedAfter = ApiQuery.Time(query, "since"),

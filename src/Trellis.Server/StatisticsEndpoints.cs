@@ -4,13 +4,15 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Trellis.Server;
 
-/// <summary><c>GET /api/stats</c> and <c>GET /api/analytics</c>.</summary>
+/// <summary><c>GET /api/stats</c>, <c>/api/analytics</c>, <c>/api/queues</c> and <c>/api/workers</c>.</summary>
 internal static class StatisticsEndpoints
 {
     public static void Map(RouteGroupBuilder api)
     {
         api.MapGet("/stats", StatsAsync).WithTags("Statistics").RequireAuthorization(ApiPolicies.Read)
             .WithSummary("Live runs by workflow and status, runs created in the window (?window=1h) by status, table sizes, slow statements.");
+        api.MapGet("/queues", QueuesAsync).WithTags("Queues").RequireAuthorization(ApiPolicies.Read)
+            .WithSummary("Per queue: ready (depth), scheduled, running and waiting runs, the oldest ready run's age, finished runs by outcome and per minute over ?window=1h, live workers and their slots.");
         api.MapGet("/workers", WorkersAsync).WithTags("Workers").RequireAuthorization(ApiPolicies.Read)
             .WithSummary("The live workers: host, process, queues, slots, runs in flight, last heartbeat.");
         api.MapGet("/analytics", AnalyticsAsync).WithTags("Statistics").RequireAuthorization(ApiPolicies.Read)
@@ -28,6 +30,9 @@ internal static class StatisticsEndpoints
 
     private static async Task<IResult> AnalyticsAsync(HttpRequest request, TrellisClient client, CancellationToken cancellationToken) =>
         ApiJson.Ok(await client.GetAnalyticsAsync(Window(request), cancellationToken));
+
+    private static async Task<IResult> QueuesAsync(HttpRequest request, TrellisClient client, CancellationToken cancellationToken) =>
+        ApiJson.Ok(QueueReportView.Of(await client.GetQueueReportAsync(Window(request), cancellationToken)));
 
     private static TimeSpan? Window(HttpRequest request)
     {

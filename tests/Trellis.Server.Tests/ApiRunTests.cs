@@ -138,7 +138,7 @@ public sealed class ApiRunTests(ApiServer server) : IClassFixture<ApiServer>
         var paths = document.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToHashSet();
         foreach (var path in new[] { "/api/runs", "/api/runs/{id}", "/api/runs/{id}/steps", "/api/runs/{id}/history", "/api/runs/{id}/children",
                      "/api/runs/{id}/cancel", "/api/runs/{id}/retry", "/api/runs/{id}/resume", "/api/runs/{id}/fork", "/api/runs/{id}/messages", "/api/events",
-                     "/api/stats", "/api/analytics", "/api/purge", "/api/workers" })
+                     "/api/stats", "/api/analytics", "/api/purge", "/api/workers", "/api/queues" })
         {
             Assert.Contains(path, paths);
         }

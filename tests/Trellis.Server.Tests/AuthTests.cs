@@ -17,6 +17,7 @@ public sealed class AuthTests(ApiServer server) : IClassFixture<ApiServer>
         { "GET", "/api/runs/{run}/children", null, false },
         { "GET", "/api/stats", null, false },
         { "GET", "/api/workers", null, false },
+        { "GET", "/api/queues", null, false },
         { "GET", "/api/analytics?window=2h", null, false },
         { "POST", "/api/runs", """{"workflow":"Steps","input":{"n":2,"fail":false}}""", true },
         { "POST", "/api/runs/{run}/cancel", null, true },

@@ -23,6 +23,14 @@ public sealed partial class TrellisClient
         _store.GetAnalyticsAsync(Since(window), cancellationToken);
 
     /// <summary>
+    /// Every queue with live runs, with runs created in the last <paramref name="window"/> (default 1 hour) that finished,
+    /// or with a live worker: its depth (ready runs) and the age of its oldest ready run, its scheduled, running and
+    /// waiting runs, its finished runs by outcome and per minute, and the live workers that take runs from it.
+    /// </summary>
+    public Task<QueueReport> GetQueueReportAsync(TimeSpan? window = null, CancellationToken cancellationToken = default) =>
+        _store.GetQueueReportAsync(Since(window), Maintenance.WorkerBeat.LiveWithin(_options.Worker), cancellationToken);
+
+    /// <summary>
     /// The workers that recorded themselves in the store and are live: their heartbeat (every
     /// <see cref="WorkerOptions.WorkerHeartbeatInterval"/>) is at most <paramref name="within"/> old (default 15 s), and
     /// they have not stopped. With each its host, process, queues, slots, runs in flight and last heartbeat.

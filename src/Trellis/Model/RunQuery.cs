@@ -9,6 +9,9 @@ public sealed class RunQuery
     /// <summary>Only runs of this workflow.</summary>
     public string? WorkflowName { get; init; }
 
+    /// <summary>Only runs on this queue.</summary>
+    public string? Queue { get; init; }
+
     /// <summary>Only runs with this correlation id.</summary>
     public string? CorrelationId { get; init; }
 

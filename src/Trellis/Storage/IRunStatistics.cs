@@ -12,6 +12,13 @@ public interface IRunStatistics
 
     /// <summary>Per workflow and per tag: active, completed, failed; completions per minute; step-duration percentiles.</summary>
     Task<RunAnalytics> GetAnalyticsAsync(DateTimeOffset since, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Per queue: its ready, scheduled, running and waiting runs, the age of its oldest ready run, its runs created since
+    /// <paramref name="since"/> that finished by outcome and per minute, and the workers whose heartbeat is at most
+    /// <paramref name="workersLiveWithin"/> old that take runs from it.
+    /// </summary>
+    Task<QueueReport> GetQueueReportAsync(DateTimeOffset since, TimeSpan workersLiveWithin, CancellationToken cancellationToken = default);
 }
 
 /// <summary>How many runs of a workflow are in a status.</summary>
