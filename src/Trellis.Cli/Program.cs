@@ -20,6 +20,7 @@ root.Subcommands.Add(AdminCommands.Status());
 root.Subcommands.Add(RunCommands.Create());
 root.Subcommands.Add(AdminCommands.Events());
 root.Subcommands.Add(StatsCommand.Create());
+root.Subcommands.Add(QueuesCommand.Create());
 root.Subcommands.Add(PurgeCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
 var demo = new Command("demo", "The manga-to-video demo: every stage and page checkpointed; on the embedded default unless TRELLIS_DATABASE_URL is set.");

@@ -23,17 +23,19 @@ internal static class RunCommands
     {
         var status = new Option<string?>("--status") { Description = "pending, running, waiting, completed, failed or cancelled." };
         var workflow = new Option<string?>("--workflow") { Description = "Only runs of this workflow." };
+        var queue = new Option<string?>("--queue") { Description = "Only runs on this queue." };
         var tag = new Option<string?>("--tag") { Description = "Only runs with this tag, as key=value." };
         var since = new Option<string?>("--since") { Description = "Only runs created since: a duration back from now (30m, 2h, 7d) or an ISO 8601 time." };
         var limit = new Option<int>("--limit") { Description = "At most this many runs (1–1000).", DefaultValueFactory = _ => 50 };
         var cursor = new Option<string?>("--cursor") { Description = "The next page: the cursor the previous page printed." };
-        var command = new Command("list", "List runs, newest first.") { status, workflow, tag, since, limit, cursor };
+        var command = new Command("list", "List runs, newest first.") { status, workflow, queue, tag, since, limit, cursor };
         command.SetAction((parse, ct) => Cli.WithClientAsync(parse, async (context, client) =>
         {
             var query = new RunQuery
             {
                 Status = parse.GetValue(status) is { } s ? ApiQuery.Status(s) : null,
                 WorkflowName = parse.GetValue(workflow),
+                Queue = parse.GetValue(queue),
                 Tag = parse.GetValue(tag) is { } t ? (t.Split('=', 2) is [var k, var v] && k.Length > 0 ? new(k, v) : throw new ArgumentException("--tag must be key=value.")) : null,
                 CreatedAfter = parse.GetValue(since) is { } from ? Since(from) : null,
                 Limit = parse.GetValue(limit),

@@ -75,6 +75,27 @@ public sealed class CliTests(ApiServer server) : IClassFixture<ApiServer>
     }
 
     [Fact]
+    public async Task Queues_ShowEachQueuesDepthAndWorkers_AndRunsAreListedByQueue()
+    {
+        var queue = $"cli-{Guid.NewGuid():N}"[..12];
+        var parked = await server.Client.StartAsync<TestWorkflows.Steps>(new TestWorkflows.StepsInput(9, false), new StartOptions { Queue = queue });
+
+        var json = JsonDocument.Parse((await CliProcess.RunAsync(Database, "queues", "--json")).Output).RootElement;
+        var figures = json.GetProperty("queues").EnumerateArray().Single(q => q.GetProperty("queue").GetString() == queue);
+        Assert.Equal((1, 0), (figures.GetProperty("ready").GetInt32(), figures.GetProperty("workers").GetInt32()));
+        Assert.True(json.GetProperty("queues").EnumerateArray().Single(q => q.GetProperty("queue").GetString() == "api").GetProperty("workers").GetInt32() >= 1);
+
+        var human = await CliProcess.RunAsync(Database, "queues", "--window", "2h");
+        Assert.True(human.ExitCode == 0, human.Error);
+        Assert.Contains(queue, human.Output, StringComparison.Ordinal);
+        Assert.Contains("none", human.Output, StringComparison.Ordinal); // no worker serves the parked queue
+        Assert.Equal(2, (await CliProcess.RunAsync(Database, "queues", "--window", "lately")).ExitCode);
+
+        var listed = JsonDocument.Parse((await CliProcess.RunAsync(Database, "runs", "list", "--queue", queue, "--json")).Output).RootElement;
+        Assert.Equal(parked.RunId, listed.GetProperty("runs").EnumerateArray().Single().GetProperty("id").GetString());
+    }
+
+    [Fact]
     public async Task BadInput_UnknownRuns_AndUnknownCommands_HaveTheirExitCodes()
     {
         var missing = await CliProcess.RunAsync(Database, "runs", "show", "no-such-run", "--json");
