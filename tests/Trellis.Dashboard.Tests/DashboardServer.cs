@@ -54,6 +54,7 @@ public sealed class DashboardServer : IAsyncLifetime
             .Configure(o => o.DefaultQueue = "dashboard")
             .AddWorkflow<Workflows.Steps>()
             .AddWorkflow<Workflows.Pages>()
+            .AddWorkflow<Workflows.Large>()
             .AddWorkflow<Workflows.WaitForGo>());
         builder.Services.AddTrellisApi(api =>
         {

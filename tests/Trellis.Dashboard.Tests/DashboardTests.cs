@@ -79,8 +79,79 @@ public sealed class DashboardTests(DashboardServer server) : IClassFixture<Dashb
     }
 
     [Fact]
+    public async Task ALargeStepResult_IsFoldedWithItsSize_UntilOpened()
+    {
+        var run = await server.Client.StartAsync<Workflows.Large>(20_000);
+        await run.GetResultAsync(TimeSpan.FromSeconds(30));
+        var page = await server.LogInAsync(DashboardServer.ReadToken);
+        await page.GotoAsync($"{server.BaseUrl}/#/runs/{Uri.EscapeDataString(run.RunId)}");
+        await page.GetByRole(AriaRole.Button, new() { Name = "0 transcribe: completed" }).ClickAsync();
+
+        var folded = page.Locator("#step-data details.large");
+        await Expect(folded.Locator("summary")).ToContainTextAsync("KB");
+        await Expect(folded.Locator("pre")).ToBeHiddenAsync();
+        await folded.Locator("summary").ClickAsync();
+        await Expect(folded.Locator("pre")).ToContainTextAsync("line   1000 of text");
+    }
+
+    [Fact]
+    public async Task TheQueuesPage_ShowsEachQueuesDepthWorkersAndThroughput_AndOpensItsRuns()
+    {
+        var done = await server.Client.StartAsync<Workflows.Steps>(5);
+        await done.GetResultAsync(TimeSpan.FromSeconds(30));
+        var queue = $"overflow-{Guid.NewGuid():N}"[..16]; // no worker serves it: its runs stay ready
+        var parked = new List<RunHandle>();
+        for (var i = 0; i < 3; i++)
+        {
+            parked.Add(await server.Client.StartAsync<Workflows.Steps>(100 + i, new StartOptions { Queue = queue }));
+        }
+
+        var page = await server.LogInAsync(DashboardServer.ReadToken);
+        await page.GetByRole(AriaRole.Link, new() { Name = "Queues" }).ClickAsync();
+        var row = page.GetByRole(AriaRole.Row).Filter(new() { HasText = queue });
+        await Expect(row).ToContainTextAsync("none"); // ready runs and no worker: shown in the failure colour
+        Assert.Equal("3", await row.GetByRole(AriaRole.Cell).Nth(1).InnerTextAsync());
+        var served = page.GetByRole(AriaRole.Row).Filter(new() { HasText = "dashboard" });
+        Assert.Matches(@"^1 \(\d+\)$", await served.GetByRole(AriaRole.Cell).Nth(9).InnerTextAsync());
+        Assert.NotEqual("0", await served.GetByRole(AriaRole.Cell).Nth(6).InnerTextAsync()); // completed in the last hour
+        await Expect(page.GetByRole(AriaRole.Img, new() { Name = "Runs finished per minute and queue over the last hour" })).ToBeVisibleAsync();
+        Assert.True(await page.Locator("#queue-throughput rect").CountAsync() >= 1);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(DashboardServer.ScreenshotFolder, "queues.png"), FullPage = true });
+        var results = await page.RunAxe();
+        Assert.True(results.Violations.Length == 0, string.Join("\n", results.Violations.Select(v => $"{v.Id}: {v.Help} ({v.Nodes.Length} node(s))")));
+
+        // The ready count opens the runs list filtered by the queue and status.
+        await row.GetByRole(AriaRole.Link, new() { Name = "3" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Table, new() { Name = "Runs" }).Locator("tbody tr")).ToHaveCountAsync(3);
+        foreach (var run in parked)
+        {
+            await Expect(page.GetByRole(AriaRole.Link, new() { Name = run.RunId })).ToBeVisibleAsync();
+        }
+
+        Assert.Equal(queue, await page.GetByLabel("Queue").InputValueAsync());
+    }
+
+    [Fact]
     public async Task TheRunsList_IsUsableByKeyboard_AndHasNoContrastFailures()
     {
+        // A few runs of each kind first, so that the list (and its screenshot) shows what a user's would.
+        var earlier = new List<RunHandle>();
+        for (var i = 0; i < 4; i++)
+        {
+            earlier.Add(await server.Client.StartAsync<Workflows.Steps>(20 + i));
+        }
+
+        Workflows.Broken[30] = true;
+        earlier.Add(await server.Client.StartAsync<Workflows.Steps>(30));
+        earlier.Add(await server.Client.StartAsync<Workflows.Pages>(40));
+        _ = await server.Client.StartAsync<Workflows.WaitForGo>($"list-{Guid.NewGuid():N}");
+        foreach (var handle in earlier.Where((_, i) => i != 4))
+        {
+            await handle.GetResultAsync<object>(TimeSpan.FromSeconds(30));
+        }
+
+        await Assert.ThrowsAsync<RunFailedException>(() => earlier[4].GetResultAsync<object>(TimeSpan.FromSeconds(30)));
+        Workflows.Broken.TryRemove(30, out _);
         var run = await server.Client.StartAsync<Workflows.Steps>(2);
         await run.GetResultAsync(TimeSpan.FromSeconds(30));
         var page = await server.LogInAsync(DashboardServer.ReadToken);

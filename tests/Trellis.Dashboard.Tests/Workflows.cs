@@ -30,6 +30,13 @@ public static class Workflows
         }
     }
 
+    /// <summary>One step that stores a long text (<c>size</c> characters).</summary>
+    public sealed class Large : Workflow<int, int>
+    {
+        public override async Task<int> RunAsync(WorkflowContext context, int size) =>
+            (await context.StepAsync("transcribe", _ => Task.FromResult(string.Join('\n', Enumerable.Range(1, size / 20).Select(i => $"line {i,6} of text.."))))).Length;
+    }
+
     /// <summary>Waits for the event ("go", its input) and returns its data.</summary>
     public sealed class WaitForGo : Workflow<string, string>
     {

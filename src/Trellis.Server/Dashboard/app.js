@@ -57,7 +57,12 @@ const took = (from, to) => {
   return ms < 1000 ? `${ms} ms` : ms < 120000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 60000).toFixed(1)} min`;
 };
 const clip = (text, max) => text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-const json = value => h('pre', { class: 'json' }, value === undefined ? '' : JSON.stringify(value, null, 2));
+/** A stored value pretty-printed; a large one folded, with its size, until opened. */
+const json = value => {
+  const text = value === undefined ? '' : JSON.stringify(value, null, 2);
+  const pre = h('pre', { class: 'json' }, text);
+  return text.length <= 4000 ? pre : h('details', { class: 'large' }, h('summary', {}, `${(text.length / 1024).toFixed(1)} KB, ${text.split('\n').length} lines: show`), pre);
+};
 
 function stopRefresh() {
   if (refreshTimer) clearInterval(refreshTimer);
@@ -105,7 +110,7 @@ const isAdmin = () => me?.scope === 'admin';
 // ----- Runs list -----------------------------------------------------------------------------------------------
 
 async function runsPage(params) {
-  const filters = { status: params.get('status') ?? '', workflow: params.get('workflow') ?? '', tag: params.get('tag') ?? '', since: params.get('since') ?? '' };
+  const filters = Object.fromEntries(['status', 'workflow', 'queue', 'tag', 'since'].map(name => [name, params.get(name) ?? '']));
   let cursor = params.get('cursor');
   let paused = false;
   const counts = h('div', { class: 'counts', 'aria-live': 'polite' });
@@ -125,6 +130,7 @@ async function runsPage(params) {
     h('label', {}, 'Status', h('select', { name: 'status' }, ['', 'pending', 'running', 'waiting', 'completed', 'failed', 'cancelled']
       .map(s => h('option', { value: s, selected: s === filters.status }, s || 'any')))),
     h('label', {}, 'Workflow', h('input', { name: 'workflow', value: filters.workflow })),
+    h('label', {}, 'Queue', h('input', { name: 'queue', value: filters.queue })),
     h('label', {}, 'Tag (key=value)', h('input', { name: 'tag', value: filters.tag })),
     h('label', {}, 'Created since (2h, 7d)', h('input', { name: 'since', value: filters.since })),
     h('button', { type: 'submit' }, 'Filter'));
@@ -134,7 +140,7 @@ async function runsPage(params) {
   } }, find, h('button', { type: 'submit' }, 'Open run'), pause);
 
   fill(page, h('h1', {}, 'Runs'), counts, form, findForm,
-    h('table', { 'aria-label': 'Runs' }, h('thead', {}, h('tr', {}, ['Run', 'Workflow', 'Status', 'Created (UTC)', 'Took', 'Progress'].map(c => h('th', { scope: 'col' }, c)))), body),
+    h('table', { 'aria-label': 'Runs' }, h('thead', {}, h('tr', {}, ['Run', 'Workflow', 'Queue', 'Status', 'Created (UTC)', 'Took', 'Progress'].map(c => h('th', { scope: 'col' }, c)))), body),
     more);
 
   async function load() {
@@ -154,7 +160,7 @@ async function runsPage(params) {
       // The row opens the run on a click; for the keyboard, its link is the one stop (a focusable row around a link would nest them).
       return h('tr', { class: 'run-row', onclick: open },
         h('td', {}, h('a', { href: `#/runs/${encodeURIComponent(run.id)}` }, run.id)),
-        h('td', {}, run.workflow), h('td', {}, statusBadge(run.status)), h('td', {}, time(run.createdAt)),
+        h('td', {}, run.workflow), h('td', {}, run.queue), h('td', {}, statusBadge(run.status)), h('td', {}, time(run.createdAt)),
         h('td', {}, took(run.startedAt ?? run.createdAt, run.completedAt)),
         h('td', {}, run.progressPercent == null ? '' : `${Math.round(run.progressPercent)}%`));
     }));
@@ -356,6 +362,66 @@ async function overviewPage(params) {
   refreshTimer = setInterval(() => { if (location.hash.startsWith('#/overview')) overviewPage(params).catch(() => {}); }, 10000);
 }
 
+// ----- Queues ----------------------------------------------------------------------------------------------------
+
+const queueColours = ['#0969da', '#1a7f37', '#8250df', '#bc4c00', '#1b7c83', '#9a6700', '#cf222e', '#57606a'];
+
+async function queuesPage() {
+  const data = await api('/api/queues?window=1h');
+  const colourOf = new Map(data.queues.map((q, i) => [q.queue, queueColours[i % queueColours.length]]));
+  const runsOf = (queue, status) => `#/runs?${new URLSearchParams(status ? { queue, status } : { queue })}`;
+  const age = seconds => seconds < 120 ? `${seconds.toFixed(1)} s` : seconds < 7200 ? `${Math.round(seconds / 60)} min` : `${(seconds / 3600).toFixed(1)} h`;
+  const table = h('table', { 'aria-label': 'Queues' },
+    h('thead', {}, h('tr', {}, ['Queue', 'Ready', 'Oldest ready', 'Scheduled', 'Running', 'Waiting', 'Completed (1 h)', 'Failed (1 h)', 'Cancelled (1 h)', 'Workers (slots)']
+      .map(c => h('th', { scope: 'col' }, c)))),
+    h('tbody', {}, data.queues.map(q => h('tr', {},
+      h('td', {}, h('a', { href: runsOf(q.queue) }, q.queue)),
+      h('td', {}, q.ready ? h('a', { href: runsOf(q.queue, 'pending') }, q.ready) : 0),
+      h('td', {}, q.ready ? age(q.oldestReadySeconds) : ''),
+      h('td', {}, q.scheduled),
+      h('td', {}, q.running ? h('a', { href: runsOf(q.queue, 'running') }, q.running) : 0),
+      h('td', {}, q.waiting ? h('a', { href: runsOf(q.queue, 'waiting') }, q.waiting) : 0),
+      h('td', {}, q.completed), h('td', {}, q.failed ? h('a', { href: runsOf(q.queue, 'failed') }, q.failed) : 0), h('td', {}, q.cancelled),
+      h('td', {}, q.workers ? `${q.workers} (${q.workerSlots})` : h('span', { class: q.ready ? 'error' : 'muted' }, 'none'))))));
+
+  // Runs finished per minute over the last hour, stacked by queue: one slot per minute, empty minutes included.
+  const end = Math.floor(new Date(data.at) / 60000) * 60000, start = end - 59 * 60000;
+  const slots = Array.from({ length: 60 }, () => new Map());
+  for (const point of data.throughput) {
+    const slot = Math.round((new Date(point.minute) - start) / 60000);
+    if (slot < 0 || slot >= 60) continue;
+    slots[slot].set(point.queue, (slots[slot].get(point.queue) ?? 0) + point.completed + point.failed + point.cancelled);
+  }
+  const peak = Math.max(1, ...slots.map(slot => [...slot.values()].reduce((a, b) => a + b, 0)));
+  const width = 900, height = 160, left = 40, step = (width - left) / 60;
+  const chart = svg('svg', { class: 'gantt', id: 'queue-throughput', viewBox: `0 0 ${width} ${height + 24}`, role: 'img', 'aria-label': 'Runs finished per minute and queue over the last hour' },
+    svg('text', { class: 'label', x: 0, y: 12 }, String(peak)), svg('text', { class: 'label', x: 0, y: height }, '0'),
+    svg('text', { class: 'label', x: left, y: height + 18 }, time(new Date(start).toISOString()).slice(11, 16)),
+    svg('text', { class: 'label', x: width - 40, y: height + 18 }, time(new Date(end).toISOString()).slice(11, 16)));
+  slots.forEach((slot, i) => {
+    let y = height;
+    for (const [queue, count] of slot) {
+      const barHeight = count / peak * (height - 10);
+      y -= barHeight;
+      chart.append(svg('rect', { x: left + i * step, y, width: Math.max(1, step - 2), height: barHeight, fill: colourOf.get(queue) ?? '#888' },
+        svg('title', {}, `${time(new Date(start + i * 60000).toISOString()).slice(11, 16)} ${queue}: ${count}`)));
+    }
+  });
+  const legend = h('p', { class: 'legend' }, data.queues.filter(q => data.throughput.some(m => m.queue === q.queue))
+    .map(q => {
+      const swatch = h('span', { class: 'swatch' });
+      swatch.style.background = colourOf.get(q.queue); // through the CSSOM, which the page's CSP allows (a style attribute it would not)
+      return h('span', {}, swatch, q.queue);
+    }));
+
+  fill(page, h('h1', {}, 'Queues'),
+    h('p', { class: 'muted' }, `Live runs now; finished runs of those created in the last hour. Made ${time(data.at)} UTC.`),
+    data.queues.length ? table : h('p', {}, 'No queues: no live runs, no runs in the last hour and no live workers.'),
+    h('h2', {}, 'Runs finished per minute, last hour'),
+    data.throughput.length ? [chart, legend] : h('p', {}, 'No run finished in the last hour.'));
+  refreshTimer = setInterval(() => { if (location.hash.startsWith('#/queues')) queuesPage().catch(() => {}); }, 5000);
+}
+
 // ----- Workers ---------------------------------------------------------------------------------------------------
 
 async function workersPage() {
@@ -377,6 +443,7 @@ async function route() {
     const [path, query] = (location.hash.slice(1) || '/runs').split('?');
     const params = new URLSearchParams(query ?? '');
     if (path.startsWith('/runs/')) await runPage(decodeURIComponent(path.slice('/runs/'.length)));
+    else if (path === '/queues') await queuesPage();
     else if (path === '/workers') await workersPage();
     else if (path === '/overview') await overviewPage(params);
     else await runsPage(params);
