@@ -108,10 +108,11 @@ public sealed class DashboardTests(DashboardServer server) : IClassFixture<Dashb
 
         var page = await server.LogInAsync(DashboardServer.ReadToken);
         await page.GetByRole(AriaRole.Link, new() { Name = "Queues" }).ClickAsync();
-        var row = page.GetByRole(AriaRole.Row).Filter(new() { HasText = queue });
+        var queues = page.GetByRole(AriaRole.Table, new() { Name = "Queues" });
+        var row = queues.GetByRole(AriaRole.Row).Filter(new() { HasText = queue });
         await Expect(row).ToContainTextAsync("none"); // ready runs and no worker: shown in the failure colour
         Assert.Equal("3", await row.GetByRole(AriaRole.Cell).Nth(1).InnerTextAsync());
-        var served = page.GetByRole(AriaRole.Row).Filter(new() { HasText = "dashboard" });
+        var served = queues.GetByRole(AriaRole.Row).Filter(new() { HasText = "dashboard" });
         Assert.Matches(@"^1 \(\d+\)$", await served.GetByRole(AriaRole.Cell).Nth(9).InnerTextAsync());
         Assert.NotEqual("0", await served.GetByRole(AriaRole.Cell).Nth(6).InnerTextAsync()); // completed in the last hour
         await Expect(page.GetByRole(AriaRole.Img, new() { Name = "Runs finished per minute and queue over the last hour" })).ToBeVisibleAsync();
@@ -121,7 +122,7 @@ public sealed class DashboardTests(DashboardServer server) : IClassFixture<Dashb
         Assert.True(results.Violations.Length == 0, string.Join("\n", results.Violations.Select(v => $"{v.Id}: {v.Help} ({v.Nodes.Length} node(s))")));
 
         // The ready count opens the runs list filtered by the queue and status.
-        await row.GetByRole(AriaRole.Link, new() { Name = "3" }).ClickAsync();
+        await page.GetByRole(AriaRole.Link, new() { Name = $"3 ready runs on {queue}" }).ClickAsync();
         await Expect(page.GetByRole(AriaRole.Table, new() { Name = "Runs" }).Locator("tbody tr")).ToHaveCountAsync(3);
         foreach (var run in parked)
         {

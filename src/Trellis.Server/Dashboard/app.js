@@ -370,18 +370,19 @@ async function queuesPage() {
   const data = await api('/api/queues?window=1h');
   const colourOf = new Map(data.queues.map((q, i) => [q.queue, queueColours[i % queueColours.length]]));
   const runsOf = (queue, status) => `#/runs?${new URLSearchParams(status ? { queue, status } : { queue })}`;
+  const linkTo = (q, status, count, what) => count ? h('a', { href: runsOf(q.queue, status), 'aria-label': `${count} ${what} runs on ${q.queue}` }, count) : 0;
   const age = seconds => seconds < 120 ? `${seconds.toFixed(1)} s` : seconds < 7200 ? `${Math.round(seconds / 60)} min` : `${(seconds / 3600).toFixed(1)} h`;
   const table = h('table', { 'aria-label': 'Queues' },
     h('thead', {}, h('tr', {}, ['Queue', 'Ready', 'Oldest ready', 'Scheduled', 'Running', 'Waiting', 'Completed (1 h)', 'Failed (1 h)', 'Cancelled (1 h)', 'Workers (slots)']
       .map(c => h('th', { scope: 'col' }, c)))),
     h('tbody', {}, data.queues.map(q => h('tr', {},
       h('td', {}, h('a', { href: runsOf(q.queue) }, q.queue)),
-      h('td', {}, q.ready ? h('a', { href: runsOf(q.queue, 'pending') }, q.ready) : 0),
+      h('td', {}, linkTo(q, 'pending', q.ready, 'ready')),
       h('td', {}, q.ready ? age(q.oldestReadySeconds) : ''),
       h('td', {}, q.scheduled),
-      h('td', {}, q.running ? h('a', { href: runsOf(q.queue, 'running') }, q.running) : 0),
-      h('td', {}, q.waiting ? h('a', { href: runsOf(q.queue, 'waiting') }, q.waiting) : 0),
-      h('td', {}, q.completed), h('td', {}, q.failed ? h('a', { href: runsOf(q.queue, 'failed') }, q.failed) : 0), h('td', {}, q.cancelled),
+      h('td', {}, linkTo(q, 'running', q.running, 'running')),
+      h('td', {}, linkTo(q, 'waiting', q.waiting, 'waiting')),
+      h('td', {}, q.completed), h('td', {}, linkTo(q, 'failed', q.failed, 'failed')), h('td', {}, q.cancelled),
       h('td', {}, q.workers ? `${q.workers} (${q.workerSlots})` : h('span', { class: q.ready ? 'error' : 'muted' }, 'none'))))));
 
   // Runs finished per minute over the last hour, stacked by queue: one slot per minute, empty minutes included.
