@@ -97,9 +97,11 @@ internal static class Demo
         await PrintSummaryAsync(run, video, cancellationToken);
         PrintSql(trellis, connectionString, run.RunId);
         await ShowOcrTextAsync(trellis, connectionString, run.RunId, cancellationToken);
+        AnsiConsole.MarkupLine("To see this run in the dashboard (each page's stored OCR text, the step timeline): run [bold]trellis serve[/] "
+            + "(from the repository: [bold]dotnet run --project src/Trellis.Cli -- serve[/]) and open the URL it prints.");
         if (embedded && !Console.IsInputRedirected && !Console.IsOutputRedirected)
         {
-            AnsiConsole.MarkupLine("[grey]The private PostgreSQL runs until you press Enter, so you can paste the SQL above into psql.[/]");
+            AnsiConsole.MarkupLine("[grey]The private PostgreSQL runs until you press Enter, so you can paste the SQL above into psql; press Enter before trellis serve, which starts it again.[/]");
             await Task.Run(Console.ReadLine, cancellationToken);
         }
         else if (embedded)

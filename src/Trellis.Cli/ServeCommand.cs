@@ -77,7 +77,7 @@ internal static class ServeCommand
             app.MapTrellisDashboard();
             app.MapPrometheusScrapingEndpoint("/metrics").RequireAuthorization(ApiPolicies.Read);
             await app.StartAsync(ct);
-            AnsiConsole.MarkupLine($"Trellis API on [bold]{Markup.Escape(string.Join(", ", app.Urls))}[/] (health: /health, OpenAPI: /openapi/v1.json, metrics: /metrics)"
+            AnsiConsole.MarkupLine($"Trellis dashboard on [bold]{Markup.Escape(string.Join(", ", app.Urls.Select(url => url.TrimEnd('/') + "/")))}[/] (open it in a browser), API under /api (health: /health, OpenAPI: /openapi/v1.json, metrics: /metrics)"
                 + (parse.GetValue(workers) ? ", with a worker for the demo's workflows" : "")
                 + (tokens.Count == 0 ? "; [yellow]no token configured: open to this machine[/]" : $"; {tokens.Count} token(s)") + ". Ctrl+C stops it.");
             try

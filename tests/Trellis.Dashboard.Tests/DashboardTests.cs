@@ -73,6 +73,7 @@ public sealed class DashboardTests(DashboardServer server) : IClassFixture<Dashb
         await Expect(page.Locator("svg.gantt rect.bar")).ToHaveCountAsync(1001, new() { Timeout = 10_000 });
         clock.Stop();
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"the 1,000 items took {clock.Elapsed.TotalMilliseconds:0} ms to render");
+        await Expect(page.GetByRole(AriaRole.Table, new() { Name = "Items of ocr page" }).Locator("tbody tr")).ToHaveCountAsync(1000);
 
         await page.GetByRole(AriaRole.Button, new() { Name = "item 999: completed" }).ClickAsync();
         await Expect(page.Locator("#step-data")).ToContainTextAsync("page 1000: some text");

@@ -180,7 +180,7 @@ async function runPage(id) {
   const [run, steps, history, children] = await Promise.all([
     api(`/api/runs/${encodeURIComponent(id)}`), api(`/api/runs/${encodeURIComponent(id)}/steps`),
     api(`/api/runs/${encodeURIComponent(id)}/history`), api(`/api/runs/${encodeURIComponent(id)}/children`)]);
-  const detail = h('div', { class: 'panel', id: 'step-data', 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Select a step in the timeline to see its stored data.'));
+  const detail = h('div', { class: 'panel', id: 'step-data', 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Select a step in the timeline to see its stored data, or a per-item step (show items) to see each item\'s.'));
   const items = {}; // per-item step rows by position, loaded when expanded
 
   const facts = h('dl', { class: 'facts' },
@@ -196,8 +196,14 @@ async function runPage(id) {
     run.parentRunId ? [h('dt', {}, 'Parent'), h('dd', {}, h('a', { href: `#/runs/${encodeURIComponent(run.parentRunId)}` }, run.parentRunId))] : null,
     run.forkedFromRunId ? [h('dt', {}, 'Forked from'), h('dd', {}, h('a', { href: `#/runs/${encodeURIComponent(run.forkedFromRunId)}` }, run.forkedFromRunId), ` at step ${run.forkedAtStep}`)] : null);
 
-  const actions = isAdmin() ? h('div', { class: 'actions' },
-    ['cancel', 'retry', 'resume'].map(action => h('button', { type: 'button', class: action === 'cancel' ? 'danger' : null, onclick: () => control(action) }, action[0].toUpperCase() + action.slice(1)))) : null;
+  // Only what the run's state allows: cancel a live run, retry a failed one, resume a cancelled one or one stopped by worker losses.
+  const allowed = [
+    ['pending', 'running', 'waiting'].includes(run.status) ? 'cancel' : null,
+    run.status === 'failed' && run.error?.type !== 'Trellis.WorkerLossLimitExceeded' ? 'retry' : null,
+    run.status === 'cancelled' || run.error?.type === 'Trellis.WorkerLossLimitExceeded' ? 'resume' : null,
+  ].filter(Boolean);
+  const actions = isAdmin() && allowed.length ? h('div', { class: 'actions' },
+    allowed.map(action => h('button', { type: 'button', class: action === 'cancel' ? 'danger' : null, onclick: () => control(action) }, action[0].toUpperCase() + action.slice(1)))) : null;
 
   async function control(action, body) {
     if (!confirm(`${action} run ${id}?`)) return;
@@ -222,6 +228,7 @@ async function runPage(id) {
   }
 
   const timeline = h('div');
+  const colour = name => getComputedStyle(document.documentElement).getPropertyValue(`--${name}`).trim();
   function drawTimeline() {
     const rows = [];
     for (const step of steps.steps) rows.push({ step, label: `${step.sequence} ${step.name}` });
@@ -240,19 +247,27 @@ async function runPage(id) {
       const y = i * rowHeight + 2;
       chart.append(svg('text', { class: 'label', x: 4, y: y + 13 }, row.label));
       if (row.perItem) {
+        chart.lastChild.classList.add('toggle');
+        const loaded = (items[row.perItem.sequence] ?? []).filter(item => item.startedAt);
+        if (loaded.length) {
+          // The step's span: from its first item's start to its last item's end.
+          const from = Math.min(...loaded.map(item => new Date(item.startedAt)));
+          const to = Math.max(...loaded.map(item => new Date(item.completedAt ?? Date.now())));
+          chart.append(svg('rect', { x: x(from), y: y + 4, width: Math.max(3, x(to) - x(from)), height: rowHeight - 12, fill: colour('muted') }));
+        }
         const toggle = svg('rect', { x: 0, y, width: labelWidth, height: rowHeight - 2, fill: 'transparent', class: 'bar', tabindex: 0, role: 'button', 'aria-label': row.label,
-          onclick: () => toggleItems(row.perItem.sequence), onkeydown: e => { if (e.key === 'Enter') toggleItems(row.perItem.sequence); } });
+          onclick: () => toggleItems(row.perItem), onkeydown: e => { if (e.key === 'Enter') toggleItems(row.perItem); } });
         chart.append(toggle);
         return;
       }
       const step = row.step;
       if (!step.startedAt) return;
-      const color = getComputedStyle(document.documentElement).getPropertyValue(`--${step.status === 'running' ? 'running' : step.status}`).trim() || '#888';
+      const color = colour(step.status) || '#888';
       // Failed attempts, each a segment of its own, before the last attempt's bar.
       let from = step.startedAt;
       for (const e of step.attemptErrors ?? []) {
         if (!e.at) continue;
-        chart.append(svg('rect', { x: x(from), y, width: Math.max(2, x(e.at) - x(from)), height: rowHeight - 4, fill: getComputedStyle(document.documentElement).getPropertyValue('--failed').trim(), opacity: 0.6 }));
+        chart.append(svg('rect', { x: x(from), y, width: Math.max(2, x(e.at) - x(from)), height: rowHeight - 4, fill: colour('failed'), opacity: 0.6 }));
       }
       const bar = svg('rect', { class: 'bar', x: x(from), y, width: Math.max(3, x(step.completedAt ?? Date.now()) - x(from)), height: rowHeight - 4, fill: color, tabindex: 0, role: 'button',
         'aria-label': `${row.label.trim()}: ${step.status}`, onclick: () => showStep(step), onkeydown: e => { if (e.key === 'Enter') showStep(step); } });
@@ -261,7 +276,8 @@ async function runPage(id) {
     fill(timeline, chart);
   }
 
-  async function toggleItems(sequence) {
+  async function toggleItems(perItem) {
+    const sequence = perItem.sequence;
     if (items[sequence]) { delete items[sequence]; drawTimeline(); return; }
     const rows = [];
     for (let after = -1; ;) {
@@ -272,6 +288,19 @@ async function runPage(id) {
     }
     items[sequence] = rows;
     drawTimeline();
+    showItems(perItem, rows);
+  }
+
+  // A per-item step's items side by side: each one's status, time and stored result (clipped; a click shows it whole).
+  function showItems(perItem, rows) {
+    fill(detail,
+      h('h2', {}, `Step ${perItem.sequence}: ${perItem.name}, ${rows.length} item(s)`),
+      h('table', { 'aria-label': `Items of ${perItem.name}` },
+        h('thead', {}, h('tr', {}, ['Item', 'Status', 'Attempts', 'Took', 'Result'].map(c => h('th', { scope: 'col' }, c)))),
+        h('tbody', {}, rows.map(item => h('tr', {},
+          h('td', {}, h('button', { type: 'button', class: 'link', onclick: () => showStep(item) }, `item ${item.itemIndex}`)),
+          h('td', {}, statusBadge(item.status)), h('td', {}, item.attempts), h('td', {}, took(item.startedAt, item.completedAt)),
+          h('td', { class: 'result' }, item.result === undefined ? (item.error ? item.error.message : '') : clip(JSON.stringify(item.result), 200)))))));
   }
 
   // What a waiting run waits for, and until when (its wake-up: a timeout, a sleep's end, or its deadline).

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Trellis.Server.Tests;
+namespace Trellis.Testing;
 
 /// <summary>The <c>trellis</c> command run as a process, as a user runs it (<c>dotnet Trellis.Cli.dll …</c>), on the test's schema.</summary>
 public static class CliProcess
