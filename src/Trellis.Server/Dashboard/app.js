@@ -110,7 +110,7 @@ const isAdmin = () => me?.scope === 'admin';
 // ----- Runs list -----------------------------------------------------------------------------------------------
 
 async function runsPage(params) {
-  const filters = Object.fromEntries(['status', 'workflow', 'queue', 'tag', 'since'].map(name => [name, params.get(name) ?? '']));
+  const filters = Object.fromEntries(['status', 'workflow', 'queue', 'tag', 'since', 'until'].map(name => [name, params.get(name) ?? '']));
   let cursor = params.get('cursor');
   let paused = false;
   const counts = h('div', { class: 'counts', 'aria-live': 'polite' });
@@ -133,6 +133,7 @@ async function runsPage(params) {
     h('label', {}, 'Queue', h('input', { name: 'queue', value: filters.queue })),
     h('label', {}, 'Tag (key=value)', h('input', { name: 'tag', value: filters.tag })),
     h('label', {}, 'Created since (2h, 7d)', h('input', { name: 'since', value: filters.since })),
+    h('label', {}, 'Created before (1h, ISO time)', h('input', { name: 'until', value: filters.until })),
     h('button', { type: 'submit' }, 'Filter'));
   const findForm = h('form', { class: 'filters', onsubmit: event => {
     event.preventDefault();
@@ -345,32 +346,37 @@ async function overviewPage(params) {
   const style = getComputedStyle(document.documentElement);
   const colour = name => style.getPropertyValue(`--${name}`).trim();
 
-  // Runs finished per minute, by outcome, stacked: one bar per minute of the window that had any.
-  const perMinute = new Map();
+  // Runs finished over the window, by outcome, stacked, on a time axis: one bar per bucket (a minute over an hour, two
+  // hours over a week), empty buckets included, so that a quiet hour shows as one.
+  const bucketMinutes = { '1h': 1, '6h': 5, '24h': 15, '7d': 120 }[window];
+  const bucket = bucketMinutes * 60000;
+  const count = Math.round({ '1h': 60, '6h': 360, '24h': 1440, '7d': 10080 }[window] / bucketMinutes);
+  const last = Math.floor(new Date(data.at) / bucket) * bucket, first = last - (count - 1) * bucket;
+  const buckets = Array.from({ length: count }, () => ({ completed: 0, failed: 0, cancelled: 0 }));
   for (const point of data.throughput) {
-    const minute = perMinute.get(point.minute) ?? { completed: 0, failed: 0, cancelled: 0 };
-    minute.completed += point.completed; minute.failed += point.failed; minute.cancelled += point.cancelled;
-    perMinute.set(point.minute, minute);
+    const slot = Math.floor((new Date(point.minute) - first) / bucket);
+    if (slot < 0 || slot >= count) continue;
+    for (const outcome of ['completed', 'failed', 'cancelled']) buckets[slot][outcome] += point[outcome];
   }
-  const minutes = [...perMinute.entries()].sort(([a], [b]) => new Date(a) - new Date(b));
-  const peak = Math.max(1, ...minutes.map(([, m]) => m.completed + m.failed + m.cancelled));
-  const width = 900, height = 180, left = 40, barWidth = Math.max(2, Math.min(24, (width - left) / Math.max(1, minutes.length) - 2));
-  const chart = svg('svg', { class: 'gantt', viewBox: `0 0 ${width} ${height + 24}`, role: 'img', 'aria-label': `Runs finished per minute over the last ${window}` },
-    svg('text', { class: 'label', x: 0, y: 12 }, String(peak)), svg('text', { class: 'label', x: 0, y: height }, '0'));
-  minutes.forEach(([at, m], i) => {
-    const x = left + i * (barWidth + 2);
+  const peak = Math.max(1, ...buckets.map(b => b.completed + b.failed + b.cancelled));
+  const width = 900, height = 180, left = 40, step = (width - left) / count;
+  const label = at => window === '7d' ? time(new Date(at).toISOString()).slice(5, 16) : time(new Date(at).toISOString()).slice(11, 16);
+  const per = bucketMinutes === 1 ? 'minute' : `${bucketMinutes < 60 ? `${bucketMinutes} minutes` : `${bucketMinutes / 60} hours`}`;
+  const chart = svg('svg', { class: 'gantt', viewBox: `0 0 ${width} ${height + 24}`, role: 'img', 'aria-label': `Runs finished per ${per} over the last ${window}` },
+    svg('text', { class: 'label', x: 0, y: 12 }, String(peak)), svg('text', { class: 'label', x: 0, y: height }, '0'),
+    svg('text', { class: 'label', x: left, y: height + 18 }, label(first)),
+    svg('text', { class: 'label', x: width - 80, y: height + 18 }, label(last)));
+  buckets.forEach((b, i) => {
     let y = height;
     for (const outcome of ['completed', 'failed', 'cancelled']) {
-      const h2 = m[outcome] / peak * (height - 10);
-      if (!h2) continue;
-      y -= h2;
-      chart.append(svg('rect', { x, y, width: barWidth, height: h2, fill: colour(outcome) }, svg('title', {}, `${time(at).slice(11, 16)}: ${m[outcome]} ${outcome}`)));
+      const barHeight = b[outcome] / peak * (height - 10);
+      if (!barHeight) continue;
+      y -= barHeight;
+      chart.append(svg('rect', { x: left + i * step, y, width: Math.max(1, step - 1), height: barHeight, fill: colour(outcome) },
+        svg('title', {}, `${label(first + i * bucket)}: ${b[outcome]} ${outcome}`)));
     }
   });
-  if (minutes.length) {
-    chart.append(svg('text', { class: 'label', x: left, y: height + 18 }, time(minutes[0][0]).slice(11, 16)));
-    chart.append(svg('text', { class: 'label', x: left + (minutes.length - 1) * (barWidth + 2), y: height + 18 }, time(minutes.at(-1)[0]).slice(11, 16)));
-  }
+  const anyFinished = buckets.some(b => b.completed + b.failed + b.cancelled);
 
   const figures = (first, rows) => h('table', {}, h('thead', {}, h('tr', {}, [first, 'Active', 'Completed', 'Failed', 'Cancelled'].map(c => h('th', { scope: 'col' }, c)))),
     h('tbody', {}, rows.map(([label, f]) => h('tr', {}, h('td', {}, label), h('td', {}, f.active), h('td', {}, f.completed), h('td', {}, f.failed), h('td', {}, f.cancelled)))));
@@ -379,9 +385,9 @@ async function overviewPage(params) {
     h('h1', {}, 'Overview'),
     h('p', {}, 'Window: ', ['1h', '6h', '24h', '7d'].map(w => [w === window ? h('strong', {}, w) : h('a', { href: `#/overview?window=${w}` }, w), ' ']),
       h('span', { class: 'muted' }, `figures made ${time(data.at)} UTC; active runs are live now, the rest were created in the window`)),
-    h('h2', {}, 'Runs finished per minute'),
+    h('h2', {}, `Runs finished per ${per}`),
     h('p', { class: 'muted' }, h('span', { class: 'status completed' }, 'completed'), ' ', h('span', { class: 'status failed' }, 'failed'), ' ', h('span', { class: 'status cancelled' }, 'cancelled')),
-    minutes.length ? chart : h('p', {}, 'No run finished in the window.'),
+    anyFinished ? chart : h('p', {}, 'No run finished in the window.'),
     h('h2', {}, 'Per workflow'), figures('Workflow', data.workflows.map(f => [f.workflow, f])),
     data.tags.length ? [h('h2', {}, 'Per tag'), figures('Tag', data.tags.slice(0, 20).map(f => [`${f.tagKey}=${f.tagValue}`, f]))] : null,
     h('h2', {}, 'Step durations'),
