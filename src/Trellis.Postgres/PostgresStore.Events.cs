@@ -9,7 +9,7 @@ public sealed partial class PostgresStore
     private const int MaxEventNameLength = 200;
 
     /// <inheritdoc/>
-    public async Task<int> PublishEventsAsync(IReadOnlyList<NewEvent> events, CancellationToken cancellationToken = default)
+    public Task<int> PublishEventsAsync(IReadOnlyList<NewEvent> events, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(events);
         foreach (var e in events)
@@ -17,11 +17,11 @@ public sealed partial class PostgresStore
             CheckEventName(e.Name, e.Key);
         }
 
-        if (events.Count == 0)
-        {
-            return 0;
-        }
+        return events.Count == 0 ? Task.FromResult(0) : LockConflicts.RetryAsync(() => PublishOnceAsync(events, cancellationToken), cancellationToken);
+    }
 
+    private async Task<int> PublishOnceAsync(IReadOnlyList<NewEvent> events, CancellationToken cancellationToken)
+    {
         await using var batch = _dataSource.CreateBatch();
         var locks = new NpgsqlBatchCommand(_sql.Events.LockMany);
         locks.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. events.Select(e => EventLockKey(e.Name, e.Key))] });

@@ -14,9 +14,14 @@ public sealed partial class PostgresStore
         ControlAsync(_sql.Control.Resume, runId, RunHistoryEvents.Resumed, cancellationToken);
 
     /// <inheritdoc/>
-    public async Task<ForkResult> ForkRunAsync(RunFork fork, CancellationToken cancellationToken = default)
+    public Task<ForkResult> ForkRunAsync(RunFork fork, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(fork);
+        return LockConflicts.RetryAsync(() => ForkOnceAsync(fork, cancellationToken), cancellationToken);
+    }
+
+    private async Task<ForkResult> ForkOnceAsync(RunFork fork, CancellationToken cancellationToken)
+    {
         await using var batch = _dataSource.CreateBatch();
         var create = new NpgsqlBatchCommand(_sql.Control.Fork);
         create.Parameters.Add(Text(fork.SourceRunId));
@@ -50,7 +55,10 @@ public sealed partial class PostgresStore
     }
 
     /// <summary>One control statement on one run, then the run as it is after it, and whether its history holds <paramref name="historyEvent"/>.</summary>
-    private async Task<RunControlResult> ControlAsync(string statement, string runId, string historyEvent, CancellationToken cancellationToken)
+    private Task<RunControlResult> ControlAsync(string statement, string runId, string historyEvent, CancellationToken cancellationToken) =>
+        LockConflicts.RetryAsync(() => ControlOnceAsync(statement, runId, historyEvent, cancellationToken), cancellationToken);
+
+    private async Task<RunControlResult> ControlOnceAsync(string statement, string runId, string historyEvent, CancellationToken cancellationToken)
     {
         await using var batch = _dataSource.CreateBatch();
         var change = new NpgsqlBatchCommand(statement);

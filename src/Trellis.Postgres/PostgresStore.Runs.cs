@@ -176,7 +176,10 @@ public sealed partial class PostgresStore
     }
 
     /// <inheritdoc/>
-    public async Task<RunInfo?> RequestCancelAsync(string runId, CancellationToken cancellationToken = default)
+    public Task<RunInfo?> RequestCancelAsync(string runId, CancellationToken cancellationToken = default) =>
+        LockConflicts.RetryAsync(() => RequestCancelOnceAsync(runId, cancellationToken), cancellationToken);
+
+    private async Task<RunInfo?> RequestCancelOnceAsync(string runId, CancellationToken cancellationToken)
     {
         await using var batch = _dataSource.CreateBatch();
         var cancel = new NpgsqlBatchCommand(_sql.Runs.RequestCancel);

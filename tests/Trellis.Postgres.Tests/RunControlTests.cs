@@ -197,6 +197,40 @@ public sealed class RunControlTests(PostgresFixture database, ITestOutputHelper 
     }
 
     [Fact]
+    public async Task ACancel_ThatDeadlocksWithAnotherTransaction_IsSentAgain_AndCancelsTheFamily()
+    {
+        await using var engine = await TestEngines.Builder(database, output).AddWorkflow<TwoWaiters>().AddWorkflow<Waiter>().StartAsync();
+        var key = Guid.NewGuid().ToString("N");
+        var parent = await engine.Client.StartAsync<TwoWaiters>(key);
+        await Eventually.HoldsAsync(async () => (await parent.GetAsync()).Status == RunStatus.Waiting
+            && (await parent.GetChildrenAsync()).Count(c => c.Status == RunStatus.Waiting) == 2, "the parent and both children wait");
+        var child = (await parent.GetChildrenAsync())[0].Id;
+
+        // Another transaction (as a worker's claim window would) holds a child's row, lets the cancel lock the parent
+        // and wait for that child, then asks for the parent: a deadlock, which PostgreSQL ends by failing the cancel.
+        await using var other = await database.DataSource.OpenConnectionAsync();
+        await using var transaction = await other.BeginTransactionAsync();
+        await Touch(other, child);
+        var cancel = parent.CancelAsync();
+        await Eventually.HoldsAsync(
+            async () => await database.ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%WITH RECURSIVE family%'") > 0,
+            "the cancel waits for the child's row");
+        await Touch(other, parent.RunId);
+        await transaction.CommitAsync();
+
+        await cancel;
+        await Assert.ThrowsAsync<RunCancelledException>(() => parent.GetResultAsync(TimeSpan.FromSeconds(20)));
+        Assert.All(await parent.GetChildrenAsync(), c => Assert.Equal(RunStatus.Cancelled, c.Status));
+
+        async Task Touch(Npgsql.NpgsqlConnection connection, string runId)
+        {
+            await using var command = new Npgsql.NpgsqlCommand($"UPDATE {database.Schema.Quoted}.runs SET updated_at = now() WHERE id = $1", connection);
+            command.Parameters.Add(new Npgsql.NpgsqlParameter<string> { TypedValue = runId });
+            Assert.Equal(1, await command.ExecuteNonQueryAsync());
+        }
+    }
+
+    [Fact]
     public async Task Resume_IsRefusedForACompletedRunAndForOneThatFailedWithItsOwnError()
     {
         var (probe, bug) = (new Probe(), new Bug());
