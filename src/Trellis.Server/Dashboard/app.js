@@ -49,6 +49,8 @@ async function api(path, options = {}) {
   return body;
 }
 
+/** A colour of the style sheet (--completed, --failed, …), for SVG fills. */
+const colour = name => getComputedStyle(document.documentElement).getPropertyValue(`--${name}`).trim();
 const statusBadge = status => h('span', { class: `status ${status}` }, status);
 const time = value => value ? new Date(value).toISOString().replace('T', ' ').slice(0, 19) : '';
 const took = (from, to) => {
@@ -229,7 +231,6 @@ async function runPage(id) {
   }
 
   const timeline = h('div');
-  const colour = name => getComputedStyle(document.documentElement).getPropertyValue(`--${name}`).trim();
   function drawTimeline() {
     const rows = [];
     for (const step of steps.steps) rows.push({ step, label: `${step.sequence} ${step.name}` });
@@ -338,45 +339,61 @@ async function runPage(id) {
   if (['pending', 'running', 'waiting'].includes(run.status)) refreshTimer = setInterval(() => route().catch(() => {}), 3000);
 }
 
+// ----- Charts ----------------------------------------------------------------------------------------------------
+
+/**
+ * Points (each with a `minute`) put into `count` buckets of `bucketMinutes` ending with the one `at` falls in: empty
+ * buckets included, so that a quiet hour shows as one. Returns the buckets (arrays of points) and each bucket's start.
+ */
+function timeBuckets(points, at, bucketMinutes, count) {
+  const bucket = bucketMinutes * 60000;
+  const last = Math.floor(new Date(at) / bucket) * bucket, first = last - (count - 1) * bucket;
+  const buckets = Array.from({ length: count }, () => []);
+  for (const point of points) {
+    const slot = Math.floor((new Date(point.minute) - first) / bucket);
+    if (slot >= 0 && slot < count) buckets[slot].push(point);
+  }
+  return { buckets, startOf: i => first + i * bucket };
+}
+
+/** A bar per slot on a time axis, its parts ({ name, count, colour }) stacked, each with its count as hover text. */
+function stackedBars({ label, id, slots, slotLabel }) {
+  const peak = Math.max(1, ...slots.map(parts => parts.reduce((sum, part) => sum + part.count, 0)));
+  const width = 900, height = 170, left = 40, step = (width - left) / slots.length;
+  const chart = svg('svg', { class: 'gantt', id, viewBox: `0 0 ${width} ${height + 24}`, role: 'img', 'aria-label': label },
+    svg('text', { class: 'label', x: 0, y: 12 }, String(peak)), svg('text', { class: 'label', x: 0, y: height }, '0'),
+    svg('text', { class: 'label', x: left, y: height + 18 }, slotLabel(0)),
+    svg('text', { class: 'label', x: width - 80, y: height + 18 }, slotLabel(slots.length - 1)));
+  slots.forEach((parts, i) => {
+    let y = height;
+    for (const part of parts) {
+      if (!part.count) continue;
+      const barHeight = part.count / peak * (height - 10);
+      y -= barHeight;
+      chart.append(svg('rect', { x: left + i * step, y, width: Math.max(1, step - 1), height: barHeight, fill: part.colour },
+        svg('title', {}, `${slotLabel(i)} ${part.name}: ${part.count}`)));
+    }
+  });
+  return chart;
+}
+
 // ----- Overview --------------------------------------------------------------------------------------------------
 
 async function overviewPage(params) {
   const window = ['1h', '6h', '24h', '7d'].includes(params.get('window')) ? params.get('window') : '1h';
   const data = await api(`/api/analytics?window=${window}`);
-  const style = getComputedStyle(document.documentElement);
-  const colour = name => style.getPropertyValue(`--${name}`).trim();
 
-  // Runs finished over the window, by outcome, stacked, on a time axis: one bar per bucket (a minute over an hour, two
-  // hours over a week), empty buckets included, so that a quiet hour shows as one.
+  // Runs finished over the window by outcome: a bar per minute over an hour, up to one per two hours over a week.
   const bucketMinutes = { '1h': 1, '6h': 5, '24h': 15, '7d': 120 }[window];
-  const bucket = bucketMinutes * 60000;
-  const count = Math.round({ '1h': 60, '6h': 360, '24h': 1440, '7d': 10080 }[window] / bucketMinutes);
-  const last = Math.floor(new Date(data.at) / bucket) * bucket, first = last - (count - 1) * bucket;
-  const buckets = Array.from({ length: count }, () => ({ completed: 0, failed: 0, cancelled: 0 }));
-  for (const point of data.throughput) {
-    const slot = Math.floor((new Date(point.minute) - first) / bucket);
-    if (slot < 0 || slot >= count) continue;
-    for (const outcome of ['completed', 'failed', 'cancelled']) buckets[slot][outcome] += point[outcome];
-  }
-  const peak = Math.max(1, ...buckets.map(b => b.completed + b.failed + b.cancelled));
-  const width = 900, height = 180, left = 40, step = (width - left) / count;
-  const label = at => window === '7d' ? time(new Date(at).toISOString()).slice(5, 16) : time(new Date(at).toISOString()).slice(11, 16);
-  const per = bucketMinutes === 1 ? 'minute' : `${bucketMinutes < 60 ? `${bucketMinutes} minutes` : `${bucketMinutes / 60} hours`}`;
-  const chart = svg('svg', { class: 'gantt', viewBox: `0 0 ${width} ${height + 24}`, role: 'img', 'aria-label': `Runs finished per ${per} over the last ${window}` },
-    svg('text', { class: 'label', x: 0, y: 12 }, String(peak)), svg('text', { class: 'label', x: 0, y: height }, '0'),
-    svg('text', { class: 'label', x: left, y: height + 18 }, label(first)),
-    svg('text', { class: 'label', x: width - 80, y: height + 18 }, label(last)));
-  buckets.forEach((b, i) => {
-    let y = height;
-    for (const outcome of ['completed', 'failed', 'cancelled']) {
-      const barHeight = b[outcome] / peak * (height - 10);
-      if (!barHeight) continue;
-      y -= barHeight;
-      chart.append(svg('rect', { x: left + i * step, y, width: Math.max(1, step - 1), height: barHeight, fill: colour(outcome) },
-        svg('title', {}, `${label(first + i * bucket)}: ${b[outcome]} ${outcome}`)));
-    }
+  const { buckets, startOf } = timeBuckets(data.throughput, data.at, bucketMinutes, { '1h': 60, '6h': 72, '24h': 96, '7d': 84 }[window]);
+  const outcomes = ['completed', 'failed', 'cancelled'];
+  const per = bucketMinutes === 1 ? 'minute' : bucketMinutes < 60 ? `${bucketMinutes} minutes` : `${bucketMinutes / 60} hours`;
+  const chart = stackedBars({
+    label: `Runs finished per ${per} over the last ${window}`,
+    slots: buckets.map(points => outcomes.map(outcome => ({ name: outcome, count: points.reduce((sum, p) => sum + p[outcome], 0), colour: colour(outcome) }))),
+    slotLabel: i => time(new Date(startOf(i)).toISOString()).slice(window === '7d' ? 5 : 11, 16),
   });
-  const anyFinished = buckets.some(b => b.completed + b.failed + b.cancelled);
+  const anyFinished = data.throughput.some(p => p.completed + p.failed + p.cancelled);
 
   const figures = (first, rows) => h('table', {}, h('thead', {}, h('tr', {}, [first, 'Active', 'Completed', 'Failed', 'Cancelled'].map(c => h('th', { scope: 'col' }, c)))),
     h('tbody', {}, rows.map(([label, f]) => h('tr', {}, h('td', {}, label), h('td', {}, f.active), h('td', {}, f.completed), h('td', {}, f.failed), h('td', {}, f.cancelled)))));
@@ -420,28 +437,12 @@ async function queuesPage() {
       h('td', {}, q.completed), h('td', {}, linkTo(q, 'failed', q.failed, 'failed')), h('td', {}, q.cancelled),
       h('td', {}, q.workers ? `${q.workers} (${q.workerSlots})` : h('span', { class: q.ready ? 'error' : 'muted' }, 'none'))))));
 
-  // Runs finished per minute over the last hour, stacked by queue: one slot per minute, empty minutes included.
-  const end = Math.floor(new Date(data.at) / 60000) * 60000, start = end - 59 * 60000;
-  const slots = Array.from({ length: 60 }, () => new Map());
-  for (const point of data.throughput) {
-    const slot = Math.round((new Date(point.minute) - start) / 60000);
-    if (slot < 0 || slot >= 60) continue;
-    slots[slot].set(point.queue, (slots[slot].get(point.queue) ?? 0) + point.completed + point.failed + point.cancelled);
-  }
-  const peak = Math.max(1, ...slots.map(slot => [...slot.values()].reduce((a, b) => a + b, 0)));
-  const width = 900, height = 160, left = 40, step = (width - left) / 60;
-  const chart = svg('svg', { class: 'gantt', id: 'queue-throughput', viewBox: `0 0 ${width} ${height + 24}`, role: 'img', 'aria-label': 'Runs finished per minute and queue over the last hour' },
-    svg('text', { class: 'label', x: 0, y: 12 }, String(peak)), svg('text', { class: 'label', x: 0, y: height }, '0'),
-    svg('text', { class: 'label', x: left, y: height + 18 }, time(new Date(start).toISOString()).slice(11, 16)),
-    svg('text', { class: 'label', x: width - 40, y: height + 18 }, time(new Date(end).toISOString()).slice(11, 16)));
-  slots.forEach((slot, i) => {
-    let y = height;
-    for (const [queue, count] of slot) {
-      const barHeight = count / peak * (height - 10);
-      y -= barHeight;
-      chart.append(svg('rect', { x: left + i * step, y, width: Math.max(1, step - 2), height: barHeight, fill: colourOf.get(queue) ?? '#888' },
-        svg('title', {}, `${time(new Date(start + i * 60000).toISOString()).slice(11, 16)} ${queue}: ${count}`)));
-    }
+  // Runs finished per minute over the last hour, stacked by queue.
+  const { buckets, startOf } = timeBuckets(data.throughput, data.at, 1, 60);
+  const chart = stackedBars({
+    label: 'Runs finished per minute and queue over the last hour', id: 'queue-throughput',
+    slots: buckets.map(points => points.map(p => ({ name: p.queue, count: p.completed + p.failed + p.cancelled, colour: colourOf.get(p.queue) ?? '#888' }))),
+    slotLabel: i => time(new Date(startOf(i)).toISOString()).slice(11, 16),
   });
   const legend = h('p', { class: 'legend' }, data.queues.filter(q => data.throughput.some(m => m.queue === q.queue))
     .map(q => {
