@@ -9,16 +9,11 @@ internal static class QueuesCommand
 {
     public static Command Create()
     {
-        var window = new Option<string>("--window") { Description = "Count the finished runs created in this window (30m, 6h, 7d).", DefaultValueFactory = _ => "1h" };
+        var window = Cli.WindowOption();
         var command = new Command("queues", "Each queue: ready runs (its depth) and how long the oldest has waited, scheduled, running and waiting runs, finished runs, live workers.") { window };
         command.SetAction((parse, ct) => Cli.WithClientAsync(parse, async (context, client) =>
         {
-            var text = parse.GetValue(window)!;
-            if (!Durations.TryParse(text, out var span))
-            {
-                throw new ArgumentException($"--window '{text}' is not a duration (30m, 6h, 7d).");
-            }
-
+            var span = Cli.Window(parse, window);
             var report = await client.GetQueueReportAsync(span, ct);
             if (context.AsJson)
             {

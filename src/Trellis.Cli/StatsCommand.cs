@@ -9,16 +9,11 @@ internal static class StatsCommand
 {
     public static Command Create()
     {
-        var window = new Option<string>("--window") { Description = "Count the finished runs created in this window (30m, 6h, 7d).", DefaultValueFactory = _ => "1h" };
+        var window = Cli.WindowOption();
         var command = new Command("stats", "Live runs and recently finished ones by workflow and status, each table's size, the slowest statements.") { window };
         command.SetAction((parse, ct) => Cli.WithClientAsync(parse, async (context, client) =>
         {
-            var text = parse.GetValue(window)!;
-            if (!Durations.TryParse(text, out var span))
-            {
-                throw new ArgumentException($"--window '{text}' is not a duration (30m, 6h, 7d).");
-            }
-
+            var span = Cli.Window(parse, window);
             var stats = await client.GetStatisticsAsync(span, ct);
             if (context.AsJson)
             {
