@@ -161,6 +161,23 @@ public sealed partial class PostgresStore
     }
 
     /// <inheritdoc/>
+    public async Task<IReadOnlyList<PerItemSummary>> GetPerItemSummariesAsync(string runId, CancellationToken cancellationToken = default)
+    {
+        await using var command = _dataSource.CreateCommand(_sql.Runs.GetPerItemSummaries);
+        command.Parameters.Add(Text(runId));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var summaries = new List<PerItemSummary>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            summaries.Add(new PerItemSummary(
+                reader.GetInt32(0), reader.GetString(1), (int)reader.GetInt64(2), (int)reader.GetInt64(3), (int)reader.GetInt64(4), (int)reader.GetInt64(5),
+                reader.IsDBNull(6) ? null : reader.GetFieldValue<DateTimeOffset>(6), reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7)));
+        }
+
+        return summaries;
+    }
+
+    /// <inheritdoc/>
     public async Task<IReadOnlyList<StepInfo>> GetStepsAsync(string runId, CancellationToken cancellationToken = default)
     {
         await using var command = _dataSource.CreateCommand(_sql.Runs.GetSteps);
@@ -379,6 +396,15 @@ internal sealed class RunsSql
             LIMIT $4
             """;
 
+        // The run's item rows, one range of steps_key, grouped by position.
+        GetPerItemSummaries = $"""
+            SELECT seq, min(name), count(*), count(*) FILTER (WHERE status = {Sql.Completed}), count(*) FILTER (WHERE status = {Sql.Failed}),
+                   count(*) FILTER (WHERE status = {Sql.Running}), min(started_at), max(completed_at)
+            FROM {s}.steps
+            WHERE run_id = $1 AND coalesce(item_index, -1) >= 0
+            GROUP BY seq ORDER BY seq
+            """;
+
         RegisterDefinitions = $"""
             INSERT INTO {s}.workflow_definitions (name, version, input_type, output_type, max_worker_losses)
             SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[])
@@ -404,6 +430,7 @@ internal sealed class RunsSql
     public string GetPlainSteps { get; }
     public string GetPerItemPositions { get; }
     public string GetStepItems { get; }
+    public string GetPerItemSummaries { get; }
     public string RegisterDefinitions { get; }
     public string GetDefinitions { get; }
     public string Health { get; }

@@ -33,8 +33,13 @@ internal sealed record StepView(
         new(s.Sequence, s.ItemIndex, s.Name, s.Status, RunView.Json(s.ResultJson), s.Error, s.AttemptErrors, s.Attempts, s.StartedAt, s.CompletedAt);
 }
 
-/// <summary>A per-item step's position and name; its items are read page by page.</summary>
-internal sealed record PerItemStepView(int Sequence, string Name);
+/// <summary>A per-item step's position, name and items counted; its items are read page by page.</summary>
+internal sealed record PerItemStepView(
+    int Sequence, string Name, int Items, int Completed, int Failed, int Running, DateTimeOffset? StartedAt, DateTimeOffset? CompletedAt)
+{
+    public static PerItemStepView Of(PerItemSummary p) =>
+        new(p.Sequence, p.Name, p.Items, p.Completed, p.Failed, p.Running, p.FirstStartedAt, p.LastCompletedAt);
+}
 
 /// <summary>A run's steps: the plain ones in full, the per-item ones by position (their items: <c>?seq=</c>).</summary>
 internal sealed record StepsView(IReadOnlyList<StepView> Steps, IReadOnlyList<PerItemStepView> PerItemSteps);

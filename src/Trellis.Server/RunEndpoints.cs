@@ -68,7 +68,8 @@ internal static class RunEndpoints
         }
 
         var steps = await client.GetStepOverviewAsync(id, cancellationToken);
-        return ApiJson.Ok(new StepsView([.. steps.Steps.Select(StepView.Of)], [.. steps.PerItem.Select(p => new PerItemStepView(p.Sequence, p.Name))]));
+        var perItem = await client.GetPerItemSummariesAsync(id, cancellationToken);
+        return ApiJson.Ok(new StepsView([.. steps.Steps.Select(StepView.Of)], [.. perItem.Select(PerItemStepView.Of)]));
     }
 
     private static async Task<IResult> HistoryAsync(string id, TrellisClient client, CancellationToken cancellationToken)

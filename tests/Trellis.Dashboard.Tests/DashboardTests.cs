@@ -65,7 +65,7 @@ public sealed class DashboardTests(DashboardServer server) : IClassFixture<Dashb
         Assert.Equal(1000, await run.GetResultAsync(TimeSpan.FromSeconds(60)));
         var page = await server.LogInAsync(DashboardServer.ReadToken);
         await page.GotoAsync($"{server.BaseUrl}/#/runs/{Uri.EscapeDataString(run.RunId)}");
-        var toggle = page.GetByRole(AriaRole.Button, new() { Name = "0 ocr page (show items)" });
+        var toggle = page.GetByRole(AriaRole.Button, new() { Name = "0 ocr page (show 1000 items)" });
         await toggle.WaitForAsync();
 
         var clock = Stopwatch.StartNew();

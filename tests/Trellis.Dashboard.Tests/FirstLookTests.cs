@@ -31,7 +31,7 @@ public sealed partial class FirstLookTests(DashboardServer server) : IClassFixtu
             await page.GotoAsync(url);
             await page.GetByRole(AriaRole.Link, new() { Name = runId }).ClickAsync();
             await page.GetByRole(AriaRole.Heading, new() { Name = $"Run {runId}" }).WaitForAsync();
-            await page.GetByRole(AriaRole.Button, new() { Name = "1 OCR Analyzer (show items)" }).ClickAsync();
+            await page.GetByRole(AriaRole.Button, new() { Name = "1 OCR Analyzer (show 4 items)" }).ClickAsync();
 
             var items = page.GetByRole(AriaRole.Table, new() { Name = "Items of OCR Analyzer" });
             await Assertions.Expect(items.Locator("tbody tr")).ToHaveCountAsync(4);

@@ -132,6 +132,37 @@ public sealed class ApiRunTests(ApiServer server) : IClassFixture<ApiServer>
     }
 
     [Fact]
+    public async Task APerItemStep_IsListedWithItsItemsCounted_AndItsItemsArePaged()
+    {
+        TestWorkflows.Broken[-7] = true;
+        var run = await server.Client.StartAsync<TestWorkflows.Pages>(7);
+        await Assert.ThrowsAsync<RunFailedException>(() => run.GetResultAsync<int>(TimeSpan.FromSeconds(30)));
+        TestWorkflows.Broken.TryRemove(-7, out _);
+
+        var steps = await Json(await _reader.GetAsync($"/api/runs/{run.RunId}/steps"));
+        var page = Assert.Single(steps.GetProperty("perItemSteps").EnumerateArray());
+        Assert.Equal(("page", 0, 7, 6, 1, 0), (page.GetProperty("name").GetString(), page.GetProperty("sequence").GetInt32(), page.GetProperty("items").GetInt32(),
+            page.GetProperty("completed").GetInt32(), page.GetProperty("failed").GetInt32(), page.GetProperty("running").GetInt32()));
+        Assert.True(page.GetProperty("startedAt").GetDateTimeOffset() <= page.GetProperty("completedAt").GetDateTimeOffset());
+
+        var texts = new List<string>();
+        for (var after = -1; ;)
+        {
+            var items = await Json(await _reader.GetAsync($"/api/runs/{run.RunId}/steps?seq=0&after={after}&limit=3"));
+            texts.AddRange(items.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("status").GetString() == "failed"
+                ? i.GetProperty("error").GetProperty("message").GetString()! : i.GetProperty("result").GetString()!));
+            if (!items.TryGetProperty("nextAfter", out var next) || next.ValueKind == JsonValueKind.Null)
+            {
+                break;
+            }
+
+            after = next.GetInt32();
+        }
+
+        Assert.Equal(["text of page 1", "text of page 2", "text of page 3", "text of page 4", "text of page 5", "text of page 6", "page 7 is torn"], texts);
+    }
+
+    [Fact]
     public async Task TheOpenApiDocument_DescribesEveryEndpoint()
     {
         var document = await Json(await server.Http(null).GetAsync("/openapi/v1.json"));

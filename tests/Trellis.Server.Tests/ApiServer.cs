@@ -40,6 +40,7 @@ public sealed class ApiServer : IAsyncLifetime
             .UseTestDatabase(Database)
             .Configure(o => o.DefaultQueue = "api")
             .AddWorkflow<TestWorkflows.Steps>()
+            .AddWorkflow<TestWorkflows.Pages>()
             .AddWorkflow<TestWorkflows.WaitForGo>()
             .AddWorkflow<TestWorkflows.Parent>());
         builder.Services.AddTrellisApi(api =>

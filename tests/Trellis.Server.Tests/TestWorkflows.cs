@@ -20,6 +20,17 @@ public static class TestWorkflows
         }
     }
 
+    /// <summary>One per-item step over <c>count</c> pages; the last page (started last) fails for good while <see cref="Broken"/> holds <c>-count</c>.</summary>
+    public sealed class Pages : Workflow<int, int>
+    {
+        public override async Task<int> RunAsync(WorkflowContext context, int count)
+        {
+            var texts = await context.ForEachAsync("page", Enumerable.Range(1, count).ToArray(), (page, _, _) =>
+                page == count && Broken.ContainsKey(-count) ? throw new NonRetryableException($"page {page} is torn") : Task.FromResult($"text of page {page}"));
+            return texts.Length;
+        }
+    }
+
     /// <summary>Waits for the event ("go", its input) and returns its data.</summary>
     public sealed class WaitForGo : Workflow<string, string>
     {

@@ -183,7 +183,7 @@ async function runPage(id) {
   const [run, steps, history, children] = await Promise.all([
     api(`/api/runs/${encodeURIComponent(id)}`), api(`/api/runs/${encodeURIComponent(id)}/steps`),
     api(`/api/runs/${encodeURIComponent(id)}/history`), api(`/api/runs/${encodeURIComponent(id)}/children`)]);
-  const detail = h('div', { class: 'panel', id: 'step-data', 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Select a step in the timeline to see its stored data, or a per-item step (show items) to see each item\'s.'));
+  const detail = h('div', { class: 'panel', id: 'step-data', 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Select a step in the timeline to see its stored data, or a per-item step ("show … items") to see each item\'s.'));
   const items = {}; // per-item step rows by position, loaded when expanded
 
   const facts = h('dl', { class: 'facts' },
@@ -235,13 +235,13 @@ async function runPage(id) {
     const rows = [];
     for (const step of steps.steps) rows.push({ step, label: `${step.sequence} ${step.name}` });
     for (const perItem of steps.perItemSteps) {
-      rows.push({ perItem, label: `${perItem.sequence} ${perItem.name} (${items[perItem.sequence] ? 'hide' : 'show'} items)` });
+      rows.push({ perItem, label: `${perItem.sequence} ${perItem.name} (${items[perItem.sequence] ? 'hide' : 'show'} ${perItem.items} items)` });
       for (const item of items[perItem.sequence] ?? []) rows.push({ step: item, label: `  item ${item.itemIndex}` });
     }
     rows.sort((a, b) => (a.step?.sequence ?? a.perItem.sequence) - (b.step?.sequence ?? b.perItem.sequence));
-    const all = rows.filter(r => r.step?.startedAt);
-    const start = Math.min(...all.map(r => new Date(r.step.startedAt)), new Date(run.createdAt));
-    const end = Math.max(...all.map(r => new Date(r.step.completedAt ?? Date.now())), start + 1);
+    const spans = rows.map(r => r.step ?? r.perItem).filter(span => span.startedAt);
+    const start = Math.min(...spans.map(span => new Date(span.startedAt)), new Date(run.createdAt));
+    const end = Math.max(...spans.map(span => new Date(span.completedAt ?? Date.now())), start + 1);
     const width = 900, labelWidth = 240, rowHeight = 18;
     const x = t => labelWidth + (new Date(t) - start) / (end - start) * (width - labelWidth - 10);
     const chart = svg('svg', { class: 'gantt', viewBox: `0 0 ${width} ${rows.length * rowHeight + 4}`, role: 'group', 'aria-label': 'Step timeline' });
@@ -250,12 +250,12 @@ async function runPage(id) {
       chart.append(svg('text', { class: 'label', x: 4, y: y + 13 }, row.label));
       if (row.perItem) {
         chart.lastChild.classList.add('toggle');
-        const loaded = (items[row.perItem.sequence] ?? []).filter(item => item.startedAt);
-        if (loaded.length) {
-          // The step's span: from its first item's start to its last item's end.
-          const from = Math.min(...loaded.map(item => new Date(item.startedAt)));
-          const to = Math.max(...loaded.map(item => new Date(item.completedAt ?? Date.now())));
-          chart.append(svg('rect', { x: x(from), y: y + 4, width: Math.max(3, x(to) - x(from)), height: rowHeight - 12, fill: colour('muted') }));
+        // The step's span, from its first item's start to its last item's end, coloured by how its items stand.
+        const p = row.perItem;
+        if (p.startedAt) {
+          const state = p.failed ? 'failed' : p.running ? 'running' : 'completed';
+          chart.append(svg('rect', { x: x(p.startedAt), y: y + 3, width: Math.max(3, x(p.completedAt && !p.running ? p.completedAt : Date.now()) - x(p.startedAt)), height: rowHeight - 10, fill: colour(state) },
+            svg('title', {}, `${p.items} items: ${p.completed} completed, ${p.failed} failed, ${p.running} in flight`)));
         }
         const toggle = svg('rect', { x: 0, y, width: labelWidth, height: rowHeight - 2, fill: 'transparent', class: 'bar', tabindex: 0, role: 'button', 'aria-label': row.label,
           onclick: () => toggleItems(row.perItem), onkeydown: e => { if (e.key === 'Enter') toggleItems(row.perItem); } });
@@ -334,7 +334,7 @@ async function runPage(id) {
     children.length ? [h('h2', {}, 'Children'), h('ul', {}, children.map(c => h('li', {}, h('a', { href: `#/runs/${encodeURIComponent(c.id)}` }, c.id), ' ', statusBadge(c.status))))] : null,
     h('h2', {}, 'History'),
     h('table', { 'aria-label': 'History' }, h('thead', {}, h('tr', {}, ['At (UTC)', 'Event', 'Worker', 'Attempt', 'Detail'].map(c => h('th', { scope: 'col' }, c)))),
-      h('tbody', {}, history.map(e => h('tr', {}, h('td', {}, time(e.at)), h('td', {}, e.event), h('td', {}, e.workerId ?? ''), h('td', {}, e.attempt ?? ''),
+      h('tbody', {}, history.map(e => h('tr', {}, h('td', { class: 'nowrap' }, time(e.at)), h('td', {}, e.event), h('td', {}, e.workerId ?? ''), h('td', {}, e.attempt ?? ''),
         h('td', { title: e.detail ? JSON.stringify(e.detail) : null }, e.detail ? clip(JSON.stringify(e.detail), 160) : ''))))));
   if (['pending', 'running', 'waiting'].includes(run.status)) refreshTimer = setInterval(() => route().catch(() => {}), 3000);
 }

@@ -57,6 +57,9 @@ public interface IRunStore
     /// <summary>The rows of the per-item step at <paramref name="sequence"/> after item <paramref name="afterItemIndex"/>, in item order, at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<StepInfo>> GetStepItemsAsync(string runId, int sequence, int afterItemIndex, int limit, CancellationToken cancellationToken = default);
 
+    /// <summary>Each per-item step of the run, its items counted by status, in position order (reads every item row: for people, not replays).</summary>
+    Task<IReadOnlyList<PerItemSummary>> GetPerItemSummariesAsync(string runId, CancellationToken cancellationToken = default);
+
     /// <summary>
     /// Cancels a pending run at once; marks a running run so that it stops at its next step boundary.
     /// Returns the run after the change, or null when it does not exist.

@@ -183,3 +183,10 @@ public sealed record ReplaySteps(IReadOnlyList<StepInfo> Steps, IReadOnlyList<Pe
 
 /// <summary>A per-item step's position and name.</summary>
 public readonly record struct PerItemPosition(int Sequence, string Name);
+
+/// <summary>
+/// A per-item step's stored items counted: how many have a row, how many completed, failed for good or are in flight,
+/// and from the first one's start to the last one's end.
+/// </summary>
+public sealed record PerItemSummary(
+    int Sequence, string Name, int Items, int Completed, int Failed, int Running, DateTimeOffset? FirstStartedAt, DateTimeOffset? LastCompletedAt);
