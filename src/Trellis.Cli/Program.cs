@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using Spectre.Console;
 using Trellis.Cli;
 
@@ -9,11 +10,15 @@ if (Console.IsOutputRedirected)
     AnsiConsole.Profile.Width = int.TryParse(Environment.GetEnvironmentVariable("COLUMNS"), out var columns) && columns > 40 ? columns : 240;
 }
 
-var root = new RootCommand("trellis: migrate, inspect and operate Trellis runs, and serve the HTTP API.")
+// A command named "trellis" rather than a RootCommand, which takes its name from the process: "Trellis.Cli" when the tool
+// runs as dotnet Trellis.Cli.dll, as an installed tool does.
+var root = new Command("trellis", "Migrate, inspect and operate Trellis runs, and serve the HTTP API and the dashboard.")
 {
     CliContext.DatabaseUrl,
     CliContext.Schema,
     CliContext.Json,
+    new HelpOption(),
+    new VersionOption(),
 };
 root.Subcommands.Add(AdminCommands.Migrate());
 root.Subcommands.Add(AdminCommands.Status());

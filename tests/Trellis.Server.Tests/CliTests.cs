@@ -104,6 +104,9 @@ public sealed class CliTests(ApiServer server) : IClassFixture<ApiServer>
         Assert.Equal(2, (await CliProcess.RunAsync(Database, "runs", "list", "--status", "bogus")).ExitCode);
         Assert.Equal(2, (await CliProcess.RunAsync(Database, "runs", "list", "--since", "yesterday")).ExitCode);
         Assert.Equal(2, (await CliProcess.RunAsync(Database, "no-such-command")).ExitCode);
+        var help = await CliProcess.RunAsync(Database, "runs", "list", "--help");
+        Assert.Equal(0, help.ExitCode);
+        Assert.Contains("trellis runs list [options]", help.Output, StringComparison.Ordinal); // the tool's name, not its assembly's
         Assert.Equal(2, (await CliProcess.RunAsync(Database, "events", "publish", "go", "k", "--data", "{not json")).ExitCode);
     }
 
