@@ -42,4 +42,18 @@ if (parse.Errors.Count > 0)
     return ExitCodes.BadInput;
 }
 
+if (parse.CommandResult.Command == demo)
+{
+    // The demo reads its database and schema from the environment, as the sample does when it runs on its own.
+    if (parse.GetValue(CliContext.DatabaseUrl) is { } url)
+    {
+        Environment.SetEnvironmentVariable("TRELLIS_DATABASE_URL", url);
+    }
+
+    if (parse.GetValue(CliContext.Schema) is { } schema)
+    {
+        Environment.SetEnvironmentVariable("TRELLIS_SCHEMA", schema);
+    }
+}
+
 return await parse.InvokeAsync();

@@ -134,9 +134,26 @@ public sealed class CliTests(ApiServer server) : IClassFixture<ApiServer>
         var runId = $"manga-test-{Guid.NewGuid():N}";
         var demo = await CliProcess.RunAsync(Database, "demo", "--pages", "3", "--run-id", runId);
         Assert.True(demo.ExitCode == 0, demo.Output + demo.Error);
+        Assert.Contains("trellis serve", demo.Output, StringComparison.Ordinal); // where to look at it next
         var shown = JsonDocument.Parse((await CliProcess.RunAsync(Database, "runs", "show", runId, "--json")).Output).RootElement;
         Assert.Equal("completed", shown.GetProperty("run").GetProperty("status").GetString());
         Assert.Equal(3, shown.GetProperty("steps").EnumerateArray().Count(s => s.GetProperty("name").GetString() == "OCR Analyzer"));
+
+        // --schema (and --database-url) choose the demo's database as they do every command's.
+        var otherSchema = $"{Database.Schema.Name}_demo";
+        try
+        {
+            var elsewhere = await CliProcess.RunAsync(Database, "--schema", otherSchema, "demo", "--pages", "2", "--run-id", runId);
+            Assert.True(elsewhere.ExitCode == 0, elsewhere.Output + elsewhere.Error);
+            var there = JsonDocument.Parse((await CliProcess.RunAsync(Database, "--schema", otherSchema, "runs", "show", runId, "--json")).Output).RootElement;
+            Assert.Equal(2, there.GetProperty("steps").EnumerateArray().Count(s => s.GetProperty("name").GetString() == "OCR Analyzer"));
+        }
+        finally
+        {
+            await Database.ScalarAsync<int>($"DROP SCHEMA IF EXISTS \"{otherSchema}\" CASCADE; SELECT 1");
+        }
+
+        Assert.Equal(0, await Database.ScalarAsync<long>("SELECT count(*) FROM pg_namespace WHERE nspname = $1", otherSchema));
     }
 
     [Fact]
