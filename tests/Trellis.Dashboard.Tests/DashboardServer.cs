@@ -55,6 +55,7 @@ public sealed class DashboardServer : IAsyncLifetime
             .AddWorkflow<Workflows.Steps>()
             .AddWorkflow<Workflows.Pages>()
             .AddWorkflow<Workflows.Large>()
+            .AddWorkflow<Workflows.ScanThenWait>()
             .AddWorkflow<Workflows.WaitForGo>());
         builder.Services.AddTrellisApi(api =>
         {

@@ -80,6 +80,31 @@ public sealed class DashboardTests(DashboardServer server) : IClassFixture<Dashb
     }
 
     [Fact]
+    public async Task ALiveRunsPage_KeepsTheItemsAndTheItemTheUserOpened_AcrossItsRefresh()
+    {
+        var key = Guid.NewGuid().ToString("N")[..8];
+        var run = await server.Client.StartAsync<Workflows.ScanThenWait>(key);
+        await Eventually.HoldsAsync(async () => (await run.GetAsync()).Status == RunStatus.Waiting, "the run waits");
+
+        // The page's timers run when the test moves the page's clock: its live refresh happens when the test says.
+        var page = await server.Browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
+        await page.Clock.InstallAsync();
+        await page.GotoAsync($"{server.BaseUrl}/#/runs/{Uri.EscapeDataString(run.RunId)}");
+        await page.GetByLabel("API token").FillAsync(DashboardServer.ReadToken);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Log in" }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "0 scan (show 5 items)" }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "item 2", Exact = true }).ClickAsync();
+        await Expect(page.Locator("#step-data")).ToContainTextAsync("page 3 scanned");
+
+        await server.Client.PublishEventAsync("go", key, "done");
+        Assert.Equal("done", await run.GetResultAsync(TimeSpan.FromSeconds(20)));
+        await page.Clock.RunForAsync(3_500);
+        await Expect(page.Locator(".status.completed").First).ToBeVisibleAsync();
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "0 scan (hide 5 items)" })).ToBeVisibleAsync();
+        await Expect(page.Locator("#step-data")).ToContainTextAsync("page 3 scanned");
+    }
+
+    [Fact]
     public async Task ALargeStepResult_IsFoldedWithItsSize_UntilOpened()
     {
         var run = await server.Client.StartAsync<Workflows.Large>(20_000);

@@ -37,6 +37,16 @@ public static class Workflows
             (await context.StepAsync("transcribe", _ => Task.FromResult(string.Join('\n', Enumerable.Range(1, size / 20).Select(i => $"line {i,6} of text.."))))).Length;
     }
 
+    /// <summary>Scans five pages (one per-item step), then waits for the event ("go", its input).</summary>
+    public sealed class ScanThenWait : Workflow<string, string>
+    {
+        public override async Task<string> RunAsync(WorkflowContext context, string key)
+        {
+            await context.ForEachAsync("scan", Enumerable.Range(1, 5).ToArray(), (page, _, _) => Task.FromResult($"page {page} scanned"));
+            return (await context.WaitForEventAsync<string>("go", key, TimeSpan.FromHours(1))).Data ?? "";
+        }
+    }
+
     /// <summary>Waits for the event ("go", its input) and returns its data.</summary>
     public sealed class WaitForGo : Workflow<string, string>
     {

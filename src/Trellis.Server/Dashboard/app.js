@@ -2,6 +2,9 @@
 const page = document.getElementById('page');
 const tokenKey = 'trellis.token';
 let me = null;          // { name, scope } of the token in use
+/** What the user opened on a run's page (per-item steps, the step shown), kept across its live refreshes. */
+let runView = null;
+let refreshingRun = null; // the run whose page a live refresh is drawing again
 let refreshTimer = null;
 
 /** An element with attributes and children (strings become text, never HTML). */
@@ -185,6 +188,11 @@ async function runPage(id) {
     api(`/api/runs/${encodeURIComponent(id)}/history`), api(`/api/runs/${encodeURIComponent(id)}/children`)]);
   const detail = h('div', { class: 'panel', id: 'step-data', 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Select a step in the timeline to see its stored data, or a per-item step ("show … items") to see each item\'s.'));
   const items = {}; // per-item step rows by position, loaded when expanded
+  const refreshing = refreshingRun === id && runView?.id === id;
+  refreshingRun = null;
+  if (!refreshing) runView = { id, expanded: new Set(), shown: null }; // shown: { sequence, itemIndex } or { items: sequence }
+  const view = runView;
+  const scrolledTo = window.scrollY;
 
   const facts = h('dl', { class: 'facts' },
     h('dt', {}, 'Status'), h('dd', {}, statusBadge(run.status), run.waitReason ? ` ${run.waitReason}` : ''),
@@ -220,6 +228,7 @@ async function runPage(id) {
   }
 
   function showStep(step) {
+    view.shown = { sequence: step.sequence, itemIndex: step.itemIndex };
     fill(detail,
       h('h2', {}, step.itemIndex == null ? `Step ${step.sequence}: ${step.name}` : `${step.name}, item ${step.itemIndex}`),
       h('p', {}, statusBadge(step.status), ` ${step.attempts} attempt(s), started ${time(step.startedAt)}, took ${took(step.startedAt, step.completedAt)}`),
@@ -278,9 +287,7 @@ async function runPage(id) {
     fill(timeline, chart);
   }
 
-  async function toggleItems(perItem) {
-    const sequence = perItem.sequence;
-    if (items[sequence]) { delete items[sequence]; drawTimeline(); return; }
+  async function loadItems(sequence) {
     const rows = [];
     for (let after = -1; ;) {
       const pageOfItems = await api(`/api/runs/${encodeURIComponent(id)}/steps?seq=${sequence}&after=${after}&limit=1000`);
@@ -289,12 +296,20 @@ async function runPage(id) {
       after = pageOfItems.nextAfter;
     }
     items[sequence] = rows;
+  }
+
+  async function toggleItems(perItem) {
+    const sequence = perItem.sequence;
+    if (items[sequence]) { delete items[sequence]; view.expanded.delete(sequence); drawTimeline(); return; }
+    await loadItems(sequence);
+    view.expanded.add(sequence);
     drawTimeline();
-    showItems(perItem, rows);
+    showItems(perItem, items[sequence]);
   }
 
   // A per-item step's items side by side: each one's status, time and stored result (clipped; a click shows it whole).
   function showItems(perItem, rows) {
+    view.shown = { items: perItem.sequence };
     fill(detail,
       h('h2', {}, `Step ${perItem.sequence}: ${perItem.name}, ${rows.length} item(s)`),
       h('table', { 'aria-label': `Items of ${perItem.name}` },
@@ -324,6 +339,15 @@ async function runPage(id) {
     waits = h('div', { class: 'panel', id: 'waits' }, h('h2', {}, 'Waiting'), h('p', {}, `Waits for ${run.waitReason ?? 'something'}${until}.`), publish);
   }
 
+  // A refresh opens again what the user had open: the per-item steps, and the step, item or items shown.
+  await Promise.all([...view.expanded].filter(sequence => steps.perItemSteps.some(p => p.sequence === sequence)).map(loadItems));
+  const shown = view.shown;
+  if (shown?.items !== undefined && items[shown.items]) showItems(steps.perItemSteps.find(p => p.sequence === shown.items), items[shown.items]);
+  else if (shown) {
+    const step = shown.itemIndex == null ? steps.steps.find(st => st.sequence === shown.sequence)
+      : (items[shown.sequence] ?? []).find(item => item.itemIndex === shown.itemIndex);
+    if (step) showStep(step);
+  }
   drawTimeline();
   fill(page,
     h('h1', {}, `Run ${run.id}`), facts, actions, waits,
@@ -336,7 +360,8 @@ async function runPage(id) {
     h('table', { 'aria-label': 'History' }, h('thead', {}, h('tr', {}, ['At (UTC)', 'Event', 'Worker', 'Attempt', 'Detail'].map(c => h('th', { scope: 'col' }, c)))),
       h('tbody', {}, history.map(e => h('tr', {}, h('td', { class: 'nowrap' }, time(e.at)), h('td', {}, e.event), h('td', {}, e.workerId ?? ''), h('td', {}, e.attempt ?? ''),
         h('td', { title: e.detail ? JSON.stringify(e.detail) : null }, e.detail ? clip(JSON.stringify(e.detail), 160) : ''))))));
-  if (['pending', 'running', 'waiting'].includes(run.status)) refreshTimer = setInterval(() => route().catch(() => {}), 3000);
+  if (refreshing) window.scrollTo(0, scrolledTo);
+  if (['pending', 'running', 'waiting'].includes(run.status)) refreshTimer = setInterval(() => { refreshingRun = id; route().catch(() => {}); }, 3000);
 }
 
 // ----- Charts ----------------------------------------------------------------------------------------------------
