@@ -188,6 +188,13 @@ public sealed class DashboardTests(DashboardServer server) : IClassFixture<Dashb
         var results = await page.RunAxe();
         Assert.True(results.Violations.Length == 0, string.Join("\n", results.Violations.Select(v => $"{v.Id}: {v.Help} ({v.Nodes.Length} node(s))")));
 
+        // A status's count lists the runs in that status.
+        await page.GetByRole(AriaRole.Link, new() { NameRegex = new System.Text.RegularExpressions.Regex(@"^failed \d+$") }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Link, new() { Name = earlier[4].RunId })).ToBeVisibleAsync();
+        Assert.All(await page.Locator("table[aria-label=Runs] tbody tr .status").AllInnerTextsAsync(), status => Assert.Equal("failed", status));
+        await page.GoBackAsync();
+        await Expect(page.GetByRole(AriaRole.Link, new() { Name = run.RunId })).ToBeVisibleAsync();
+
         // From the last control above the list, Tab reaches the newest run's link; Enter opens it.
         await page.GetByRole(AriaRole.Button, new() { Name = "Pause live refresh" }).FocusAsync();
         await page.Keyboard.PressAsync("Tab");

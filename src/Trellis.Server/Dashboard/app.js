@@ -157,7 +157,8 @@ async function runsPage(params) {
     const byStatus = {};
     for (const c of [...stats.liveRuns, ...stats.finishedRuns]) byStatus[c.status] = (byStatus[c.status] ?? 0) + c.count;
     fill(counts, ...['pending', 'running', 'waiting', 'completed', 'failed', 'cancelled']
-      .map(s => h('span', { class: 'count' }, statusBadge(s), ` ${byStatus[s] ?? 0}`)),
+      .map(s => h('a', { class: 'count', href: `#/runs?${new URLSearchParams({ ...Object.fromEntries(Object.entries(filters).filter(([, v]) => v)), status: s })}`,
+        title: `List the ${s} runs` }, statusBadge(s), ` ${byStatus[s] ?? 0}`)),
       h('span', { class: 'muted' }, 'live now, and finished in the last 24 h'));
     // A refresh must not take the keyboard's place away: the run link that had the focus gets it back.
     const focused = body.contains(document.activeElement) ? document.activeElement.getAttribute('href') : null;
