@@ -49,7 +49,6 @@ internal static class Cli
         }
     }
 
-    /// <summary>Writes <paramref name="value"/> as indented JSON (the HTTP API's shapes).</summary>
     /// <summary><c>--window</c>: the finished runs created in this window are counted (<c>trellis stats</c>, <c>trellis queues</c>).</summary>
     public static Option<string> WindowOption() =>
         new("--window") { Description = "Count the finished runs created in this window (30m, 6h, 7d).", DefaultValueFactory = _ => "1h" };
@@ -61,6 +60,7 @@ internal static class Cli
         return Durations.TryParse(text, out var window) ? window : throw new ArgumentException($"--window '{text}' is not a duration (30m, 6h, 7d).");
     }
 
+    /// <summary>Writes <paramref name="value"/> as indented JSON (the HTTP API's shapes).</summary>
     public static void WriteJson<T>(T value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, Indented));
 
     /// <summary>A status in its colour.</summary>

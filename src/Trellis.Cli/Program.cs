@@ -28,7 +28,7 @@ root.Subcommands.Add(StatsCommand.Create());
 root.Subcommands.Add(QueuesCommand.Create());
 root.Subcommands.Add(PurgeCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
-var demo = new Command("demo", "The manga-to-video demo: every stage and page checkpointed; on the embedded default unless TRELLIS_DATABASE_URL is set.");
+var demo = new Command("demo", "The manga-to-video demo: every stage and page checkpointed; on the embedded default unless --database-url or TRELLIS_DATABASE_URL says otherwise.");
 MangaToVideo.DemoCommand.Configure(demo);
 root.Subcommands.Add(demo);
 var parse = root.Parse(args);
