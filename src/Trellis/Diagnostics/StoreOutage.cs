@@ -4,15 +4,17 @@ namespace Trellis.Diagnostics;
 
 /// <summary>
 /// One outage of the store, logged once. The first failure that looks like the database being away (the store's
-/// transient errors) logs a warning and starts a probe; the failures every part of the engine meets meanwhile are logged
-/// at Debug only; the probe's first success logs how long the outage lasted and how many failures it covered, and
-/// releases the loops that wait for it (<see cref="WhenUpAsync"/>). The probe backs off from 0.5 s to 5 s between
-/// tries, so the engine finds the database within seconds of its return.
+/// transient errors, lock conflicts aside) logs a warning and starts a probe; the failures every part of the engine meets
+/// meanwhile are logged at Debug only; the probe's first success logs how long the outage lasted and how many failures it
+/// covered, and releases the loops that wait for it (<see cref="WhenUpAsync"/>). The probe backs off from 0.5 s to 5 s
+/// between tries, so the engine finds the database within seconds of its return.
 /// </summary>
 internal sealed class StoreOutage(Func<CancellationToken, Task> probe, Func<Exception, bool> isTransient, TimeProvider time, ILogger logger) : IDisposable
 {
     private static readonly TimeSpan FirstProbe = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan LongestProbeGap = TimeSpan.FromSeconds(5);
+    private const string DeadlockDetected = "40P01";
+    private const string SerializationFailure = "40001";
 
     private readonly object _gate = new();
     private readonly CancellationTokenSource _stop = new();
@@ -38,7 +40,7 @@ internal sealed class StoreOutage(Func<CancellationToken, Task> probe, Func<Exce
     /// </summary>
     public bool Absorb(Exception exception, string what)
     {
-        if (!isTransient(exception))
+        if (!isTransient(exception) || IsLockConflict(exception))
         {
             return false;
         }
@@ -61,6 +63,13 @@ internal sealed class StoreOutage(Func<CancellationToken, Task> probe, Func<Exce
         _ = Task.Run(ProbeUntilUpAsync, CancellationToken.None);
         return true;
     }
+
+    /// <summary>
+    /// A deadlock or a serialization failure: transient (the caller tries again) but no sign of the database being away,
+    /// so no outage: the caller logs it as it would.
+    /// </summary>
+    private static bool IsLockConflict(Exception exception) =>
+        exception is System.Data.Common.DbException { SqlState: DeadlockDetected or SerializationFailure };
 
     /// <summary>Completes when no outage is under way, or after <paramref name="longest"/>, whichever comes first.</summary>
     public async Task WhenUpAsync(TimeSpan longest, CancellationToken cancellationToken)
