@@ -153,6 +153,38 @@ public sealed class ChildRunTests(PostgresFixture database, ITestOutputHelper ou
         }
     }
 
+    [Theory]
+    [InlineData(ParentCancelPolicy.CancelChild)]
+    [InlineData(ParentCancelPolicy.Abandon)]
+    public async Task AParentThatTimesOut_EndsItsChildrenAsTheirPolicySays(ParentCancelPolicy policy)
+    {
+        var probe = new Probe();
+        await using var engine = await Engine(probe, new ManyChildren(inTurn: false, policy)).StartAsync();
+        int[] inputs = [4, 5];
+        var run = await engine.Client.StartAsync<ManyChildren>(inputs, new StartOptions { Timeout = TimeSpan.FromSeconds(2) });
+        await probe.WaitForAsync("child", 2);
+
+        var failed = await Assert.ThrowsAsync<RunFailedException>(() => run.GetResultAsync(TimeSpan.FromSeconds(20)));
+        Assert.Contains("RunTimedOut", failed.Error?.Type, StringComparison.Ordinal);
+        if (policy == ParentCancelPolicy.CancelChild)
+        {
+            await Eventually.HoldsAsync(async () => (await run.GetChildrenAsync()).All(c => c.Status == RunStatus.Cancelled), "the children are cancelled");
+            var child = (await run.GetChildrenAsync())[0];
+            var cancel = Assert.Single(await engine.Client.GetHistoryAsync(child.Id), h => h.Event == RunHistoryEvents.CancelRequested);
+            Assert.Contains(run.RunId, cancel.DetailJson, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.All(await run.GetChildrenAsync(), c => Assert.False(c.CancelRequested));
+            foreach (var i in inputs)
+            {
+                probe.Open($"child {i}");
+            }
+
+            await Eventually.HoldsAsync(async () => (await run.GetChildrenAsync()).All(c => c.Status == RunStatus.Completed), "the children run on");
+        }
+    }
+
     [Fact]
     public async Task ABadChildOption_FailsTheParentWithAClearError_AndStartsNothing()
     {

@@ -96,6 +96,9 @@ internal static partial class LogMessages
     [LoggerMessage(1058, LogLevel.Warning, "Run {RunId} failed: its deadline (StartOptions.Timeout) passed before it finished")]
     public static partial void RunTimedOut(this ILogger logger, string runId);
 
+    [LoggerMessage(1064, LogLevel.Warning, "Run {RunId} timed out, and its children that follow its cancel could not be cancelled; they run on (cancel them with CancelAsync)")]
+    public static partial void TimedOutChildrenNotCancelled(this ILogger logger, Exception exception, string runId);
+
     [LoggerMessage(1025, LogLevel.Warning, "Run {RunId}: lease lost (epoch {Epoch}); another worker owns it now, abandoning")]
     public static partial void RunLeaseLost(this ILogger logger, string runId, long epoch);
 

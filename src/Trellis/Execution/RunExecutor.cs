@@ -229,6 +229,7 @@ internal static class RunExecutor
             if (await FinishAsync(run, timedOut).ConfigureAwait(false))
             {
                 run.Services.Logger.RunTimedOut(run.RunId);
+                await CancelChildrenAsync(run).ConfigureAwait(false);
             }
 
             return;
@@ -237,6 +238,23 @@ internal static class RunExecutor
         if (await FinishAsync(run, new RunFinish { RunId = run.RunId, Epoch = run.Epoch, Kind = RunFinishKind.Cancelled }).ConfigureAwait(false))
         {
             run.Services.Logger.RunCancelled(run.RunId);
+        }
+    }
+
+    /// <summary>
+    /// A parent's deadline ends its children that follow its cancel (<see cref="ChildOptions.WhenParentCancelled"/>), and
+    /// theirs, as a cancel of it would: the parent is failed already, so the cancel takes only them. Sent after the
+    /// failure is written, not with it: should this process die in between, they run on.
+    /// </summary>
+    private static async Task CancelChildrenAsync(RunExecution run)
+    {
+        try
+        {
+            await run.Services.Runs.RequestCancelAsync(run.RunId, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            run.Services.Logger.TimedOutChildrenNotCancelled(ex, run.RunId);
         }
     }
 
