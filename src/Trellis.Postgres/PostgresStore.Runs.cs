@@ -161,11 +161,23 @@ public sealed partial class PostgresStore
     }
 
     /// <inheritdoc/>
-    public async Task<IReadOnlyList<PerItemSummary>> GetPerItemSummariesAsync(string runId, CancellationToken cancellationToken = default)
+    public async Task<StepOverview> GetStepOverviewAsync(string runId, CancellationToken cancellationToken = default)
     {
-        await using var command = _dataSource.CreateCommand(_sql.Runs.GetPerItemSummaries);
-        command.Parameters.Add(Text(runId));
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var batch = _dataSource.CreateBatch();
+        var plain = new NpgsqlBatchCommand(_sql.Runs.GetPlainSteps);
+        plain.Parameters.Add(Text(runId));
+        var perItem = new NpgsqlBatchCommand(_sql.Runs.GetPerItemSummaries);
+        perItem.Parameters.Add(Text(runId));
+        batch.BatchCommands.Add(plain);
+        batch.BatchCommands.Add(perItem);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var steps = new List<StepInfo>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            steps.Add(PostgresReaders.ReadStep(reader));
+        }
+
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
         var summaries = new List<PerItemSummary>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -174,7 +186,7 @@ public sealed partial class PostgresStore
                 reader.IsDBNull(6) ? null : reader.GetFieldValue<DateTimeOffset>(6), reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7)));
         }
 
-        return summaries;
+        return new StepOverview(steps, summaries);
     }
 
     /// <inheritdoc/>

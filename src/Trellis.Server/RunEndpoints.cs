@@ -68,8 +68,7 @@ internal static class RunEndpoints
         }
 
         var steps = await client.GetStepOverviewAsync(id, cancellationToken);
-        var perItem = await client.GetPerItemSummariesAsync(id, cancellationToken);
-        return ApiJson.Ok(new StepsView([.. steps.Steps.Select(StepView.Of)], [.. perItem.Select(PerItemStepView.Of)]));
+        return ApiJson.Ok(new StepsView([.. steps.Steps.Select(StepView.Of)], [.. steps.PerItem.Select(PerItemStepView.Of)]));
     }
 
     private static async Task<IResult> HistoryAsync(string id, TrellisClient client, CancellationToken cancellationToken)

@@ -178,23 +178,15 @@ public sealed partial class TrellisClient : IAsyncDisposable
     }
 
     /// <summary>
-    /// Each per-item step of a run with its items counted (stored, completed, failed, in flight) and its span, from the
-    /// first item's start to the last one's end. Reads every item row of the run: one indexed range.
+    /// A run's steps without the items of its per-item steps: the plain steps in full, and each per-item step with its
+    /// items counted (stored, completed, failed, in flight) and its span, from the first item's start to the last one's
+    /// end (read its items page by page with <see cref="GetStepItemsAsync"/>). One round trip; the counts read the run's
+    /// item rows, one indexed range.
     /// </summary>
-    public Task<IReadOnlyList<PerItemSummary>> GetPerItemSummariesAsync(string runId, CancellationToken cancellationToken = default)
+    public Task<StepOverview> GetStepOverviewAsync(string runId, CancellationToken cancellationToken = default)
     {
         Names.CheckRunId(runId, nameof(runId));
-        return _store.GetPerItemSummariesAsync(runId, cancellationToken);
-    }
-
-    /// <summary>
-    /// A run's steps without the items of its per-item steps: the plain steps in full, and each per-item step's position
-    /// and name (read its items page by page with <see cref="GetStepItemsAsync"/>). Cheap for a run of any width.
-    /// </summary>
-    public Task<ReplaySteps> GetStepOverviewAsync(string runId, CancellationToken cancellationToken = default)
-    {
-        Names.CheckRunId(runId, nameof(runId));
-        return _store.GetReplayStepsAsync(runId, cancellationToken);
+        return _store.GetStepOverviewAsync(runId, cancellationToken);
     }
 
     /// <summary>

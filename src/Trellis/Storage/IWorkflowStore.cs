@@ -57,8 +57,11 @@ public interface IRunStore
     /// <summary>The rows of the per-item step at <paramref name="sequence"/> after item <paramref name="afterItemIndex"/>, in item order, at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<StepInfo>> GetStepItemsAsync(string runId, int sequence, int afterItemIndex, int limit, CancellationToken cancellationToken = default);
 
-    /// <summary>Each per-item step of the run, its items counted by status, in position order (reads every item row: for people, not replays).</summary>
-    Task<IReadOnlyList<PerItemSummary>> GetPerItemSummariesAsync(string runId, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// The run's plain steps in order, and each per-item step with its items counted by status, in position order (reads
+    /// every item row: for people, not replays, which read <see cref="GetReplayStepsAsync"/>).
+    /// </summary>
+    Task<StepOverview> GetStepOverviewAsync(string runId, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Cancels a pending run at once; marks a running run so that it stops at its next step boundary.

@@ -190,3 +190,6 @@ public readonly record struct PerItemPosition(int Sequence, string Name);
 /// </summary>
 public sealed record PerItemSummary(
     int Sequence, string Name, int Items, int Completed, int Failed, int Running, DateTimeOffset? FirstStartedAt, DateTimeOffset? LastCompletedAt);
+
+/// <summary>A run's steps as people look at them: the plain steps in full, each per-item step with its items counted.</summary>
+public sealed record StepOverview(IReadOnlyList<StepInfo> Steps, IReadOnlyList<PerItemSummary> PerItem);
