@@ -58,29 +58,32 @@ internal static class RunEndpoints
     private static async Task<IResult> StepsAsync(string id, HttpRequest request, TrellisClient client, CancellationToken cancellationToken)
     {
         ApiQuery.OnlyKnown(request.Query, "seq", "after", "limit");
-        await EnsureExistsAsync(client, id, cancellationToken);
         if (ApiQuery.Int(request.Query, "seq", 0, int.MaxValue) is { } sequence)
         {
             var after = ApiQuery.Int(request.Query, "after", -1, int.MaxValue) ?? -1;
             var limit = ApiQuery.Int(request.Query, "limit", 1, MaxItemsPage) ?? MaxItemsPage;
             var items = await client.GetStepItemsAsync(id, sequence, after, limit, cancellationToken);
+            await EnsureExistsWhenNoneAsync(items.Count, client, id, cancellationToken);
             return ApiJson.Ok(new StepItemsView(sequence, [.. items.Select(StepView.Of)], items.Count == limit ? items[^1].ItemIndex : null));
         }
 
         var steps = await client.GetStepOverviewAsync(id, cancellationToken);
+        await EnsureExistsWhenNoneAsync(steps.Steps.Count + steps.PerItem.Count, client, id, cancellationToken);
         return ApiJson.Ok(new StepsView([.. steps.Steps.Select(StepView.Of)], [.. steps.PerItem.Select(PerItemStepView.Of)]));
     }
 
     private static async Task<IResult> HistoryAsync(string id, TrellisClient client, CancellationToken cancellationToken)
     {
-        await EnsureExistsAsync(client, id, cancellationToken);
-        return ApiJson.Ok((await client.GetHistoryAsync(id, cancellationToken)).Select(HistoryView.Of).ToList());
+        var history = await client.GetHistoryAsync(id, cancellationToken);
+        await EnsureExistsWhenNoneAsync(history.Count, client, id, cancellationToken);
+        return ApiJson.Ok(history.Select(HistoryView.Of).ToList());
     }
 
     private static async Task<IResult> ChildrenAsync(string id, TrellisClient client, CancellationToken cancellationToken)
     {
-        await EnsureExistsAsync(client, id, cancellationToken);
-        return ApiJson.Ok((await client.GetChildrenAsync(id, cancellationToken)).Select(RunView.Of).ToList());
+        var children = await client.GetChildrenAsync(id, cancellationToken);
+        await EnsureExistsWhenNoneAsync(children.Count, client, id, cancellationToken);
+        return ApiJson.Ok(children.Select(RunView.Of).ToList());
     }
 
     private static async Task<IResult> StartAsync(HttpRequest request, TrellisClient client, IOptions<TrellisApiOptions> options, CancellationToken cancellationToken)
@@ -149,8 +152,15 @@ internal static class RunEndpoints
     private static Task<JsonObject> ReadAsync(HttpRequest request, TrellisApiOptions options) =>
         ApiJson.ReadObjectAsync(request, options.MaxRequestBytes, options.MaxJsonDepth);
 
-    private static async Task EnsureExistsAsync(TrellisClient client, string id, CancellationToken cancellationToken)
+    /// <summary>
+    /// A run's rows were read and there are none: a 404 when the run does not exist either. Read only then, so that a
+    /// run with rows costs one round trip.
+    /// </summary>
+    private static async Task EnsureExistsWhenNoneAsync(int rows, TrellisClient client, string id, CancellationToken cancellationToken)
     {
-        _ = await client.GetRunAsync(id, cancellationToken) ?? throw new RunNotFoundException(id);
+        if (rows == 0)
+        {
+            _ = await client.GetRunAsync(id, cancellationToken) ?? throw new RunNotFoundException(id);
+        }
     }
 }
