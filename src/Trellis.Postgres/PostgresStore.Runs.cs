@@ -208,6 +208,16 @@ public sealed partial class PostgresStore
     public Task<RunInfo?> RequestCancelAsync(string runId, CancellationToken cancellationToken = default) =>
         LockConflicts.RetryAsync(() => RequestCancelOnceAsync(runId, cancellationToken), cancellationToken);
 
+    /// <inheritdoc/>
+    public Task CancelChildrenAsync(string runId, CancellationToken cancellationToken = default) =>
+        LockConflicts.RetryAsync(async () =>
+        {
+            await using var command = _dataSource.CreateCommand(_sql.Runs.CancelChildren);
+            command.Parameters.Add(Text(runId));
+            command.Parameters.Add(Text(_sql.Channel));
+            return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        }, cancellationToken);
+
     private async Task<RunInfo?> RequestCancelOnceAsync(string runId, CancellationToken cancellationToken)
     {
         await using var batch = _dataSource.CreateBatch();
@@ -352,9 +362,18 @@ internal sealed class RunsSql
 
         // A run that holds no worker (pending, or waiting) is cancelled at once; a running one is marked, and its
         // worker told. So are its children that follow their parent's cancel, and theirs, however deep.
-        RequestCancel = $"""
+        RequestCancel = Cancel("""SELECT $1::text COLLATE "C" AS id""");
+
+        // Only the children (and theirs) of a run that has finished: not of one retried or resumed meanwhile.
+        CancelChildren = Cancel($"""
+            SELECT c.id FROM {s}.runs c JOIN {s}.runs p ON p.id = c.parent_id
+            WHERE c.parent_id = $1 AND c.cancel_with_parent AND p.status IN {Sql.FinishedStatuses}
+            """);
+
+        // $1 the run the cancel is for, $2 the notification channel; the family starts from the roots given.
+        string Cancel(string roots) => $"""
             WITH RECURSIVE family AS (
-                SELECT $1::text COLLATE "C" AS id
+                {roots}
                 UNION
                 SELECT c.id FROM {s}.runs c JOIN family f ON c.parent_id = f.id WHERE c.cancel_with_parent
             ), cancelled AS (
@@ -438,6 +457,7 @@ internal sealed class RunsSql
     public string GetRun { get; }
     public string GetFinishedRuns { get; }
     public string RequestCancel { get; }
+    public string CancelChildren { get; }
     public string GetSteps { get; }
     public string GetPlainSteps { get; }
     public string GetPerItemPositions { get; }

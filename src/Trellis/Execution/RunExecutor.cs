@@ -243,14 +243,14 @@ internal static class RunExecutor
 
     /// <summary>
     /// A parent's deadline ends its children that follow its cancel (<see cref="ChildOptions.WhenParentCancelled"/>), and
-    /// theirs, as a cancel of it would: the parent is failed already, so the cancel takes only them. Sent after the
-    /// failure is written, not with it: should this process die in between, they run on.
+    /// theirs, as a cancel of it would. Sent after the failure is written, not with it: should this process die in between,
+    /// they run on; should the parent be retried in between, they are left to it.
     /// </summary>
     private static async Task CancelChildrenAsync(RunExecution run)
     {
         try
         {
-            await run.Services.Runs.RequestCancelAsync(run.RunId, CancellationToken.None).ConfigureAwait(false);
+            await run.Services.Runs.CancelChildrenAsync(run.RunId, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex)
         {

@@ -69,6 +69,12 @@ public interface IRunStore
     /// </summary>
     Task<RunInfo?> RequestCancelAsync(string runId, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Cancels, as <see cref="RequestCancelAsync"/> would, the children of a finished run that follow their parent's
+    /// cancel, and theirs; nothing when the run is live again (retried or resumed meanwhile). For a run that timed out.
+    /// </summary>
+    Task CancelChildrenAsync(string runId, CancellationToken cancellationToken = default);
+
     /// <summary>A run's history, oldest event first.</summary>
     Task<IReadOnlyList<RunHistoryEntry>> GetHistoryAsync(string runId, CancellationToken cancellationToken = default);
 
